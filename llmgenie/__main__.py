@@ -1,0 +1,3 @@
+from llmgenie.cli.main import main
+
+main()

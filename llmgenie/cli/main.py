@@ -1,0 +1,41 @@
+"""The `llmgenie` console script: one Typer app, one module per command group.
+
+Entry points stay thin: parse, call one function of the layer below, render. Heavy imports
+(Prefect, CrewAI, boto3) happen inside the commands, so `llmgenie scan` stays fast.
+"""
+
+from __future__ import annotations
+
+import sys
+
+import typer
+
+from llmgenie.cli.errors import UserError
+
+__all__ = ["app", "main"]
+
+app = typer.Typer(
+    name="llmgenie",
+    help="Multi-agent DevOps platform: plan a task over a target, run the specialists, report.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+
+
+def _register() -> None:
+    # Each command module adds itself to `app`; the order here is the order of --help.
+    from llmgenie.cli import commands  # noqa: F401
+
+
+def main(argv: list[str] | None = None) -> None:
+    _register()
+    try:
+        app(args=argv, standalone_mode=True)
+    except UserError as exc:
+        typer.echo(f"llmgenie: error: {exc}", err=True)
+        sys.exit(2)
+
+
+if __name__ == "__main__":
+    main()

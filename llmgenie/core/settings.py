@@ -1,0 +1,83 @@
+"""Settings from the environment (CONTRACTS.md): embedded defaults, production by configuration.
+
+Same code path for both: only these values differ. Read once per process with `get_settings()`;
+tests call `get_settings.cache_clear()` after changing the environment.
+"""
+
+from __future__ import annotations
+
+import os
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal
+
+from pydantic import AliasChoices, Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+__all__ = ["Settings", "get_settings"]
+
+_DEFAULT_OPENAI_MODEL = "openai/gpt-4o-mini"
+_DEFAULT_ANTHROPIC_MODEL = "anthropic/claude-3-5-haiku-latest"
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="LLMGENIE_", extra="ignore")
+
+    home: Path = Field(default_factory=lambda: Path("~/.llmgenie").expanduser())
+    database_url: str | None = Field(None, description="SQLAlchemy URL; SQLite under home if unset")
+    artifacts_url: str | None = Field(None, description="s3://bucket/prefix or a folder")
+    artifacts_sse: str | None = Field(None, description="S3 server-side encryption, e.g. AES256")
+    llm: str | None = Field(None, description="model chain 'provider/model,…' or 'none'")
+    log_format: Literal["console", "json"] = "console"
+    log_level: str = "WARNING"
+    audit_prompts: bool = False
+
+    # orchestration
+    dispatch: Literal["inprocess", "deployment"] = "inprocess"
+    work_pool: str = "llmgenie"
+    specialist_deployment: str = "llmgenie-specialist/llmgenie-specialist"
+    step_timeout_seconds: float = 900.0
+    step_retries: int = 2
+    step_retry_base_delay_seconds: float = 1.0
+    server_idle_minutes: float = Field(30.0, description="embedded Prefect API stops when idle")
+
+    # context analysis bounds
+    max_files: int = 20_000
+    max_file_bytes: int = 5 * 1024 * 1024
+    max_archive_bytes: int = 512 * 1024 * 1024
+    max_archive_members: int = 50_000
+
+    # LLM budgets
+    token_budget: int | None = Field(None, description="per-task token budget; then tool-only")
+
+    prometheus_url: str | None = Field(
+        None, validation_alias=AliasChoices("PROMETHEUS_URL", "LLMGENIE_PROMETHEUS_URL")
+    )
+
+    @property
+    def resolved_database_url(self) -> str:
+        return self.database_url or f"sqlite:///{self.home / 'llmgenie.db'}"
+
+    @property
+    def resolved_artifacts_url(self) -> str:
+        return self.artifacts_url or str(self.home / "artifacts")
+
+    @property
+    def model_chain(self) -> list[str]:
+        """The ordered `provider/model` chain; empty means tool-only."""
+        raw = self.llm
+        if raw is None:
+            if os.environ.get("OPENAI_API_KEY"):
+                raw = _DEFAULT_OPENAI_MODEL
+            elif os.environ.get("ANTHROPIC_API_KEY"):
+                raw = _DEFAULT_ANTHROPIC_MODEL
+            else:
+                return []
+        if raw.strip().lower() in {"", "none"}:
+            return []
+        return [m.strip() for m in raw.split(",") if m.strip()]
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    return Settings()
