@@ -1,0 +1,165 @@
+"""The embedded Prefect API: a standing local server on SQLite under LLMGENIE_HOME.
+
+Started on demand by `ensure_prefect_api()` as a detached process and reused by later runs, so
+only the first run pays Prefect's start-up; it stops itself after `server_idle_minutes` without
+requests. Its one change to Prefect's app: a 503 for a locked SQLite database carries
+`Retry-After: 0.05`, which Prefect's client honours, instead of the client's default 2-4 s
+back-off per retry. See docs/decisions/0002-embedded-prefect-api.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import random
+import socket
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+__all__ = ["RetryAfterOn503", "main", "prefect_env", "server_state_path"]
+
+_RETRY_AFTER_SECONDS = 0.05
+
+
+def server_state_path(home: Path) -> Path:
+    return home / "prefect" / "server.json"
+
+
+def prefect_env(home: Path) -> dict[str, str]:
+    """Settings the embedded server and its clients share; applied before Prefect is imported."""
+    prefect_home = home / "prefect"
+    return {
+        "PREFECT_HOME": str(prefect_home),
+        "PREFECT_API_DATABASE_CONNECTION_URL": f"sqlite+aiosqlite:///{prefect_home / 'prefect.db'}",
+        "PREFECT_LOCAL_STORAGE_PATH": str(prefect_home / "storage"),
+        "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
+        "PREFECT_SERVER_LOGGING_LEVEL": "WARNING",
+        "PREFECT_LOGGING_LEVEL": "WARNING",
+        "PREFECT_CLIENT_MAX_RETRIES": "12",
+        "PREFECT_SERVER_LOG_RETRYABLE_ERRORS": "false",
+        "PREFECT_UI_SHOW_PROMOTIONAL_CONTENT": "false",
+    }
+
+
+class RetryAfterOn503:
+    """ASGI middleware: add a short Retry-After to 503s and remember when the API was last used."""
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+        self.last_request = time.monotonic()
+
+    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        self.last_request = time.monotonic()
+
+        async def send_with_retry_after(message: dict[str, Any]) -> None:
+            if message["type"] == "http.response.start" and message["status"] == 503:
+                headers = [
+                    (k, v) for k, v in message.get("headers", []) if k.lower() != b"retry-after"
+                ]
+                delay = _RETRY_AFTER_SECONDS * (1 + random.random())
+                headers.append((b"retry-after", f"{delay:.3f}".encode()))
+                message = {**message, "headers": headers}
+            await send(message)
+
+        await self.app(scope, receive, send_with_retry_after)
+
+
+def _serialize_sqlite_transactions() -> None:
+    """Run the embedded API's SQLite transactions one at a time, in the server process.
+
+    SQLite admits one writer; concurrent writers otherwise meet in SQLite's busy handler, which
+    sleeps in steps of up to 100 ms, or fail at once with SQLITE_BUSY_SNAPSHOT. Queueing them on
+    an asyncio lock costs microseconds. Re-entrant per task, since Prefect nests transactions.
+    """
+    from contextlib import asynccontextmanager
+    from contextvars import ContextVar
+
+    from prefect.server.database.configurations import AioSqliteConfiguration
+
+    original = AioSqliteConfiguration.begin_transaction
+    lock = asyncio.Lock()
+    holding: ContextVar[bool] = ContextVar("llmgenie_sqlite_lock_held", default=False)
+
+    @asynccontextmanager
+    async def begin_transaction(self: Any, session: Any, with_for_update: bool = False) -> Any:
+        if holding.get():
+            async with original(self, session, with_for_update=with_for_update) as tx:
+                yield tx
+            return
+        async with lock:
+            token = holding.set(True)
+            try:
+                async with original(self, session, with_for_update=with_for_update) as tx:
+                    yield tx
+            finally:
+                holding.reset(token)
+
+    AioSqliteConfiguration.begin_transaction = begin_transaction  # type: ignore[method-assign]
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description="llmgenie's embedded Prefect API server")
+    parser.add_argument("--home", required=True, type=Path)
+    parser.add_argument("--port", type=int, default=0)
+    parser.add_argument("--idle-minutes", type=float, default=30.0)
+    args = parser.parse_args(argv)
+
+    os.environ.update(prefect_env(args.home))
+    os.environ.pop("PREFECT_API_URL", None)
+    (args.home / "prefect").mkdir(parents=True, exist_ok=True)
+
+    import uvicorn
+    from prefect.server.api.server import create_app
+
+    if os.environ.get("LLMGENIE_SQLITE_LOCK", "1") == "1":
+        _serialize_sqlite_transactions()
+    port = args.port or _free_port()
+    app = RetryAfterOn503(create_app(final=True))
+    config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on")
+    server = uvicorn.Server(config)
+    state_path = server_state_path(args.home)
+
+    async def serve() -> None:
+        async def announce_and_watch() -> None:
+            while not server.started:
+                await asyncio.sleep(0.05)
+            state = {"url": f"http://127.0.0.1:{port}/api", "pid": os.getpid(), "port": port}
+            tmp = state_path.with_suffix(".tmp")
+            tmp.write_text(json.dumps(state))
+            tmp.replace(state_path)
+            while not server.should_exit:
+                await asyncio.sleep(5)
+                if time.monotonic() - app.last_request > args.idle_minutes * 60:
+                    server.should_exit = True
+
+        watcher = asyncio.create_task(announce_and_watch())
+        try:
+            await server.serve()
+        finally:
+            watcher.cancel()
+            try:
+                state = json.loads(state_path.read_text())
+                if state.get("pid") == os.getpid():
+                    state_path.unlink()
+            except (OSError, ValueError):
+                pass
+
+    asyncio.run(serve())
+    sys.exit(0)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,235 @@
+"""Artifact stores: one interface, a local folder and S3 (boto3), plus the spool for when S3 is down.
+
+Keys are `tasks/{task_id}/{step_id}/{name}` under the store's root (`_task` for task-level
+files). The metadata store records each object's URL, SHA-256 and size.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import os
+import tempfile
+import time
+from pathlib import Path
+from typing import Protocol
+from urllib.parse import urlparse
+
+__all__ = [
+    "TASK_STEP",
+    "ArtifactBackend",
+    "ArtifactUnavailableError",
+    "LocalArtifactBackend",
+    "S3ArtifactBackend",
+    "Spool",
+    "artifact_key",
+    "make_backend",
+    "sha256_hex",
+]
+
+#: The step id of task-level files (report.json, report.md, report.sarif).
+TASK_STEP = "_task"
+
+_MB = 1024 * 1024
+
+
+class ArtifactUnavailableError(RuntimeError):
+    """The artifact store could not take the object (after retries); spool it instead."""
+
+
+def sha256_hex(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def artifact_key(task_id: str, step_id: str | None, name: str) -> str:
+    """`tasks/{task_id}/{step_id}/{name}`; refuses names that would escape that folder."""
+    parts = [task_id, step_id or TASK_STEP, *name.split("/")]
+    for part in parts:
+        if part in {"", ".", ".."} or "\\" in part or "\x00" in part:
+            raise ValueError(f"invalid artifact path component {part!r} in {name!r}")
+    return "/".join(["tasks", *parts])
+
+
+class ArtifactBackend(Protocol):
+    kind: str
+
+    def url_for(self, key: str) -> str: ...
+
+    def put(self, key: str, data: bytes, content_type: str, sha256: str) -> str:
+        """Store the object; returns its URL. Raises ArtifactUnavailableError when it cannot."""
+        ...
+
+    def get(self, key: str) -> bytes: ...
+
+    def presign(self, key: str, expires_seconds: int = 3600) -> str: ...
+
+
+class LocalArtifactBackend:
+    """A folder with the same key layout as the bucket (the embedded default)."""
+
+    kind = "local"
+
+    def __init__(self, root: str | Path) -> None:
+        self.root = Path(root).expanduser().resolve()
+
+    def _path(self, key: str) -> Path:
+        return self.root.joinpath(*key.split("/"))
+
+    def url_for(self, key: str) -> str:
+        return self._path(key).as_uri()
+
+    def put(self, key: str, data: bytes, content_type: str, sha256: str) -> str:
+        path = self._path(key)
+        try:
+            _atomic_write(path, data)
+        except OSError as exc:
+            raise ArtifactUnavailableError(f"cannot write {path}: {exc}") from exc
+        return self.url_for(key)
+
+    def get(self, key: str) -> bytes:
+        return self._path(key).read_bytes()
+
+    def presign(self, key: str, expires_seconds: int = 3600) -> str:
+        return self.url_for(key)
+
+
+class S3ArtifactBackend:
+    """An S3-compatible bucket through boto3; the endpoint comes from boto3's own configuration
+    (`AWS_ENDPOINT_URL`, profiles), so MinIO, Ceph and AWS all work unchanged."""
+
+    kind = "s3"
+
+    def __init__(
+        self,
+        url: str,
+        *,
+        sse: str | None = None,
+        max_attempts: int = 4,
+        connect_timeout: float = 5.0,
+        read_timeout: float = 60.0,
+        multipart_threshold: int = 8 * _MB,
+        multipart_chunksize: int = 8 * _MB,
+        circuit_seconds: float = 60.0,
+    ) -> None:
+        parsed = urlparse(url)
+        if parsed.scheme != "s3" or not parsed.netloc:
+            raise ValueError(f"not an s3://bucket/prefix URL: {url!r}")
+        self.bucket = parsed.netloc
+        self.prefix = parsed.path.strip("/")
+        self.sse = sse
+        self.max_attempts = max_attempts
+        self.connect_timeout = connect_timeout
+        self.read_timeout = read_timeout
+        self.multipart_threshold = multipart_threshold
+        self.multipart_chunksize = multipart_chunksize
+        self.circuit_seconds = circuit_seconds
+        self._client_obj = None
+        self._down_since: float | None = None
+
+    # -- plumbing -------------------------------------------------------------------------
+    def _client(self):  # type: ignore[no-untyped-def]
+        if self._client_obj is None:
+            import boto3
+            from botocore.config import Config
+
+            config = Config(
+                retries={"max_attempts": self.max_attempts, "mode": "standard"},
+                connect_timeout=self.connect_timeout,
+                read_timeout=self.read_timeout,
+                # Path-style works with every S3-compatible server; virtual-host style does not.
+                s3={"addressing_style": "path"} if os.environ.get("AWS_ENDPOINT_URL") else {},
+            )
+            self._client_obj = boto3.session.Session().client("s3", config=config)
+        return self._client_obj
+
+    def reset(self) -> None:
+        """Forget a failed endpoint and re-read boto3's configuration (used by sync)."""
+        self._client_obj = None
+        self._down_since = None
+
+    def full_key(self, key: str) -> str:
+        return f"{self.prefix}/{key}" if self.prefix else key
+
+    def url_for(self, key: str) -> str:
+        return f"s3://{self.bucket}/{self.full_key(key)}"
+
+    @property
+    def is_down(self) -> bool:
+        return (
+            self._down_since is not None
+            and time.monotonic() - self._down_since < self.circuit_seconds
+        )
+
+    # -- operations -----------------------------------------------------------------------
+    def put(self, key: str, data: bytes, content_type: str, sha256: str) -> str:
+        if self.is_down:
+            raise ArtifactUnavailableError("S3 endpoint failed recently; spooling")
+        from boto3.s3.transfer import TransferConfig
+
+        extra: dict[str, object] = {"ContentType": content_type, "Metadata": {"sha256": sha256}}
+        if self.sse:
+            extra["ServerSideEncryption"] = self.sse
+        transfer = TransferConfig(
+            multipart_threshold=self.multipart_threshold,
+            multipart_chunksize=self.multipart_chunksize,
+        )
+        try:
+            self._client().upload_fileobj(
+                io.BytesIO(data), self.bucket, self.full_key(key), ExtraArgs=extra, Config=transfer
+            )
+        except Exception as exc:  # botocore/s3transfer raise many kinds; all mean "not stored"
+            self._down_since = time.monotonic()
+            raise ArtifactUnavailableError(
+                f"upload of s3://{self.bucket}/{self.full_key(key)} failed: {exc}"
+            ) from exc
+        self._down_since = None
+        return self.url_for(key)
+
+    def get(self, key: str) -> bytes:
+        body = self._client().get_object(Bucket=self.bucket, Key=self.full_key(key))["Body"]
+        return body.read()
+
+    def head(self, key: str) -> dict[str, object]:
+        return self._client().head_object(Bucket=self.bucket, Key=self.full_key(key))
+
+    def presign(self, key: str, expires_seconds: int = 3600) -> str:
+        return self._client().generate_presigned_url(
+            "get_object",
+            Params={"Bucket": self.bucket, "Key": self.full_key(key)},
+            ExpiresIn=expires_seconds,
+        )
+
+
+class Spool:
+    """Local copies of objects the artifact store could not take yet (same key layout)."""
+
+    def __init__(self, root: str | Path) -> None:
+        self.root = Path(root).expanduser()
+
+    def put(self, key: str, data: bytes) -> Path:
+        path = self.root.joinpath(*key.split("/"))
+        _atomic_write(path, data)
+        return path
+
+
+def make_backend(url: str, *, sse: str | None = None) -> ArtifactBackend:
+    """`s3://bucket/prefix` → S3; `file://…` or a plain path → a local folder."""
+    if url.startswith("s3://"):
+        return S3ArtifactBackend(url, sse=sse)
+    if url.startswith("file://"):
+        return LocalArtifactBackend(urlparse(url).path)
+    if "://" in url:
+        raise ValueError(f"unsupported artifacts URL {url!r}: use s3://bucket/prefix or a folder")
+    return LocalArtifactBackend(url)
+
+
+def _atomic_write(path: Path, data: bytes) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise

@@ -1,0 +1,31 @@
+"""Task liveness and history lookups: a heartbeat column and an index on (target, started_at).
+
+The heartbeat lets a task running on another host be told from one whose process died;
+the index serves `runs list` and drift (the previous task on the same target).
+
+Revision ID: 0002
+Revises: 0001
+Create Date: 2026-11-24
+"""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+from alembic import op
+
+revision = "0002"
+down_revision = "0001"
+branch_labels = None
+depends_on = None
+
+
+def upgrade() -> None:
+    with op.batch_alter_table("tasks") as batch:
+        batch.add_column(sa.Column("heartbeat_at", sa.DateTime(timezone=True), nullable=True))
+    op.create_index("ix_tasks_target_started", "tasks", ["target", "started_at"])
+
+
+def downgrade() -> None:
+    op.drop_index("ix_tasks_target_started", table_name="tasks")
+    with op.batch_alter_table("tasks") as batch:
+        batch.drop_column("heartbeat_at")

@@ -1,0 +1,191 @@
+"""Opening a target: a folder, a file, an archive or an S3 prefix, as a confined local folder.
+
+Archives are unpacked member by member: no absolute paths, no `..`, no links, no devices, and
+caps on member count and total size against archive bombs. What is refused is recorded, not fatal.
+"""
+
+from __future__ import annotations
+
+import shutil
+import tarfile
+import tempfile
+import zipfile
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path, PurePosixPath
+from typing import IO
+
+from llmgenie.core.models import SkippedFile, Target, TargetKind
+from llmgenie.core.settings import Settings, get_settings
+
+__all__ = ["OpenedTarget", "TargetError", "classify_target", "open_target"]
+
+_ARCHIVE_SUFFIXES = (".tar.gz", ".tgz", ".tar", ".zip", ".tar.bz2", ".tar.xz")
+_COPY_CHUNK = 1024 * 1024
+
+
+class TargetError(ValueError):
+    """The target cannot be opened at all; the message names it and says why."""
+
+
+@dataclass
+class OpenedTarget:
+    target: Target
+    root: Path
+    single_file: str | None = None
+    skipped: list[SkippedFile] = field(default_factory=list)
+
+
+def classify_target(location: str) -> Target:
+    """Say what kind of target a location is, or raise TargetError naming it."""
+    if location.startswith("s3://"):
+        return Target(location=location, kind=TargetKind.s3)
+    path = Path(location).expanduser()
+    if not path.exists():
+        raise TargetError(f"target {location!r} does not exist")
+    if path.is_dir():
+        return Target(location=location, kind=TargetKind.folder)
+    if not path.is_file():
+        raise TargetError(f"target {location!r} is neither a folder nor a regular file")
+    if path.name.lower().endswith(_ARCHIVE_SUFFIXES):
+        return Target(location=location, kind=TargetKind.archive)
+    return Target(location=location, kind=TargetKind.file)
+
+
+@contextmanager
+def open_target(location: str, settings: Settings | None = None) -> Iterator[OpenedTarget]:
+    """Yield the target as a local folder; temporary copies are removed on exit."""
+    settings = settings or get_settings()
+    target = classify_target(location)
+    if target.kind is TargetKind.folder:
+        yield OpenedTarget(target=target, root=Path(location).expanduser().resolve())
+        return
+    if target.kind is TargetKind.file:
+        path = Path(location).expanduser().resolve()
+        yield OpenedTarget(target=target, root=path.parent, single_file=path.name)
+        return
+    workdir = Path(tempfile.mkdtemp(prefix="llmgenie-target-"))
+    try:
+        if target.kind is TargetKind.archive:
+            skipped = _unpack(Path(location).expanduser(), workdir, settings)
+        else:
+            skipped = _download_s3(location, workdir, settings)
+        yield OpenedTarget(target=target, root=workdir.resolve(), skipped=skipped)
+    finally:
+        shutil.rmtree(workdir, ignore_errors=True)
+
+
+def _safe_member_path(name: str) -> PurePosixPath | None:
+    p = PurePosixPath(name.replace("\\", "/"))
+    if p.is_absolute() or ".." in p.parts or not p.parts or ":" in p.parts[0]:
+        return None
+    return p
+
+
+class _Budget:
+    def __init__(self, settings: Settings) -> None:
+        self.bytes_left = settings.max_archive_bytes
+        self.members_left = settings.max_archive_members
+        self.max_file = settings.max_file_bytes
+
+    def copy(self, src: IO[bytes], dest: Path) -> str | None:
+        """Copy at most the per-file and total budget; return a reason when refused."""
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        written = 0
+        with dest.open("wb") as out:
+            while chunk := src.read(_COPY_CHUNK):
+                written += len(chunk)
+                if written > self.max_file:
+                    reason = f"larger than the {self.max_file // (1024 * 1024)} MiB per-file limit"
+                    break
+                if written > self.bytes_left:
+                    reason = "archive exceeds the total unpacked size limit"
+                    break
+                out.write(chunk)
+            else:
+                self.bytes_left -= written
+                return None
+        dest.unlink(missing_ok=True)
+        return reason
+
+
+def _unpack(archive: Path, dest: Path, settings: Settings) -> list[SkippedFile]:
+    budget = _Budget(settings)
+    skipped: list[SkippedFile] = []
+    try:
+        if archive.name.lower().endswith(".zip"):
+            with zipfile.ZipFile(archive) as zf:
+                for info in zf.infolist():
+                    if info.is_dir():
+                        continue
+                    _unpack_member(info.filename, lambda i=info: zf.open(i), dest, budget, skipped)
+        else:
+            with tarfile.open(archive) as tf:
+                for member in tf:
+                    if member.isdir():
+                        continue
+                    if not member.isfile():
+                        reason = "links and devices are not unpacked"
+                        skipped.append(SkippedFile(path=member.name, reason=reason))
+                        continue
+                    _unpack_member(
+                        member.name, lambda m=member: tf.extractfile(m), dest, budget, skipped
+                    )
+    except (tarfile.TarError, zipfile.BadZipFile, EOFError, OSError) as exc:
+        raise TargetError(f"archive {str(archive)!r} cannot be read: {exc}") from exc
+    return skipped
+
+
+def _unpack_member(
+    name: str,
+    opener: Callable[[], IO[bytes] | None],
+    dest: Path,
+    budget: _Budget,
+    skipped: list[SkippedFile],
+) -> None:
+    rel = _safe_member_path(name)
+    if rel is None:
+        skipped.append(SkippedFile(path=name, reason="unsafe path in archive (absolute or '..')"))
+        return
+    if budget.members_left <= 0:
+        skipped.append(SkippedFile(path=name, reason="archive member limit reached"))
+        return
+    budget.members_left -= 1
+    src = opener()
+    if src is None:
+        skipped.append(SkippedFile(path=name, reason="member cannot be read"))
+        return
+    with src:
+        reason = budget.copy(src, dest.joinpath(*rel.parts))
+    if reason:
+        skipped.append(SkippedFile(path=name, reason=reason))
+
+
+def _download_s3(location: str, dest: Path, settings: Settings) -> list[SkippedFile]:
+    import boto3
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    bucket, _, prefix = location.removeprefix("s3://").partition("/")
+    skipped: list[SkippedFile] = []
+    budget = _Budget(settings)
+    try:
+        s3 = boto3.client("s3")
+        for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix):
+            for obj in page.get("Contents", []):
+                key = obj["Key"]
+                rel = _safe_member_path(key[len(prefix) :].lstrip("/"))
+                if rel is None:
+                    skipped.append(SkippedFile(path=key, reason="unsafe object key"))
+                    continue
+                if budget.members_left <= 0:
+                    skipped.append(SkippedFile(path=key, reason="object limit reached"))
+                    continue
+                budget.members_left -= 1
+                body = s3.get_object(Bucket=bucket, Key=key)["Body"]
+                reason = budget.copy(body, dest.joinpath(*rel.parts))
+                if reason:
+                    skipped.append(SkippedFile(path=key, reason=reason))
+    except (BotoCoreError, ClientError) as exc:
+        raise TargetError(f"target {location!r} cannot be read from S3: {exc}") from exc
+    return skipped
