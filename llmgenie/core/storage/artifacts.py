@@ -1,4 +1,4 @@
-"""Artifact stores: one interface, a local folder and S3 (boto3), plus the spool for when S3 is down.
+"""Artifact stores: one interface, a local folder and S3 (boto3), and a spool for when S3 is down.
 
 Keys are `tasks/{task_id}/{step_id}/{name}` under the store's root (`_task` for task-level
 files). The metadata store records each object's URL, SHA-256 and size.

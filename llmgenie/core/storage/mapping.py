@@ -1,4 +1,4 @@
-"""Domain types ↔ rows: the one place that knows how a Task, a TaskReport and its parts are stored."""
+"""Domain types ↔ rows: the one place that knows how a Task and a TaskReport are stored."""
 
 from __future__ import annotations
 

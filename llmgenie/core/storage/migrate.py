@@ -70,10 +70,23 @@ def check_schema(engine: Engine) -> str | None:
 
 
 def _run(engine: Engine, fn: str, revision: str) -> None:
-    with engine.begin() as conn:
-        if conn.dialect.name == "postgresql":
-            conn.execute(text("SELECT pg_advisory_xact_lock(:id)"), {"id": _PG_LOCK_ID})
-        getattr(command, fn)(_config(conn), revision)
+    with engine.connect() as conn:
+        sqlite = conn.dialect.name == "sqlite"
+        if sqlite:
+            # Batch migrations rebuild tables: with foreign keys on, dropping the old `tasks`
+            # would cascade-delete every step and finding. (A no-op inside a transaction,
+            # so it runs before the migration's BEGIN.)
+            conn.exec_driver_sql("PRAGMA foreign_keys=OFF")
+            conn.commit()
+        try:
+            with conn.begin():
+                if conn.dialect.name == "postgresql":
+                    conn.execute(text("SELECT pg_advisory_xact_lock(:id)"), {"id": _PG_LOCK_ID})
+                getattr(command, fn)(_config(conn), revision)
+        finally:
+            if sqlite:
+                conn.exec_driver_sql("PRAGMA foreign_keys=ON")
+                conn.commit()
 
 
 def upgrade(engine: Engine, revision: str = "head") -> None:

@@ -1,4 +1,4 @@
-"""The metadata schema: SQLAlchemy 2.x tables for tasks, steps, attempts, findings, artifacts, audit.
+"""The metadata schema: SQLAlchemy 2.x tables for tasks, steps, findings, artifacts and audit.
 
 The migrations in `migrations/versions/` build exactly this schema (a test compares them);
 `mapping.py` is the one place that turns domain types into these rows and back.
@@ -68,6 +68,9 @@ class TaskRow(Base):
     id: Mapped[str] = mapped_column(String(64), primary_key=True)
     text: Mapped[str] = mapped_column(Text)
     target: Mapped[str] = mapped_column(Text)
+    target_key: Mapped[str | None] = mapped_column(
+        Text, doc="the target made comparable across runs (absolute path for local targets)"
+    )
     target_kind: Mapped[str] = mapped_column(String(16))
     status: Mapped[str] = mapped_column(String(32), index=True)
     caller_name: Mapped[str] = mapped_column(String(200))
@@ -90,7 +93,7 @@ class TaskRow(Base):
     notes: Mapped[list[Any] | None] = mapped_column(JSON)
     skipped: Mapped[list[Any] | None] = mapped_column(JSON)
 
-    __table_args__ = (Index("ix_tasks_target_started", "target", "started_at"),)
+    __table_args__ = (Index("ix_tasks_target_key_created", "target_key", "created_at"),)
 
 
 class StepRow(Base):

@@ -1,7 +1,7 @@
-"""Task liveness and history lookups: a heartbeat column and an index on (target, started_at).
+"""Task liveness and drift lookups: a heartbeat column, a comparable target key and its index.
 
 The heartbeat lets a task running on another host be told from one whose process died;
-the index serves `runs list` and drift (the previous task on the same target).
+`target_key` (absolute path for local targets) finds the previous task on the same target.
 
 Revision ID: 0002
 Revises: 0001
@@ -22,10 +22,13 @@ depends_on = None
 def upgrade() -> None:
     with op.batch_alter_table("tasks") as batch:
         batch.add_column(sa.Column("heartbeat_at", sa.DateTime(timezone=True), nullable=True))
-    op.create_index("ix_tasks_target_started", "tasks", ["target", "started_at"])
+        batch.add_column(sa.Column("target_key", sa.Text(), nullable=True))
+    op.execute("UPDATE tasks SET target_key = target")
+    op.create_index("ix_tasks_target_key_created", "tasks", ["target_key", "created_at"])
 
 
 def downgrade() -> None:
-    op.drop_index("ix_tasks_target_started", table_name="tasks")
+    op.drop_index("ix_tasks_target_key_created", table_name="tasks")
     with op.batch_alter_table("tasks") as batch:
+        batch.drop_column("target_key")
         batch.drop_column("heartbeat_at")

@@ -1,0 +1,144 @@
+"""Executors: what writes a step's report after its toolset ran — a model, or the template.
+
+The fallback chain is the LLM executors built from the model chain (`LLMGENIE_LLM`, or the agent
+spec's `models`) followed by the tool-only executor, which is always last and never fails. An
+executor raises `ExecutorError` with an error class; `transient` errors are retried with backoff
+before the chain moves on, the rest move on at once.
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Protocol
+
+from llmgenie.agents.specs import AgentSpec
+from llmgenie.agents.tools.base import ToolsetResult
+from llmgenie.core.models import AgentReport, Capability, Context, Finding, Mode, Step, TokenUsage
+
+__all__ = [
+    "PROVIDERS",
+    "ExecutionRequest",
+    "ExecutionResult",
+    "Executor",
+    "ExecutorError",
+    "ToolOnlyExecutor",
+    "build_chain",
+    "register_provider",
+]
+
+#: Error classes that are worth retrying on the same executor.
+TRANSIENT_ERRORS = frozenset(
+    {"rate_limit", "server_error", "timeout", "connection", "empty_answer"}
+)
+
+
+class ExecutorError(Exception):
+    """An executor attempt failed; `error_class` says how (rate_limit, auth, timeout, …)."""
+
+    def __init__(self, message: str, error_class: str, tokens: TokenUsage | None = None) -> None:
+        super().__init__(message)
+        self.error_class = error_class
+        self.tokens = tokens or TokenUsage()
+
+    @property
+    def transient(self) -> bool:
+        return self.error_class in TRANSIENT_ERRORS
+
+
+@dataclass
+class ExecutionRequest:
+    task_text: str
+    step: Step
+    spec: AgentSpec
+    context: Context
+    root: Path
+    toolset: ToolsetResult
+    prior_reports: list[AgentReport] = field(default_factory=list)
+    capabilities: frozenset[Capability] = frozenset({Capability.read_target})
+    task_id: str = ""
+    tokens_left: int | None = None
+
+
+@dataclass
+class ExecutionResult:
+    summary: str
+    mode: Mode
+    model: str | None = None
+    findings: list[Finding] = field(default_factory=list)
+    tokens: TokenUsage = field(default_factory=TokenUsage)
+    notes: list[str] = field(default_factory=list)
+
+
+class Executor(Protocol):
+    name: str
+
+    def execute(self, request: ExecutionRequest) -> ExecutionResult: ...
+
+
+ProviderFactory = Callable[[str, AgentSpec], Executor]
+
+#: provider name → factory(model, spec). `agents.llm` registers openai, anthropic, ollama, ….
+PROVIDERS: dict[str, ProviderFactory] = {}
+
+
+def register_provider(name: str, factory: ProviderFactory) -> None:
+    PROVIDERS[name] = factory
+
+
+class ToolOnlyExecutor:
+    """The last executor: a summary written from the toolset's results by a template."""
+
+    name = "tool-only"
+
+    def execute(self, request: ExecutionRequest) -> ExecutionResult:
+        return ExecutionResult(summary=tool_only_summary(request), mode=Mode.tool_only)
+
+
+def tool_only_summary(request: ExecutionRequest) -> str:
+    result = request.toolset
+    findings = result.findings
+    severities = Counter(f.severity.value for f in findings)
+    order = ["critical", "high", "medium", "low", "info"]
+    counted = ", ".join(f"{severities[s]} {s}" for s in order if severities[s])
+    lines = [
+        f"{request.spec.role} (tool-only: no model ran). "
+        f"Scanned {result.files_scanned} file(s); "
+        + (f"{len(findings)} finding(s): {counted}." if findings else "no findings.")
+    ]
+    top = sorted(findings, key=lambda f: -f.severity.rank)[:5]
+    for f in top:
+        where = f.file + (f":{f.line}" if f.line else "") if f.file else (f.resource or "")
+        lines.append(f"- [{f.severity.value}] {f.title} — {where}")
+    if result.suppressed:
+        lines.append(f"{result.suppressed} finding(s) suppressed inline.")
+    lines.extend(result.notes[:5])
+    return "\n".join(lines)
+
+
+def build_chain(spec: AgentSpec, model_chain: list[str]) -> tuple[list[Executor], list[str]]:
+    """The executors for one step, tool-only last, and notes on models that could not be used."""
+    models = list(spec.models) or list(model_chain)
+    notes: list[str] = []
+    chain: list[Executor] = []
+    if models and not all(m.split("/", 1)[0] in PROVIDERS for m in models):
+        _load_llm_providers(notes)
+    for model in models:
+        provider = model.split("/", 1)[0]
+        factory = PROVIDERS.get(provider)
+        if factory is None:
+            notes.append(f"model {model!r}: no provider {provider!r} is available; skipped")
+            continue
+        chain.append(factory(model, spec))
+    chain.append(ToolOnlyExecutor())
+    return chain, notes
+
+
+def _load_llm_providers(notes: list[str]) -> None:
+    try:
+        importlib.import_module("llmgenie.agents.llm")
+    except ImportError as exc:
+        notes.append(f"LLM support is not installed ({exc.name}); install llmgenie[llm]")

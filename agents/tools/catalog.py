@@ -1,0 +1,43 @@
+"""The rule catalogue: every registered rule's metadata, for SARIF driver rules and docs."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from llmgenie.agents.tools.engine import registered_rulesets
+from llmgenie.core.render import RuleMeta
+
+__all__ = ["rule_catalog", "rule_catalog_markdown"]
+
+
+def rule_catalog(agents: Iterable[str] | None = None) -> list[RuleMeta]:
+    """Metadata of every rule registered with the engine (for those agents), sorted by id."""
+    import llmgenie.agents.tools  # noqa: F401  (registers every toolset module)
+
+    wanted = set(agents) if agents is not None else None
+    seen: dict[str, RuleMeta] = {}
+    for ruleset in registered_rulesets(wanted):
+        for rule in ruleset.rules:
+            seen.setdefault(
+                rule.id,
+                RuleMeta(
+                    id=rule.id,
+                    category=rule.category,
+                    severity=rule.severity,
+                    title=rule.title,
+                    help=rule.help or rule.message,
+                    agent=rule.agent,
+                    remediation=rule.remediation,
+                    references=tuple(rule.references),
+                ),
+            )
+    return [seen[k] for k in sorted(seen)]
+
+
+def rule_catalog_markdown(agents: Iterable[str] | None = None) -> str:
+    """The catalogue as a Markdown table (for docs)."""
+    lines = ["| id | category | severity | title | references |", "|---|---|---|---|---|"]
+    for r in rule_catalog(agents):
+        refs = ", ".join(r.references).replace("|", "\\|")
+        lines.append(f"| {r.id} | {r.category} | {r.severity.value} | {r.title} | {refs} |")
+    return "\n".join(lines) + "\n"

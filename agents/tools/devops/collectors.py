@@ -1,0 +1,42 @@
+"""DevOps collectors: the inventory and the remediation patches of the target."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from llmgenie.core.models import Finding
+
+from ..base import ToolsetInput, ToolsetResult
+from .inventory import collect_inventory
+from .patches import FIXABLE_CATEGORIES, build_patches
+
+__all__ = ["collect_devops", "security_findings"]
+
+
+def security_findings(inp: ToolsetInput, findings: list[Finding]) -> list[Finding] | None:
+    """The fixable findings known to this step (this run and earlier reports); None if none ran."""
+    pool = list(findings) + [f for r in inp.prior_reports for f in r.findings]
+    ran = any(f.agent == "security" for f in pool) or any(
+        r.agent == "security" for r in inp.prior_reports
+    )
+    if not ran:
+        return None
+    return [f for f in pool if f.category in FIXABLE_CATEGORIES]
+
+
+def collect_devops(inp: ToolsetInput, ctx: Any, findings: list[Finding]) -> ToolsetResult:
+    """Inventory plus patches. Patches fix what the security findings name when security ran,
+    else every fixable gap (and say so)."""
+    inventory = collect_inventory(inp.root, inp.context)
+    images = [i["image"] for i in inventory["images"]]
+    wanted = security_findings(inp, findings)
+    patches = build_patches(inp.root, inp.context, wanted, images=images)
+    notes = list(patches.notes)
+    if wanted is None and patches.diffs:
+        notes.append("patches cover every fixable gap: no security findings to narrow them")
+    if patches.diffs:
+        notes.append(
+            f"{len(patches.diffs)} remediation patch(es), {len(patches.fixes)} fix(es); "
+            "artifacts only, nothing applied"
+        )
+    return ToolsetResult(output={"inventory": inventory, **patches.as_output()}, notes=notes)

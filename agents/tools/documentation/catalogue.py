@@ -1,0 +1,368 @@
+"""Service catalogue and per-service runbook skeletons in Markdown, from the inventory and reports.
+
+Written for a new team member: what runs, who owns it, how to deploy it, what to watch, which
+known risks the other agents found (with file:line), and how to roll back. Everything comes from
+the inventory (DevOps) and the findings of the other agents; nothing is invented, and where the
+target does not say (an owner, a probe), the runbook says so and how to fix it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+from llmgenie.core.models import AgentReport, Finding, Severity
+
+__all__ = ["OWNER_UNKNOWN", "render_catalogue", "render_runbook", "service_key"]
+
+OWNER_UNKNOWN = (
+    "unknown — set the `owner` / `team` annotation or the `app.kubernetes.io/managed-by` label"
+)
+_ROLLOUT_KINDS = {"Deployment": "deployment", "StatefulSet": "statefulset", "DaemonSet": "daemonset"}
+_MAX_RISKS = 25
+
+
+def _md(value: Any) -> str:
+    return str(value).replace("|", "\\|").replace("\n", " ")
+
+
+def service_key(w: dict[str, Any], duplicates: set[str]) -> str:
+    """The runbook key of a workload: its name, or `namespace/name` when names repeat."""
+    return f"{w['namespace'] or 'default'}/{w['name']}" if w["name"] in duplicates else w["name"]
+
+
+def _ns_flag(w: dict[str, Any]) -> str:
+    return f"-n {w['namespace']} " if w.get("namespace") else ""
+
+
+def _images(w: dict[str, Any]) -> list[str]:
+    return [c["image"] for c in w.get("containers", []) if c.get("kind") != "ephemeralContainer"]
+
+
+def _ports(w: dict[str, Any]) -> list[str]:
+    return [
+        f"{p.get('containerPort')}/{p.get('protocol', 'TCP')}"
+        for c in w.get("containers", [])
+        for p in c.get("ports", [])
+    ]
+
+
+def _risks_for(w: dict[str, Any], findings: list[Finding]) -> list[Finding]:
+    mine = [f for f in findings if f.resource == w["resource"]]
+    return sorted(mine, key=lambda f: (-f.severity.rank, f.file or "", f.line or 0, f.rule_id))
+
+
+def _where(f: Finding) -> str:
+    if not f.file:
+        return "—"
+    return f"`{f.file}:{f.line}`" if f.line else f"`{f.file}`"
+
+
+def _replicas(w: dict[str, Any]) -> str:
+    hpa = w.get("autoscaler")
+    if hpa:
+        return f"HPA {hpa.get('minReplicas', '?')}–{hpa.get('maxReplicas', '?')}"
+    if w["kind"] == "DaemonSet":
+        return "one per node"
+    if w.get("schedule"):
+        return f"cron `{w['schedule']}`"
+    return str(w["replicas"]) if w.get("replicas") is not None else "—"
+
+
+def _deploy(w: dict[str, Any]) -> list[str]:
+    ns, kind, name = _ns_flag(w), w["kind"], w["name"]
+    lines = [f"1. Change `{w['file']}` (image tag, config) in a reviewed merge request.", ""]
+    lines += ["2. Apply it:", "", "   ```sh", f"   kubectl {ns}apply -f {w['file']}"]
+    if kind in _ROLLOUT_KINDS:
+        lines += [f"   kubectl {ns}rollout status {_ROLLOUT_KINDS[kind]}/{name} --timeout=5m"]
+    elif kind == "CronJob":
+        lines += [f"   kubectl {ns}create job {name}-manual --from=cronjob/{name}  # run once now"]
+    elif kind == "Job":
+        lines += [f"   kubectl {ns}wait --for=condition=complete job/{name} --timeout=30m"]
+    lines += ["   ```", ""]
+    if not w.get("namespace"):
+        lines += ["   The manifest names no namespace: pass `-n <namespace>` to every command.", ""]
+    return lines
+
+
+def _rollback(w: dict[str, Any]) -> list[str]:
+    ns, kind, name = _ns_flag(w), w["kind"], w["name"]
+    if kind in _ROLLOUT_KINDS:
+        res = f"{_ROLLOUT_KINDS[kind]}/{name}"
+        out = [
+            "```sh",
+            f"kubectl {ns}rollout history {res}",
+            f"kubectl {ns}rollout undo {res}            # or --to-revision=N",
+            f"kubectl {ns}rollout status {res}",
+            "```",
+            "",
+            "Then revert the change in git so the next apply does not roll forward again.",
+        ]
+        if kind == "StatefulSet":
+            out += [
+                "",
+                "A StatefulSet rolls back pod by pod, highest ordinal first; a data migration the "
+                "new version ran is **not** undone — restore from backup if the schema changed.",
+            ]
+        return out
+    if kind == "CronJob":
+        return [
+            "Suspend it, then re-apply the previous manifest from git:",
+            "",
+            "```sh",
+            f"kubectl {ns}patch cronjob {name} -p '{{\"spec\":{{\"suspend\":true}}}}'",
+            f"git checkout <previous-commit> -- {w['file']} && kubectl {ns}apply -f {w['file']}",
+            "```",
+        ]
+    return [
+        "Re-apply the previous manifest from git:",
+        "",
+        "```sh",
+        f"git checkout <previous-commit> -- {w['file']} && kubectl {ns}apply -f {w['file']}",
+        "```",
+    ]
+
+
+def _kv(values: dict[str, Any] | None) -> str:
+    return ", ".join(f"{k} {v}" for k, v in values.items()) if values else "**none**"
+
+
+def _watch(w: dict[str, Any], usage: list[dict[str, Any]]) -> list[str]:
+    ns_sel = f'namespace="{w["namespace"]}", ' if w.get("namespace") else ""
+    pod_sel = f'pod=~"{w["name"]}-.*"'
+    out: list[str] = []
+    for c in w.get("containers", []):
+        probes = c.get("probes") or {}
+        desc = ", ".join(
+            f"{k} {p.get('type')} {p.get('path', '')}{':' if p.get('port') else ''}"
+            f"{p.get('port', '')}".strip()
+            for k, p in probes.items()
+        )
+        res = c.get("resources") or {}
+        out.append(
+            f"- container `{c['name']}`: probes {desc or '**none** — add readiness and liveness'}; "
+            f"requests {_kv(res.get('requests'))}, limits {_kv(res.get('limits'))}"
+        )
+    out += [
+        "",
+        "Prometheus queries (kube-state-metrics and cAdvisor):",
+        "",
+        "```promql",
+        f"increase(kube_pod_container_status_restarts_total{{{ns_sel}{pod_sel}}}[1h])",
+        f"rate(container_cpu_cfs_throttled_periods_total{{{ns_sel}{pod_sel}}}[5m])"
+        f" / rate(container_cpu_cfs_periods_total{{{ns_sel}{pod_sel}}}[5m])",
+        f"container_memory_working_set_bytes{{{ns_sel}{pod_sel}}}"
+        f' / on(namespace, pod, container) kube_pod_container_resource_limits{{resource="memory"}}',
+        "```",
+    ]
+    mine = [u for u in usage if u.get("resource") == w["resource"]]
+    if mine:
+        out += ["", "Measured (Prometheus, at report time):", ""]
+        for u in mine:
+            ratio = u.get("throttled_ratio")
+            ws, lim = u.get("memory_working_set_bytes"), u.get("memory_limit_bytes")
+            parts = [f"restarts/1h {u.get('restarts_1h', 0):.0f}"]
+            if ratio is not None:
+                parts.append(f"CPU throttled {ratio:.0%}")
+            if ws is not None:
+                parts.append(
+                    f"memory {ws / 2**20:.0f}Mi" + (f" of {lim / 2**20:.0f}Mi" if lim else "")
+                )
+            out.append(f"- `{u.get('container')}`: " + ", ".join(parts))
+    return out
+
+
+def render_runbook(
+    w: dict[str, Any], findings: list[Finding], usage: list[dict[str, Any]] | None = None
+) -> str:
+    """The runbook skeleton of one workload of the inventory."""
+    lines = [f"# Runbook: {w['name']}", ""]
+    lines += [
+        f"{w['kind']} `{w['name']}` in namespace `{w['namespace'] or '(none set: default)'}`, "
+        f"defined in `{w['file']}:{w['line']}`.",
+        "",
+        "## At a glance",
+        "",
+        "| | |",
+        "|---|---|",
+        f"| Owner | {_md(w.get('owner') or OWNER_UNKNOWN)} |",
+        f"| Images | {_md(', '.join(f'`{i}`' for i in _images(w)) or '—')} |",
+        f"| Replicas | {_md(_replicas(w))} |",
+        f"| Disruption budget | {'yes' if w.get('disruption_budget') else 'none'} |",
+        f"| Ports | {_md(', '.join(_ports(w)) or '—')} |",
+        f"| Services | {_md(', '.join(w.get('services') or []) or 'none select it')} |",
+        f"| Service account | {_md(w.get('service_account') or 'default')} |",
+        "",
+        "## Ownership",
+        "",
+        f"Owner: {w.get('owner') or OWNER_UNKNOWN}.",
+        "",
+        "## How to deploy",
+        "",
+        *_deploy(w),
+        "## Configuration",
+        "",
+    ]
+    for c in w.get("containers", []):
+        env = ", ".join(f"`{e}`" for e in c.get("env", [])) or "none"
+        env_from = ", ".join(f"`{e}`" for e in c.get("env_from", []))
+        mounts = ", ".join(f"`{m['name']}` at `{m['mountPath']}`" for m in c.get("volume_mounts", []))
+        lines.append(
+            f"- `{c['name']}` ({c.get('kind')}): env {env}"
+            + (f"; from {env_from}" if env_from else "")
+            + (f"; mounts {mounts}" if mounts else "")
+        )
+    vols = ", ".join(f"`{v['name']}` ({v['type']})" for v in w.get("volumes", []))
+    lines += ["", f"Volumes: {vols or 'none'}.", "", "## What to watch", ""]
+    lines += _watch(w, usage or [])
+    lines += ["", "## Known risks", ""]
+    risks = _risks_for(w, findings)
+    if not risks:
+        lines.append("No findings from the other agents for this workload.")
+    for f in risks[:_MAX_RISKS]:
+        lines.append(
+            f"- **{f.severity.value}** {f.rule_id} {f.title} — {_where(f)}"
+            + (f" — {f.evidence}" if f.evidence else "")
+            + (f". Fix: {f.remediation}" if f.remediation else "")
+        )
+    if len(risks) > _MAX_RISKS:
+        lines.append(f"- … and {len(risks) - _MAX_RISKS} more in the full report.")
+    lines += ["", "## How to roll back", "", *_rollback(w), ""]
+    return "\n".join(lines)
+
+
+def _compose_runbook(s: dict[str, Any]) -> str:
+    return "\n".join(
+        [
+            f"# Runbook: {s['name']} (docker compose)",
+            "",
+            f"Defined in `{s['file']}`; image `{s.get('image') or 'built from ' + str(s.get('build'))}`.",
+            "",
+            "## Ownership",
+            "",
+            f"Owner: {OWNER_UNKNOWN}.",
+            "",
+            "## How to deploy",
+            "",
+            "```sh",
+            f"docker compose -f {s['file']} pull {s['name']}",
+            f"docker compose -f {s['file']} up -d {s['name']}",
+            "```",
+            "",
+            "## What to watch",
+            "",
+            f"`docker compose -f {s['file']} ps {s['name']}` and "
+            f"`docker compose -f {s['file']} logs --since 10m {s['name']}`.",
+            f"Environment variables: {', '.join(f'`{e}`' for e in s.get('env', [])) or 'none'}.",
+            "",
+            "## How to roll back",
+            "",
+            "Set the previous image tag in the compose file (from git) and run `up -d` again.",
+            "",
+        ]
+    )
+
+
+def _by_severity(findings: Iterable[Finding]) -> dict[str, int]:
+    out = {s.value: 0 for s in Severity}
+    for f in findings:
+        out[f.severity.value] += 1
+    return {k: v for k, v in out.items() if v}
+
+
+def render_catalogue(
+    inventory: dict[str, Any],
+    reports: Iterable[AgentReport] = (),
+    findings: Iterable[Finding] = (),
+    *,
+    title: str = "Service catalogue",
+) -> dict[str, Any]:
+    """`{"catalogue_md", "runbooks": {service: md}, "summary"}` from an inventory and reports."""
+    reports = list(reports)
+    all_findings: dict[str, Finding] = {f.id: f for f in findings}
+    for r in reports:
+        for f in r.findings:
+            all_findings.setdefault(f.id, f)
+    fs = list(all_findings.values())
+    usage: list[dict[str, Any]] = []
+    for r in reports:
+        usage += (r.output.get("prometheus") or {}).get("usage") or []
+    workloads = inventory.get("workloads", [])
+    names = [w["name"] for w in workloads]
+    duplicates = {n for n in names if names.count(n) > 1}
+
+    lines = [f"# {title}", ""]
+    sources = sorted({r.agent for r in reports})
+    lines += [
+        "Generated by llmgenie from the target's manifests"
+        + (f" and the reports of: {', '.join(sources)}" if sources else "")
+        + ". Runbooks follow, one per service.",
+        "",
+        "## Services",
+        "",
+    ]
+    if workloads:
+        lines += [
+            "| Service | Kind | Namespace | Images | Replicas | Exposed by | Owner | Open risks |",
+            "|---|---|---|---|---|---|---|---|",
+        ]
+        for w in workloads:
+            risks = _by_severity(_risks_for(w, fs))
+            risk_text = ", ".join(f"{n} {s}" for s, n in risks.items()) or "none found"
+            lines.append(
+                f"| {_md(service_key(w, duplicates))} | {w['kind']} | {_md(w['namespace'] or '—')} "
+                f"| {_md(', '.join(_images(w)) or '—')} | {_md(_replicas(w))} "
+                f"| {_md(', '.join(w.get('services') or []) or '—')} "
+                f"| {_md(w.get('owner') or 'unknown')} | {_md(risk_text)} |"
+            )
+    else:
+        lines.append("No Kubernetes workloads in the target.")
+    services = inventory.get("services", [])
+    if services:
+        lines += ["", "## Kubernetes Services", "", "| Service | Type | Ports | Selects |"]
+        lines.append("|---|---|---|---|")
+        for s in services:
+            ports = ", ".join(f"{p.get('port')}→{p.get('targetPort', p.get('port'))}" for p in s["ports"])
+            lines.append(
+                f"| {_md(s['resource'])} | {s['type']} | {_md(ports or '—')} "
+                f"| {_md(', '.join(s['selects']) or '**nothing** (selector matches no workload)')} |"
+            )
+    compose = inventory.get("compose_services", [])
+    if compose:
+        lines += ["", "## docker compose services", "", "| Service | File | Image | Ports |"]
+        lines.append("|---|---|---|---|")
+        for s in compose:
+            lines.append(
+                f"| {_md(s['name'])} | `{s['file']}` | {_md(s.get('image') or 'build')} "
+                f"| {_md(', '.join(map(str, s.get('ports', []))) or '—')} |"
+            )
+    dockerfiles = inventory.get("dockerfiles", [])
+    if dockerfiles:
+        lines += ["", "## Dockerfiles", "", "| File | Base image | Stages | Exposes | User |"]
+        lines.append("|---|---|---|---|---|")
+        for d in dockerfiles:
+            lines.append(
+                f"| `{d['file']}` | {_md(d.get('base_image') or '—')} | {len(d['stages'])} "
+                f"| {_md(', '.join(d['exposed_ports']) or '—')} | {_md(d.get('user') or 'root (none set)')} |"
+            )
+    counts = _by_severity(fs)
+    lines += ["", "## Findings across the target", ""]
+    lines.append(
+        ", ".join(f"{n} {s}" for s, n in counts.items()) if counts else "No findings reported."
+    )
+    runbooks: dict[str, str] = {}
+    for w in workloads:
+        runbooks[service_key(w, duplicates)] = render_runbook(w, fs, usage)
+    if not workloads:
+        for s in compose:
+            runbooks[s["name"]] = _compose_runbook(s)
+    unowned = sum(1 for w in workloads if not w.get("owner"))
+    summary = (
+        f"Service catalogue of {len(workloads)} workload(s), {len(services)} Service(s), "
+        f"{len(compose)} compose service(s); {len(runbooks)} runbook(s); "
+        f"{len(fs)} finding(s) linked"
+        + (f"; {unowned} workload(s) have no owner set" if unowned else "")
+        + "."
+    )
+    lines += ["", f"_{summary}_", ""]
+    return {"catalogue_md": "\n".join(lines), "runbooks": runbooks, "summary": summary}

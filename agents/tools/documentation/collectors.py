@@ -1,0 +1,30 @@
+"""Documentation collector: the service catalogue and runbooks from the inventory and reports."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from llmgenie.core.models import Finding
+
+from ..base import ToolsetInput, ToolsetResult
+from ..devops.inventory import collect_inventory
+from .catalogue import render_catalogue
+
+__all__ = ["collect_documentation"]
+
+
+def collect_documentation(inp: ToolsetInput, ctx: Any, findings: list[Finding]) -> ToolsetResult:
+    """Use the DevOps report's inventory when there is one, else build it here."""
+    inventory = next(
+        (r.output["inventory"] for r in inp.prior_reports if r.output.get("inventory")), None
+    )
+    notes = []
+    if inventory is None:
+        inventory = collect_inventory(inp.root, inp.context)
+        notes.append("inventory built by the documentation step (no DevOps report before it)")
+    title = f"Service catalogue: {inp.context.target.location}"
+    out = render_catalogue(inventory, inp.prior_reports, findings, title=title)
+    return ToolsetResult(
+        output={"catalogue_md": out["catalogue_md"], "runbooks": out["runbooks"]},
+        notes=[*notes, out["summary"]],
+    )

@@ -1,0 +1,1 @@
+"""Parsing modules of the toolsets."""

@@ -1,0 +1,1 @@
+"""Security modules of the toolsets."""

@@ -1,0 +1,420 @@
+"""Dockerfile security rules (`docker.*` categories), over a parsed `Dockerfile`.
+
+Decisions worth knowing:
+
+* root user: only the final stage runs; its `USER` may be inherited from the earlier stage it
+  builds on (`FROM build`). A base whose tag or name says `nonroot` (distroless `:nonroot`)
+  already runs as non-root. A `USER` that is an unresolvable variable is not judged.
+* `ADD` is flagged only for local files and folders: `ADD` of a URL (or git repository) and
+  of a local tar archive (which `ADD` extracts) do things `COPY` cannot, as Docker's docs and
+  hadolint DL3020 say. (Remote `ADD` without `--checksum` has its own trust problem; that is
+  not this category.)
+* apt lists: judged in the final stage and the stages it builds on (what ships); a RUN with a
+  cache mount on `/var/lib/apt` leaves no lists in the layer.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Iterator
+from typing import Any
+
+from llmgenie.core.models import Severity
+
+from ..engine import register, register_parser
+from ..parsing.dockerfile import Dockerfile, Instruction, Stage, parse_dockerfile, substitute
+from ..rules import Hit, RuleSet
+
+__all__ = [
+    "DOCKERFILE_RULES",
+    "is_secret_name",
+    "mask",
+    "run_commands",
+]
+
+DOCKERFILE_RULES: RuleSet[Dockerfile] = RuleSet(agent="security")
+
+_ROOT_NAMES = frozenset({"root", "0"})
+_ARCHIVE = re.compile(
+    r"\.(tar|tar\.gz|tgz|tar\.bz2|tbz2?|tar\.xz|txz|tar\.zst|tzst|tar\.lz|tlz)$", re.I
+)
+_REMOTE = re.compile(r"^(https?|git|ssh)://|^git@|\.git(#.*)?$", re.I)
+_SECRET_NAME = re.compile(
+    r"(?:^|_)(?:PASSWORD|PASSWD|PASSPHRASE|PASS|PWD|SECRET|SECRET_KEY|SECRET_KEY_BASE|"
+    r"CLIENT_SECRET|TOKEN|AUTH_TOKEN|ACCESS_TOKEN|API_TOKEN|API_KEY|APIKEY|ACCESS_KEY|"
+    r"ACCESS_KEY_ID|SECRET_ACCESS_KEY|PRIVATE_KEY|CREDENTIALS?|ENCRYPTION_KEY|SIGNING_KEY|"
+    r"MASTER_KEY|CONNECTION_STRING)$"
+)
+_SHELLS = frozenset({"sh", "bash", "zsh", "ksh", "dash", "ash", "mksh"})
+_FETCHERS = frozenset({"curl", "wget"})
+_SUBST_FETCH = re.compile(
+    r"\b(?:(?:ba|z|k|da|a)?sh|eval|source|\.)\s+(?:-\S+\s+)*[\"']?(?:\$\(|<\(|`)\s*(?:curl|wget)\b"
+)
+_APT_LISTS_RM = re.compile(r"\brm\s+(?:-\S+\s+)*(?:[^&;|\n]*\s)?[\"']?/var/lib/apt/lists")
+_NO_RECOMMENDS = re.compile(
+    r"--no-install-recommends|APT::Install-Recommends[=\s\"']+(?:false|0)", re.I
+)
+_APT_RECOMMENDS_CONF = re.compile(r"APT::Install-Recommends\W+(?:\"|')?(?:false|0)", re.I)
+_SEPARATORS = re.compile(r"&&|\|\||;|\n")
+
+
+def mask(value: str) -> str:
+    """The first 4 characters of a secret, then `****`: never the value itself."""
+    return f"{value[:4]}****"
+
+
+def is_secret_name(name: str) -> bool:
+    """Does a variable's name say it holds a secret (`DB_PASSWORD`, `GITHUB_TOKEN`, …)?"""
+    return name.upper() != "PWD" and bool(_SECRET_NAME.search(name.upper()))
+
+
+def run_commands(ins: Instruction) -> str:
+    """What a RUN executes: shell text with heredoc bodies, or the exec form joined."""
+    as_json = ins.json_args()
+    if as_json is not None:
+        return " ".join(as_json)
+    return ins.command
+
+
+def _simple_commands(text: str) -> Iterator[list[list[str]]]:
+    """Pipelines of a shell text, each as its segments' words (a rough split, quotes-aware)."""
+    for chunk in _SEPARATORS.split(text):
+        segments: list[list[str]] = []
+        for seg in re.split(r"(?<!\|)\|(?!\|)", chunk):
+            words = seg.replace("(", " ").replace(")", " ").split()
+            segments.append(words)
+        yield segments
+
+
+def _command_name(words: list[str]) -> str | None:
+    i = 0
+    while i < len(words):
+        w = words[i]
+        if (
+            w in ("sudo", "env", "exec", "command", "time", "nohup")
+            or "=" in w
+            or w.startswith("-")
+        ):
+            i += 1
+            continue
+        return w.rsplit("/", 1)[-1].strip("\"'")
+    return None
+
+
+def _stage_values(df: Dockerfile, stage: Stage, before_line: int) -> dict[str, str]:
+    values = dict(df.global_args)
+    for st in reversed(df.lineage(stage)):
+        for ins in st.instructions:
+            if st is stage and ins.line >= before_line:
+                break
+            if ins.keyword in ("ARG", "ENV"):
+                for name, value, _ in _assignments(ins):
+                    if value is not None:
+                        values[name] = value
+    return values
+
+
+def _assignments(ins: Instruction) -> Iterator[tuple[str, str | None, str]]:
+    """`(name, value or None, raw word)` of an ENV or ARG instruction, both syntaxes."""
+    words = ins.words()
+    if not words:
+        return
+    if ins.keyword == "ENV" and "=" not in words[0]:
+        # legacy `ENV NAME value with spaces`
+        name, _, rest = ins.args.strip().partition(" ")
+        yield name, rest.strip().strip("\"'") or None, ins.args.strip()
+        return
+    for word in words:
+        name, eq, value = word.partition("=")
+        if name:
+            yield name, value if eq else None, word
+
+
+# --- LG-DOCKER-001 ---------------------------------------------------------------------------
+
+
+@DOCKERFILE_RULES.rule(
+    "LG-DOCKER-001",
+    category="docker.root-user",
+    severity=Severity.high,
+    title="Container runs as root",
+    message=(
+        "The final stage sets no non-root USER, so the container's process runs as root: a "
+        "break-out or a compromised process gets root's power over the container and any "
+        "mounted host paths."
+    ),
+    remediation=(
+        "Create an unprivileged user and switch to it at the end of the final stage, e.g. "
+        "`RUN useradd --uid 10001 app` then `USER 10001`."
+    ),
+    references=["hadolint DL3002", "CIS Docker 4.1", "CKV_DOCKER_3", "CKV_DOCKER_8"],
+)
+def _root_user(df: Dockerfile, ctx: Any) -> Iterable[Hit]:
+    final = df.final_stage
+    for stage in df.lineage(final):
+        users = list(stage.of("USER"))
+        if not users:
+            continue
+        last = users[-1]
+        raw = last.args.strip()
+        value, ok = substitute(raw, _stage_values(df, stage, last.line))
+        if not ok:
+            return
+        user = value.split(":", 1)[0].strip().strip("\"'").lower()
+        if user in _ROOT_NAMES:
+            yield Hit(file=df.file, line=last.line, evidence=f"USER {raw}")
+        return
+    root = df.lineage(final)[-1]
+    if root.image is not None and "nonroot" in root.image.raw.lower():
+        return
+    if not root.base_resolved:
+        return
+    yield Hit(
+        file=df.file,
+        line=final.line,
+        evidence=f"no USER in the final stage (FROM {final.base})",
+    )
+
+
+# --- LG-DOCKER-002 ---------------------------------------------------------------------------
+
+
+@DOCKERFILE_RULES.rule(
+    "LG-DOCKER-002",
+    category="docker.latest-tag",
+    severity=Severity.medium,
+    title="Base image not pinned to a version",
+    message=(
+        "The FROM image has no tag or the tag `latest`, so each build may pull a different "
+        "image: builds are not reproducible and a breaking or compromised release slips in "
+        "unnoticed."
+    ),
+    remediation="Pin the base image to a version tag, better a digest: `FROM python:3.12-slim@sha256:…`.",
+    references=["hadolint DL3006", "hadolint DL3007", "CKV_DOCKER_7"],
+)
+def _latest_tag(df: Dockerfile, ctx: Any) -> Iterable[Hit]:
+    for stage in df.stages:
+        image = stage.image
+        if image is None or not image.is_latest_or_untagged:
+            continue
+        if "$" in image.raw:
+            continue
+        yield Hit(
+            file=df.file,
+            line=stage.line,
+            evidence=f"FROM {image.raw}" + ("" if image.tag else " (no tag)"),
+        )
+
+
+# --- LG-DOCKER-003 ---------------------------------------------------------------------------
+
+
+@DOCKERFILE_RULES.rule(
+    "LG-DOCKER-003",
+    category="docker.add-instead-of-copy",
+    severity=Severity.low,
+    title="ADD used for local files",
+    message=(
+        "ADD copies local files but also unpacks archives and fetches URLs implicitly; for "
+        "plain files COPY does exactly what it says, so nothing surprising lands in the image."
+    ),
+    remediation="Use COPY for local files and folders (keep ADD for local tar archives it should extract).",
+    references=["hadolint DL3020", "CIS Docker 4.9", "CKV_DOCKER_4"],
+)
+def _add_instead_of_copy(df: Dockerfile, ctx: Any) -> Iterable[Hit]:
+    for ins in df.instructions:
+        if ins.keyword != "ADD":
+            continue
+        words = ins.words()
+        sources = words[:-1] if len(words) > 1 else words
+        local = [s for s in sources if not _REMOTE.search(s) and not _ARCHIVE.search(s)]
+        if local:
+            yield Hit(file=df.file, line=ins.line, evidence=f"ADD {ins.args.strip()}"[:200])
+
+
+# --- LG-DOCKER-004 ---------------------------------------------------------------------------
+
+
+@DOCKERFILE_RULES.rule(
+    "LG-DOCKER-004",
+    category="docker.healthcheck",
+    severity=Severity.low,
+    title="No HEALTHCHECK",
+    message=(
+        "The image defines no HEALTHCHECK, so Docker and Swarm cannot tell a hung container "
+        "from a healthy one and will not restart or stop routing to it."
+    ),
+    remediation="Add a HEALTHCHECK to the final stage, e.g. `HEALTHCHECK CMD curl -fsS http://localhost:8080/healthz || exit 1`.",
+    references=["CIS Docker 4.6", "CKV_DOCKER_2"],
+)
+def _healthcheck(df: Dockerfile, ctx: Any) -> Iterable[Hit]:
+    final = df.final_stage
+    for stage in df.lineage(final):
+        checks = list(stage.of("HEALTHCHECK"))
+        if checks:
+            last = checks[-1]
+            if last.args.strip().upper().startswith("NONE"):
+                yield Hit(file=df.file, line=last.line, evidence="HEALTHCHECK NONE")
+            return
+    yield Hit(
+        file=df.file,
+        line=final.line,
+        evidence=f"no HEALTHCHECK in the final stage (FROM {final.base})",
+    )
+
+
+# --- LG-DOCKER-005 ---------------------------------------------------------------------------
+
+
+@DOCKERFILE_RULES.rule(
+    "LG-DOCKER-005",
+    category="docker.secrets-in-env",
+    severity=Severity.high,
+    title="Secret in ENV or ARG",
+    message=(
+        "An ENV or ARG holds what looks like a secret: its value is stored in the image "
+        "layers and metadata, where anyone who can pull the image (or run `docker history`) "
+        "reads it."
+    ),
+    remediation=(
+        "Remove the value from the Dockerfile; pass secrets at run time (environment or "
+        "mounted files) or at build time with `RUN --mount=type=secret`."
+    ),
+    references=["CIS Docker 4.10", "hadolint DL3047", "CKV_SECRET_6"],
+)
+def _secrets_in_env(df: Dockerfile, ctx: Any) -> Iterable[Hit]:
+    for ins in df.instructions:
+        if ins.keyword not in ("ENV", "ARG"):
+            continue
+        for name, value, _ in _assignments(ins):
+            if value is None or not is_secret_name(name):
+                continue
+            value = value.strip().strip("\"'")
+            if not value or "$" in value or value.lower() in ("true", "false", "yes", "no"):
+                continue
+            yield Hit(file=df.file, line=ins.line, evidence=f"{ins.keyword} {name}={mask(value)}")
+
+
+# --- LG-DOCKER-006 / 007 ---------------------------------------------------------------------
+
+
+def _apt_subcommands(text: str) -> Iterator[tuple[str, list[str]]]:
+    for pipeline in _simple_commands(text):
+        for words in pipeline:
+            name = _command_name(words)
+            if name not in ("apt-get", "apt"):
+                continue
+            at = next(i for i, w in enumerate(words) if w.rsplit("/", 1)[-1].strip("\"'") == name)
+            rest = words[at + 1 :]
+            sub = next((w for w in rest if not w.startswith("-") and "=" not in w), None)
+            if sub:
+                yield sub, words
+
+
+@DOCKERFILE_RULES.rule(
+    "LG-DOCKER-006",
+    category="docker.apt-hygiene",
+    severity=Severity.low,
+    title="apt-get install without --no-install-recommends",
+    message=(
+        "apt installs recommended packages too unless told not to: the image grows and "
+        "carries software (and vulnerabilities) nobody asked for."
+    ),
+    remediation="Use `apt-get install -y --no-install-recommends …`.",
+    references=["hadolint DL3015"],
+)
+def _apt_recommends(df: Dockerfile, ctx: Any) -> Iterable[Hit]:
+    configured: set[int] = set()
+    for ins in df.instructions:
+        if ins.keyword != "RUN":
+            continue
+        text = run_commands(ins)
+        if _APT_RECOMMENDS_CONF.search(text) and "apt.conf" in text:
+            configured.add(ins.stage)
+        if any(s in configured for s in _lineage_indexes(df, ins.stage)):
+            continue
+        for sub, words in _apt_subcommands(text):
+            if sub == "install" and not _NO_RECOMMENDS.search(" ".join(words)):
+                yield Hit(file=df.file, line=ins.line, evidence=_clip(" ".join(words)))
+                break
+
+
+def _lineage_indexes(df: Dockerfile, stage_index: int) -> list[int]:
+    return [s.index for s in df.lineage(df.stages[stage_index])]
+
+
+@DOCKERFILE_RULES.rule(
+    "LG-DOCKER-007",
+    category="docker.apt-hygiene",
+    severity=Severity.low,
+    title="apt lists not removed",
+    message=(
+        "This RUN calls `apt-get update` but does not remove /var/lib/apt/lists in the same "
+        "layer: the package index (tens of MB) ships in the image and goes stale."
+    ),
+    remediation="End the same RUN with `&& rm -rf /var/lib/apt/lists/*`.",
+    references=["hadolint DL3009"],
+)
+def _apt_lists(df: Dockerfile, ctx: Any) -> Iterable[Hit]:
+    shipped = set(_lineage_indexes(df, df.final_stage.index))
+    for ins in df.instructions:
+        if ins.keyword != "RUN" or ins.stage not in shipped:
+            continue
+        if "/var/lib/apt" in ins.flags.get("mount", ""):
+            continue
+        text = run_commands(ins)
+        if not any(sub == "update" for sub, _ in _apt_subcommands(text)):
+            continue
+        if _APT_LISTS_RM.search(text):
+            continue
+        yield Hit(file=df.file, line=ins.line, evidence=_clip("RUN " + " ".join(text.split())))
+
+
+# --- LG-DOCKER-008 ---------------------------------------------------------------------------
+
+
+def _pipes_to_shell(text: str) -> bool:
+    if _SUBST_FETCH.search(text):
+        return True
+    for pipeline in _simple_commands(text):
+        fetched = False
+        for words in pipeline:
+            name = _command_name(words)
+            if name in _FETCHERS:
+                fetched = True
+            elif fetched and name in _SHELLS:
+                return True
+    return False
+
+
+@DOCKERFILE_RULES.rule(
+    "LG-DOCKER-008",
+    category="docker.curl-pipe-shell",
+    severity=Severity.high,
+    title="Remote script piped into a shell",
+    message=(
+        "A script downloaded at build time runs unseen and unverified: whoever controls the "
+        "URL (or the network path to it) runs code in your build, and a failed download may "
+        "run half a script."
+    ),
+    remediation=(
+        "Download to a file, verify its checksum or signature (`ADD --checksum=…` or "
+        "`sha256sum -c`), then run it; prefer a package manager or a pinned release artifact."
+    ),
+    references=["hadolint DL4006", "CIS Docker 4.2"],
+)
+def _curl_pipe_shell(df: Dockerfile, ctx: Any) -> Iterable[Hit]:
+    for ins in df.instructions:
+        if ins.keyword != "RUN":
+            continue
+        text = run_commands(ins)
+        if _pipes_to_shell(text):
+            yield Hit(file=df.file, line=ins.line, evidence=_clip("RUN " + " ".join(text.split())))
+
+
+def _clip(text: str, limit: int = 160) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+register_parser("dockerfile", parse_dockerfile)
+register("security", "dockerfile", DOCKERFILE_RULES)

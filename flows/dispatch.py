@@ -1,0 +1,86 @@
+"""How BOSS runs one step: an in-process subflow (default) or a flow run of a deployment.
+
+Either way the step is a child flow run of BOSS in the Prefect UI, and a failure of any kind
+comes back as a `failed` AgentReport that names the step and the reason — never an exception
+that would lose the other steps' results.
+"""
+
+from __future__ import annotations
+
+from prefect.client.schemas.objects import State
+
+from llmgenie.core.models import AgentReport, StepStatus, utcnow
+from llmgenie.core.settings import Settings
+from llmgenie.flows.specialist import SpecialistRequest, specialist_flow
+
+__all__ = ["SPECIALIST_ENTRYPOINT", "dispatch_step"]
+
+#: The entrypoint a deployment of the specialist uses (module form: works from any folder).
+SPECIALIST_ENTRYPOINT = "llmgenie.flows.specialist:specialist_flow"
+
+
+async def dispatch_step(request: SpecialistRequest, settings: Settings) -> AgentReport:
+    if settings.dispatch == "deployment":
+        return await _run_on_work_pool(request, settings)
+    subflow = specialist_flow.with_options(
+        timeout_seconds=settings.step_timeout_seconds,
+        retries=settings.step_retries,
+        retry_delay_seconds=settings.step_retry_base_delay_seconds,
+    )
+    state = await subflow(request, return_state=True)
+    return await _report_from_state(request, state)
+
+
+async def _run_on_work_pool(request: SpecialistRequest, settings: Settings) -> AgentReport:
+    from prefect.client.orchestration import get_client
+    from prefect.deployments import arun_deployment
+    from prefect.states import Cancelled
+
+    flow_run = await arun_deployment(
+        settings.specialist_deployment,
+        parameters={"request": request.model_dump(mode="json")},
+        as_subflow=True,
+        timeout=settings.step_timeout_seconds * (1 + settings.step_retries) + 60,
+        poll_interval=0.5,
+        flow_run_name=f"{request.step.agent}: {request.step.id} · task {request.task_id[:8]}",
+    )
+    state = flow_run.state
+    if state is None or not state.is_final():
+        async with get_client() as client:  # BOSS never finishes while a child still runs
+            await client.set_flow_run_state(
+                flow_run.id, Cancelled(message="step timed out"), force=True
+            )
+        return _failed(
+            request, str(flow_run.id), "the step did not finish in time on the work pool"
+        )
+    return await _report_from_state(request, state, str(flow_run.id))
+
+
+async def _report_from_state(
+    request: SpecialistRequest, state: State, flow_run_id: str | None = None
+) -> AgentReport:
+    flow_run_id = flow_run_id or (
+        str(state.state_details.flow_run_id) if state.state_details.flow_run_id else None
+    )
+    if state.is_completed():
+        try:
+            result = await state.aresult()
+        except Exception as exc:  # the result could not be read back
+            return _failed(request, flow_run_id, f"result unreadable: {exc}")
+        report = result if isinstance(result, AgentReport) else AgentReport.model_validate(result)
+        return report.model_copy(update={"flow_run_id": report.flow_run_id or flow_run_id})
+    reason = state.message or state.name
+    if state.name == "TimedOut" or "timed out" in (reason or "").lower():
+        reason = f"timed out: {reason}"
+    return _failed(request, flow_run_id, reason)
+
+
+def _failed(request: SpecialistRequest, flow_run_id: str | None, reason: str) -> AgentReport:
+    return AgentReport(
+        id=request.step.id,
+        agent=request.step.agent,
+        status=StepStatus.failed,
+        flow_run_id=flow_run_id,
+        error=" ".join(reason.split())[:500],
+        finished_at=utcnow(),
+    )

@@ -1,0 +1,185 @@
+"""Prefect artifacts for a task and its steps, so the Prefect UI shows the result.
+
+A specialist subflow publishes its step (Markdown + findings table) on its own flow run; the
+BOSS flow publishes the task report, the findings table, and links to the stored objects
+(presigned for S3). Publishing never fails the flow: a problem is logged and the run goes on.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from typing import Any
+
+from prefect.artifacts import (
+    acreate_link_artifact,
+    acreate_markdown_artifact,
+    acreate_table_artifact,
+    create_link_artifact,
+    create_markdown_artifact,
+    create_table_artifact,
+)
+
+from llmgenie.core.models import AgentReport, TaskReport
+from llmgenie.core.storage import reports
+
+__all__ = [
+    "MAX_TABLE_ROWS",
+    "apublish_step_artifacts",
+    "apublish_task_artifacts",
+    "publish_step_artifacts",
+    "publish_task_artifacts",
+]
+
+_log = logging.getLogger("llmgenie.flows.publish")
+
+#: Bigger tables stay in report.json; the UI table shows the worst findings first.
+MAX_TABLE_ROWS = 1000
+_KEY_CHARS = re.compile(r"[^a-z0-9-]+")
+_LINK_KEYS = {
+    "report.md": "report-md",
+    "report.json": "report-json",
+    "report.sarif": "report-sarif",
+}
+
+
+def _key(text: str) -> str:
+    """Prefect artifact keys: lowercase letters, digits and dashes."""
+    return _KEY_CHARS.sub("-", text.lower()).strip("-")[:100] or "llmgenie"
+
+
+def _table_description(n: int, what: str) -> str:
+    if n > MAX_TABLE_ROWS:
+        return f"{what}: the {MAX_TABLE_ROWS} most severe of {n} findings (all in report.json)"
+    return f"{what}: {n} findings"
+
+
+def _step_calls(report: AgentReport) -> list[tuple[str, dict[str, Any]]]:
+    name = _key(f"llmgenie-{report.id}")
+    return [
+        (
+            "markdown",
+            {
+                "markdown": reports.step_markdown(report),
+                "key": f"{name}-report",
+                "description": f"{report.agent} step {report.id}: {report.status.value}",
+            },
+        ),
+        (
+            "table",
+            {
+                "table": reports.findings_rows(report.findings, MAX_TABLE_ROWS),
+                "key": f"{name}-findings",
+                "description": _table_description(len(report.findings), f"step {report.id}"),
+            },
+        ),
+    ]
+
+
+def _links(report: TaskReport) -> list[dict[str, Any]]:
+    from llmgenie.core.storage import open_store
+
+    store = None
+    links = []
+    for ref in report.artifacts:
+        url = ref.url
+        if url.startswith("s3://") and not ref.pending_upload:
+            try:
+                store = store or open_store()
+                url = store.presign(ref, report.task_id)
+            except Exception as exc:
+                _log.warning("no presigned link for %s: %s", ref.url, exc)
+        where = f"{ref.step_id}/" if ref.step_id else ""
+        pending = " (upload pending)" if ref.pending_upload else ""
+        links.append(
+            {
+                "link": url,
+                "link_text": f"{where}{ref.name}",
+                "key": _LINK_KEYS.get(ref.name) if ref.step_id is None else None,
+                "description": (
+                    f"sha256 {ref.sha256}, {ref.size} bytes{pending}; stored at {ref.url}"
+                ),
+            }
+        )
+    return links
+
+
+def _task_calls(report: TaskReport) -> list[tuple[str, dict[str, Any]]]:
+    calls: list[tuple[str, dict[str, Any]]] = [
+        (
+            "markdown",
+            {
+                "markdown": reports.markdown(report),
+                "key": "llmgenie-task-report",
+                "description": f"{report.task} on {report.target}: {report.status.value}",
+            },
+        ),
+        (
+            "table",
+            {
+                "table": reports.findings_rows(report.findings, MAX_TABLE_ROWS),
+                "key": "llmgenie-task-findings",
+                "description": _table_description(len(report.findings), f"task {report.task_id}"),
+            },
+        ),
+    ]
+    calls += [("link", link) for link in _links(report)]
+    return calls
+
+
+_SYNC = {
+    "markdown": create_markdown_artifact,
+    "table": create_table_artifact,
+    "link": create_link_artifact,
+}
+_ASYNC = {
+    "markdown": acreate_markdown_artifact,
+    "table": acreate_table_artifact,
+    "link": acreate_link_artifact,
+}
+
+
+def _publish(calls: list[tuple[str, dict[str, Any]]]) -> None:
+    for kind, kwargs in calls:
+        try:
+            _SYNC[kind](**kwargs, _sync=True)
+        except Exception as exc:
+            _log.warning("Prefect %s artifact not published: %s", kind, exc)
+
+
+async def _apublish(calls: list[tuple[str, dict[str, Any]]]) -> None:
+    for kind, kwargs in calls:
+        try:
+            await _ASYNC[kind](**kwargs)
+        except Exception as exc:
+            _log.warning("Prefect %s artifact not published: %s", kind, exc)
+
+
+def publish_step_artifacts(report: AgentReport) -> None:
+    """On the current (specialist) flow run: the step as Markdown and its findings table."""
+    _publish(_step_calls(report))
+
+
+def publish_task_artifacts(report: TaskReport) -> None:
+    """On the current (BOSS) flow run: report Markdown, findings table, links to stored files."""
+    try:
+        calls = _task_calls(report)
+    except Exception as exc:
+        _log.warning("Prefect task artifacts not published: %s", exc)
+        return
+    _publish(calls)
+
+
+async def apublish_step_artifacts(report: AgentReport) -> None:
+    """`publish_step_artifacts` for async flows."""
+    await _apublish(_step_calls(report))
+
+
+async def apublish_task_artifacts(report: TaskReport) -> None:
+    """`publish_task_artifacts` for async flows."""
+    try:
+        calls = _task_calls(report)
+    except Exception as exc:
+        _log.warning("Prefect task artifacts not published: %s", exc)
+        return
+    await _apublish(calls)

@@ -1,0 +1,331 @@
+"""The specialist subflow: one step of the plan, the four wrapper stages as visible tasks.
+
+1 context slice → 2 permission check → 3 environment setup → 4 tools, then executors with
+fallback: each model in the chain (transient faults retried with exponential backoff and
+jitter), tool-only last. Every attempt is recorded on the step's report.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import time
+from contextlib import ExitStack
+from dataclasses import dataclass
+from pathlib import Path
+
+from prefect import flow, task
+from prefect.cache_policies import NO_CACHE
+from prefect.runtime import flow_run as current_flow_run
+from pydantic import BaseModel, Field
+
+from llmgenie.agents.executors import (
+    ExecutionRequest,
+    ExecutionResult,
+    Executor,
+    ExecutorError,
+    build_chain,
+)
+from llmgenie.agents.runner import dedupe_findings, run_toolset, slice_context
+from llmgenie.agents.specs import AgentSpec, load_specs
+from llmgenie.agents.tools.base import ToolsetResult
+from llmgenie.core import audit
+from llmgenie.core.context import analyze_opened
+from llmgenie.core.logging import bind_run, get_logger
+from llmgenie.core.models import (
+    AgentReport,
+    Attempt,
+    AttemptOutcome,
+    Caller,
+    Capability,
+    Context,
+    Mode,
+    Step,
+    StepStatus,
+    utcnow,
+)
+from llmgenie.core.permissions import granted, missing_capabilities
+from llmgenie.core.settings import get_settings
+from llmgenie.core.targets import open_target
+from llmgenie.flows.publish import apublish_step_artifacts
+
+__all__ = ["SpecialistRequest", "TaskSession", "specialist_flow"]
+
+log = get_logger(__name__)
+
+
+class SpecialistRequest(BaseModel):
+    """Everything one specialist step needs; JSON-serialisable so a worker elsewhere can run it."""
+
+    task_id: str = Field(description="the BOSS task this step belongs to")
+    task: str = Field(description="the task text, in the caller's words")
+    target: str = Field(description="folder, file, archive or s3:// prefix")
+    step: Step = Field(description="the plan step to run")
+    caller: Caller = Field(default_factory=Caller)
+    prior_reports: list[AgentReport] = Field(
+        default_factory=list, description="reports of the steps this one depends on"
+    )
+    tokens_left: int | None = Field(None, description="what is left of the task's token budget")
+
+
+@dataclass
+class TaskSession:
+    """What BOSS already analysed, shared with in-process subflows (workers re-analyse)."""
+
+    root: Path
+    context: Context
+
+
+_SESSIONS: dict[str, TaskSession] = {}
+
+
+def _run_name() -> str:
+    request = current_flow_run.parameters.get("request") or {}
+    step = request.get("step", {}) if isinstance(request, dict) else request.step.model_dump()
+    task_id = request.get("task_id", "") if isinstance(request, dict) else request.task_id
+    return f"{step.get('agent', '?')}: {step.get('id', '?')} · task {task_id[:8]}"
+
+
+@task(name="1 context slice", cache_policy=NO_CACHE, persist_result=False)
+async def context_stage(
+    request: SpecialistRequest, spec: AgentSpec, stack: ExitStack
+) -> TaskSession:
+    session = _SESSIONS.get(request.task_id)
+    if session is None:  # a worker elsewhere: open and analyse the target itself
+        opened = stack.enter_context(open_target(request.target))
+        context = await asyncio.to_thread(analyze_opened, opened)
+        session = TaskSession(root=opened.root, context=context)
+    return TaskSession(root=session.root, context=slice_context(session.context, spec))
+
+
+@task(name="2 permission check", cache_policy=NO_CACHE, persist_result=False)
+def permission_stage(request: SpecialistRequest, spec: AgentSpec) -> list[Capability]:
+    step = request.step
+    missing = missing_capabilities(step.capabilities, request.caller, spec.capabilities)
+    kind = "permission.denied" if missing else "permission.granted"
+    audit.record(
+        kind,
+        actor=request.caller.name,
+        task_id=request.task_id,
+        step_id=step.id,
+        agent=step.agent,
+        role=request.caller.role.value,
+        capabilities=[c.value for c in step.capabilities],
+        missing=[c.value for c in missing],
+    )
+    return missing
+
+
+@task(name="3 environment setup", cache_policy=NO_CACHE, persist_result=False)
+def environment_stage(
+    request: SpecialistRequest, spec: AgentSpec, session: TaskSession
+) -> tuple[list[Executor], list[str], frozenset[Capability]]:
+    root = session.root.resolve()
+    if not root.is_dir():
+        raise FileNotFoundError(f"target root {root} is not a folder")
+    chain, notes = build_chain(spec, get_settings().model_chain)
+    capabilities = granted(request.caller, spec.capabilities) & frozenset(request.step.capabilities)
+    return chain, notes, capabilities
+
+
+@task(name="4 tools", cache_policy=NO_CACHE, persist_result=False)
+async def tools_stage(
+    request: SpecialistRequest, session: TaskSession, capabilities: frozenset[Capability]
+) -> ToolsetResult:
+    settings = get_settings()
+    started = time.perf_counter()
+    result = await asyncio.to_thread(
+        run_toolset,
+        request.step.agent,
+        session.root,
+        session.context,
+        request.prior_reports,
+        capabilities,
+        {"prometheus_url": settings.prometheus_url},
+    )
+    audit.record(
+        "tool.called",
+        actor=request.step.agent,
+        task_id=request.task_id,
+        step_id=request.step.id,
+        tool=f"{request.step.agent}-toolset",
+        files=len(session.context.files),
+        findings=len(result.findings),
+        seconds=round(time.perf_counter() - started, 3),
+    )
+    return result
+
+
+@task(
+    name="attempt",
+    task_run_name="attempt {executor.name} #{number}",
+    cache_policy=NO_CACHE,
+    persist_result=False,
+)
+async def attempt_task(
+    executor: Executor, number: int, request: ExecutionRequest, timeout: float
+) -> ExecutionResult:
+    try:
+        return await asyncio.wait_for(asyncio.to_thread(executor.execute, request), timeout)
+    except TimeoutError as exc:
+        raise ExecutorError(f"no answer within {timeout:.0f} s", "timeout") from exc
+
+
+def _backoff(base: float, retry: int) -> float:
+    """Exponential backoff with full jitter: uniform in [base·2^retry / 2, base·2^retry]."""
+    ceiling = base * (2**retry)
+    return ceiling / 2 + random.random() * ceiling / 2
+
+
+async def _execute_with_fallback(
+    chain: list[Executor], req: ExecutionRequest, spec: AgentSpec, attempts: list[Attempt]
+) -> ExecutionResult:
+    settings = get_settings()
+    for executor in chain:
+        is_last = executor is chain[-1]
+        tries = 1 if is_last else 1 + settings.step_retries
+        for number in range(1, tries + 1):
+            started = utcnow()
+            try:
+                result = await attempt_task(executor, number, req, spec.attempt_timeout_seconds)
+            except ExecutorError as exc:
+                outcome = (
+                    AttemptOutcome.timed_out
+                    if exc.error_class == "timeout"
+                    else AttemptOutcome.failed
+                )
+                attempts.append(
+                    Attempt(
+                        executor=executor.name,
+                        outcome=outcome,
+                        error=str(exc)[:500],
+                        error_class=exc.error_class,
+                        started_at=started,
+                        finished_at=utcnow(),
+                        tokens=exc.tokens,
+                    )
+                )
+                log.warning(
+                    "attempt failed",
+                    executor=executor.name,
+                    number=number,
+                    error_class=exc.error_class,
+                    error=str(exc)[:200],
+                )
+                if is_last:
+                    raise
+                if exc.transient and number < tries:
+                    await asyncio.sleep(
+                        _backoff(settings.step_retry_base_delay_seconds, number - 1)
+                    )
+                    continue
+                break
+            except Exception as exc:
+                attempts.append(
+                    Attempt(
+                        executor=executor.name,
+                        outcome=AttemptOutcome.failed,
+                        error=f"{type(exc).__name__}: {exc}"[:500],
+                        error_class="internal",
+                        started_at=started,
+                        finished_at=utcnow(),
+                    )
+                )
+                if is_last:
+                    raise
+                break
+            attempts.append(
+                Attempt(
+                    executor=executor.name,
+                    outcome=AttemptOutcome.succeeded,
+                    started_at=started,
+                    finished_at=utcnow(),
+                    tokens=result.tokens,
+                )
+            )
+            if req.tokens_left is not None:
+                req.tokens_left -= result.tokens.total
+            return result
+    raise RuntimeError("the executor chain is empty")  # build_chain always ends with tool-only
+
+
+@flow(
+    name="specialist",
+    flow_run_name=_run_name,
+    persist_result=True,
+    result_serializer="json",
+    log_prints=False,
+)
+async def specialist_flow(request: SpecialistRequest) -> AgentReport:
+    """Run one plan step: context slice, permission check, environment, tools and executors.
+
+    Args:
+        request: the step, its task and target, the caller, and the reports it depends on.
+    """
+    step = request.step
+    flow_run_id = str(current_flow_run.id) if current_flow_run.id else None
+    bind_run(task_id=request.task_id, step=step.id, agent=step.agent, flow_run_id=flow_run_id)
+    started = utcnow()
+    spec = load_specs()[step.agent]
+    report = AgentReport(
+        id=step.id,
+        agent=step.agent,
+        status=StepStatus.completed,
+        flow_run_id=flow_run_id,
+        started_at=started,
+    )
+    with ExitStack() as stack:
+        session = await context_stage(request, spec, stack)
+        missing = permission_stage(request, spec)
+        if missing:
+            names = ", ".join(c.value for c in missing)
+            log.warning("step denied", missing=names)
+            return report.model_copy(
+                update={
+                    "status": StepStatus.denied,
+                    "missing_capabilities": missing,
+                    "finished_at": utcnow(),
+                    "error": f"denied: needs {names}, which the agent or the caller's role "
+                    f"({request.caller.role.value}) does not grant",
+                }
+            )
+        chain, notes, capabilities = environment_stage(request, spec, session)
+        tools = await tools_stage(request, session, capabilities)
+        exec_request = ExecutionRequest(
+            task_text=request.task,
+            step=step,
+            spec=spec,
+            context=session.context,
+            root=session.root,
+            toolset=tools,
+            prior_reports=request.prior_reports,
+            capabilities=capabilities,
+            task_id=request.task_id,
+            tokens_left=request.tokens_left,
+        )
+        attempts: list[Attempt] = []
+        result = await _execute_with_fallback(chain, exec_request, spec, attempts)
+    findings = dedupe_findings([*tools.findings, *result.findings])
+    log.info("step completed", mode=result.mode.value, findings=len(findings))
+    final = report.model_copy(
+        update={
+            "mode": result.mode,
+            "model": result.model if result.mode is Mode.llm else None,
+            "attempts": attempts,
+            "summary": result.summary,
+            "findings": findings,
+            "output": tools.output,
+            "notes": [
+                *notes,
+                *tools.notes,
+                *result.notes,
+                *(f"skipped {s.path}: {s.reason}" for s in tools.skipped[:50]),
+            ],
+            "finished_at": utcnow(),
+        }
+    )
+    try:
+        await apublish_step_artifacts(final)
+    except Exception as exc:  # the UI artifacts are a view; the step's report is the record
+        log.warning("prefect artifacts not published", error=str(exc)[:200])
+    return final

@@ -1,0 +1,209 @@
+"""`llmgenie run TASK --target PATH`: the main job — BOSS plans and runs the specialists."""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+import time
+from typing import Annotated
+
+import typer
+
+from llmgenie.cli.errors import EXIT_FINDINGS, EXIT_OK, UserError
+from llmgenie.cli.main import app
+from llmgenie.core.models import AGENT_NAMES, Role, Severity, StepStatus, TaskReport, TaskStatus
+
+__all__ = ["run"]
+
+
+def parse_agents(raw: str | None) -> list[str] | None:
+    if not raw:
+        return None
+    agents = [a.strip().lower() for a in raw.split(",") if a.strip()]
+    unknown = [a for a in agents if a not in AGENT_NAMES]
+    if unknown:
+        raise UserError(
+            f"--agents: unknown agent {', '.join(unknown)} (known: {', '.join(AGENT_NAMES)})"
+        )
+    return agents
+
+
+def parse_severity(raw: str | None, flag: str = "--fail-on") -> Severity | None:
+    if raw is None:
+        return None
+    try:
+        return Severity(raw.lower())
+    except ValueError:
+        raise UserError(
+            f"{flag}: {raw!r} is not a severity (one of {', '.join(s.value for s in Severity)})"
+        ) from None
+
+
+def gate_exit_code(
+    report_status: TaskStatus | None, severities: list[Severity], fail_on: Severity | None
+) -> int:
+    if report_status is TaskStatus.failed:
+        return EXIT_FINDINGS
+    if fail_on is not None and any(s.at_least(fail_on) for s in severities):
+        return EXIT_FINDINGS
+    return EXIT_OK
+
+
+@app.command("run")
+def run(
+    task: Annotated[str, typer.Argument(help="what to do, e.g. 'audit the manifests'")],
+    target: Annotated[str, typer.Option("--target", "-t", help="folder, file, archive or s3://")],
+    agents: Annotated[
+        str | None, typer.Option(help="only these agents, e.g. security,devops")
+    ] = None,
+    output_format: Annotated[str, typer.Option("--format", help="text or json")] = "text",
+    fail_on: Annotated[
+        str | None, typer.Option(help="exit 1 on findings at this severity or worse")
+    ] = None,
+    role: Annotated[
+        str, typer.Option(help="caller role: viewer, operator, maintainer, admin")
+    ] = "operator",
+) -> None:
+    """Plan the task over the target and run the specialists as Prefect flows."""
+    from llmgenie.core.settings import get_settings
+    from llmgenie.core.targets import TargetError, classify_target
+
+    if output_format not in ("text", "json"):
+        raise UserError(f"--format: {output_format!r} is not one of text, json")
+    chosen = parse_agents(agents)
+    threshold = parse_severity(fail_on)
+    try:
+        caller_role = Role(role.lower())
+    except ValueError:
+        raise UserError(
+            f"--role: {role!r} is not one of {', '.join(r.value for r in Role)}"
+        ) from None
+    try:
+        classify_target(target)
+    except TargetError as exc:
+        raise UserError(str(exc)) from None
+
+    settings = get_settings()
+    from llmgenie.core.logging import configure_logging
+    from llmgenie.flows.runtime import PrefectUnavailable, ensure_prefect_api
+
+    configure_logging(settings)
+    started = time.perf_counter()
+    try:
+        api_url = ensure_prefect_api(settings)
+    except PrefectUnavailable as exc:
+        typer.echo(f"llmgenie: error: {exc}", err=True)
+        raise typer.Exit(EXIT_FINDINGS) from None
+
+    report = _run_with_progress(task, target, chosen, caller_role, output_format == "text")
+    elapsed = time.perf_counter() - started
+    if output_format == "json":
+        typer.echo(report.model_dump_json(indent=2))
+    else:
+        typer.echo(render_text(report, elapsed, api_url, _drift_line(report)))
+    raise typer.Exit(
+        gate_exit_code(report.status, [f.severity for f in report.findings], threshold)
+    )
+
+
+def _run_with_progress(
+    task: str, target: str, agents: list[str] | None, role: Role, show: bool
+) -> TaskReport:
+    from llmgenie.flows import progress
+    from llmgenie.flows.boss import boss_flow
+
+    status = None
+    if show and sys.stderr.isatty():
+        from rich.console import Console
+
+        status = Console(stderr=True).status("planning…")
+        status.start()
+    running: set[str] = set()
+    finished: list[str] = []
+
+    def on_step(step_id: str, event: str, report: object) -> None:
+        if event == "started":
+            running.add(step_id)
+        else:
+            running.discard(step_id)
+            finished.append(step_id)
+        if status is not None:
+            status.update(
+                f"running: {', '.join(sorted(running)) or '—'}   done: {', '.join(finished) or '—'}"
+            )
+
+    unsubscribe = progress.listen(on_step)
+    try:
+        return asyncio.run(
+            boss_flow(task=task, target=target, agents=agents, role=role, caller="cli")
+        )
+    finally:
+        unsubscribe()
+        if status is not None:
+            status.stop()
+
+
+def _drift_line(report: TaskReport) -> str | None:
+    try:
+        from llmgenie.core.storage import open_store
+
+        drift = open_store().drift(report)
+    except Exception:  # drift is a courtesy; the report stands without it
+        return None
+    return drift.summary_line() if drift else None
+
+
+def _ui_url(api_url: str, flow_run_id: str | None) -> str | None:
+    if not flow_run_id:
+        return None
+    return f"{api_url.removesuffix('/api').rstrip('/')}/runs/flow-run/{flow_run_id}"
+
+
+def render_text(report: TaskReport, elapsed: float, api_url: str, drift: str | None) -> str:
+    lines = [
+        f"llmgenie · task {report.task_id[:12]} · {report.status.value} in {elapsed:.1f} s"
+        f" · {report.target}"
+    ]
+    order = {s.id: [d for d in s.depends_on] for s in report.plan.steps}
+    first = [s for s, deps in order.items() if not deps]
+    later = [f"{s} (after {', '.join(deps)})" for s, deps in order.items() if deps]
+    lines.append(
+        f"plan ({report.plan.planner}): {', '.join(first)}"
+        + (f"; then {'; '.join(later)}" if later else "")
+    )
+    lines.append("")
+    lines.append(f"  {'step':<15}{'status':<11}{'mode':<11}{'time':>7}  findings")
+    for s in report.steps:
+        took = (
+            (s.finished_at - s.started_at).total_seconds() if s.started_at and s.finished_at else 0
+        )
+        mode = s.model or s.mode.value if s.status is StepStatus.completed else "—"
+        lines.append(f"  {s.id:<15}{s.status.value:<11}{mode:<11}{took:>6.1f}s  {len(s.findings)}")
+        if s.error:
+            lines.append(f"    └ {s.error}")
+    lines.append("")
+    counts = report.summary.by_severity
+    if counts:
+        lines.append(
+            "findings: "
+            + ", ".join(f"{counts[s.value]} {s.value}" for s in Severity if counts.get(s.value))
+        )
+        for f in report.findings[:8]:
+            where = f"{f.file}:{f.line}" if f.file and f.line else (f.file or "")
+            res = f" ({f.resource})" if f.resource else ""
+            lines.append(f"  [{f.severity.value}] {f.title} — {where}{res}")
+        if len(report.findings) > 8:
+            lines.append(f"  … and {len(report.findings) - 8} more in the full report")
+    else:
+        lines.append("findings: none")
+    if drift:
+        lines.append(drift)
+    if all(s.mode.value == "tool-only" for s in report.steps if s.status is StepStatus.completed):
+        lines.append("no model ran: every step used its tools only (set LLMGENIE_LLM to add one)")
+    for a in report.artifacts:
+        if a.name == "report.md":
+            lines.append(f"report: {a.url}")
+    ui = _ui_url(api_url, report.flow_run_id)
+    if ui:
+        lines.append(f"prefect: {ui}")
+    return "\n".join(lines)

@@ -1,0 +1,267 @@
+"""Render scan results as JSON (CONTRACTS.md), SARIF 2.1.0 (GitHub code scanning) or Markdown.
+
+The core knows no agents: rule metadata for SARIF comes in as `RuleMeta` values (the agents'
+rule catalogue builds them); a finding whose rule is not in the catalogue gets a rule entry
+made from the finding itself.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from importlib import resources
+from typing import Any, Literal
+from urllib.parse import quote
+
+from llmgenie.core.models import Finding, ScanResult, ScanSummary, Severity
+
+__all__ = [
+    "FORMATS",
+    "SARIF_SCHEMA_URI",
+    "Format",
+    "RuleMeta",
+    "render",
+    "render_json",
+    "render_markdown",
+    "render_sarif",
+    "sarif_schema",
+]
+
+Format = Literal["json", "sarif", "markdown"]
+FORMATS: tuple[str, ...] = ("json", "sarif", "markdown")
+SARIF_SCHEMA_URI = "https://json.schemastore.org/sarif-2.1.0.json"
+_INFO_URI = "https://github.com/llmgenie/llmgenie"
+
+_SARIF_LEVEL = {
+    Severity.critical: "error",
+    Severity.high: "error",
+    Severity.medium: "warning",
+    Severity.low: "note",
+    Severity.info: "note",
+}
+# GitHub code scanning reads `security-severity` (0-10) to label alerts critical/high/….
+_SECURITY_SEVERITY = {
+    Severity.critical: "9.5",
+    Severity.high: "8.0",
+    Severity.medium: "5.5",
+    Severity.low: "3.0",
+    Severity.info: "0.0",
+}
+_ORDER = [Severity.critical, Severity.high, Severity.medium, Severity.low, Severity.info]
+
+
+@dataclass(frozen=True)
+class RuleMeta:
+    """What SARIF and docs need to know of a rule."""
+
+    id: str
+    category: str
+    severity: Severity
+    title: str
+    help: str
+    agent: str = ""
+    remediation: str = ""
+    references: tuple[str, ...] = field(default_factory=tuple)
+
+
+def _as_result(result: ScanResult | Sequence[Finding]) -> ScanResult:
+    if isinstance(result, ScanResult):
+        return result
+    findings = list(result)
+    by_sev: dict[str, int] = {}
+    for f in findings:
+        by_sev[f.severity.value] = by_sev.get(f.severity.value, 0) + 1
+    return ScanResult(findings=findings, summary=ScanSummary(by_severity=by_sev))
+
+
+def render_json(result: ScanResult | Sequence[Finding]) -> str:
+    """The CONTRACTS.md shape: `{"findings": [...], "summary": {...}}`."""
+    return _as_result(result).model_dump_json(indent=2) + "\n"
+
+
+def _rule_from_finding(f: Finding) -> RuleMeta:
+    return RuleMeta(
+        id=f.rule_id,
+        category=f.category,
+        severity=f.severity,
+        title=f.title,
+        help=f.message,
+        agent=f.agent,
+        remediation=f.remediation or "",
+        references=tuple(f.references),
+    )
+
+
+def _sarif_rule(meta: RuleMeta) -> dict[str, Any]:
+    help_text = meta.help
+    md = f"{meta.help}\n\n"
+    if meta.remediation:
+        help_text += f"\n\nRemediation: {meta.remediation}"
+        md += f"**Remediation:** {meta.remediation}\n\n"
+    if meta.references:
+        help_text += f"\n\nReferences: {', '.join(meta.references)}"
+        md += "**References:** " + ", ".join(meta.references) + "\n"
+    tags = [t for t in ("security" if meta.agent == "security" else meta.agent, meta.category) if t]
+    return {
+        "id": meta.id,
+        "name": "".join(w.capitalize() for w in meta.title.replace("/", " ").split()) or meta.id,
+        "shortDescription": {"text": meta.title},
+        "fullDescription": {"text": meta.help},
+        "help": {"text": help_text, "markdown": md.strip()},
+        "defaultConfiguration": {"level": _SARIF_LEVEL[meta.severity]},
+        "properties": {
+            "tags": tags,
+            "category": meta.category,
+            "security-severity": _SECURITY_SEVERITY[meta.severity],
+            "problem.severity": _SARIF_LEVEL[meta.severity]
+            if _SARIF_LEVEL[meta.severity] != "note"
+            else "recommendation",
+            "precision": "high",
+        },
+    }
+
+
+def render_sarif(
+    result: ScanResult | Sequence[Finding],
+    rules: Iterable[RuleMeta] = (),
+    *,
+    tool_version: str = "0.1.0",
+) -> str:
+    """SARIF 2.1.0 with one run: driver rules (with help) and results with locations."""
+    res = _as_result(result)
+    catalogue: dict[str, RuleMeta] = {}
+    for meta in rules:
+        catalogue.setdefault(meta.id, meta)
+    for f in res.findings:
+        catalogue.setdefault(f.rule_id, _rule_from_finding(f))
+    ids = sorted(catalogue)
+    index = {rid: i for i, rid in enumerate(ids)}
+    results = []
+    for f in res.findings:
+        text = f.message
+        if f.evidence:
+            text += f" ({f.evidence})"
+        if f.resource:
+            text = f"{f.resource}: {text}"
+        item: dict[str, Any] = {
+            "ruleId": f.rule_id,
+            "ruleIndex": index[f.rule_id],
+            "level": _SARIF_LEVEL[f.severity],
+            "message": {"text": text},
+            "partialFingerprints": {"llmgenieFindingId/v1": f.id},
+            "properties": {"severity": f.severity.value, "category": f.category, "agent": f.agent},
+        }
+        if f.resource:
+            item["properties"]["resource"] = f.resource
+        if f.file:
+            physical: dict[str, Any] = {
+                "artifactLocation": {"uri": quote(f.file), "uriBaseId": "%SRCROOT%"}
+            }
+            physical["region"] = {"startLine": max(1, f.line or 1)}
+            item["locations"] = [{"physicalLocation": physical}]
+        results.append(item)
+    notifications = [
+        {"level": "note", "message": {"text": f"skipped {s.path}: {s.reason}"}}
+        for s in res.summary.skipped
+    ]
+    doc = {
+        "$schema": SARIF_SCHEMA_URI,
+        "version": "2.1.0",
+        "runs": [
+            {
+                "tool": {
+                    "driver": {
+                        "name": "llmgenie",
+                        "version": tool_version,
+                        "informationUri": _INFO_URI,
+                        "rules": [_sarif_rule(catalogue[rid]) for rid in ids],
+                    }
+                },
+                "invocations": [
+                    {"executionSuccessful": True, "toolExecutionNotifications": notifications}
+                ],
+                "columnKind": "unicodeCodePoints",
+                "results": results,
+            }
+        ],
+    }
+    return json.dumps(doc, indent=2) + "\n"
+
+
+def _md(text: str | None) -> str:
+    return (text or "").replace("|", "\\|").replace("\n", " ")
+
+
+def render_markdown(result: ScanResult | Sequence[Finding], *, title: str = "llmgenie scan") -> str:
+    """A readable report: counts, then findings grouped by severity, then what was skipped."""
+    res = _as_result(result)
+    s = res.summary
+    lines = [f"# {title}", ""]
+    total = len(res.findings)
+    lines.append(
+        f"{total} finding{'s' if total != 1 else ''} in {s.files_scanned} files scanned"
+        + (f"; {s.suppressed} suppressed inline" if s.suppressed else "")
+        + "."
+    )
+    lines.append("")
+    if total:
+        lines += ["| severity | findings |", "|---|---:|"]
+        for sev in _ORDER:
+            n = sum(1 for f in res.findings if f.severity is sev)
+            if n:
+                lines.append(f"| {sev.value} | {n} |")
+        lines.append("")
+    for sev in _ORDER:
+        group = [f for f in res.findings if f.severity is sev]
+        if not group:
+            continue
+        lines += [f"## {sev.value.capitalize()} ({len(group)})", ""]
+        for f in group:
+            where = f"`{f.file}:{f.line}`" if f.file and f.line else (f"`{f.file}`" if f.file else "")
+            head = f"- **{f.rule_id}** {_md(f.title)}"
+            if where:
+                head += f" — {where}"
+            if f.resource:
+                head += f" `{f.resource}`"
+            lines.append(head)
+            if f.evidence:
+                lines.append(f"  - Evidence: `{_md(f.evidence)}`")
+            lines.append(f"  - Why: {_md(f.message)}")
+            if f.remediation:
+                lines.append(f"  - Fix: {_md(f.remediation)}")
+            if f.references:
+                lines.append(f"  - See: {_md(', '.join(f.references))}")
+        lines.append("")
+    if s.skipped:
+        lines += [f"## Skipped ({len(s.skipped)})", ""]
+        lines += [f"- `{sk.path}`: {_md(sk.reason)}" for sk in s.skipped]
+        lines.append("")
+    if s.notes:
+        lines += ["## Notes", ""]
+        lines += [f"- {_md(n)}" for n in s.notes]
+        lines.append("")
+    return "\n".join(lines).rstrip() + "\n"
+
+
+def render(
+    result: ScanResult | Sequence[Finding],
+    fmt: str,
+    rules: Iterable[RuleMeta] = (),
+    *,
+    tool_version: str = "0.1.0",
+) -> str:
+    """Render in one of `FORMATS`; ValueError for any other."""
+    if fmt == "json":
+        return render_json(result)
+    if fmt == "sarif":
+        return render_sarif(result, rules, tool_version=tool_version)
+    if fmt == "markdown":
+        return render_markdown(result)
+    raise ValueError(f"unknown format {fmt!r}; expected one of {', '.join(FORMATS)}")
+
+
+def sarif_schema() -> dict[str, Any]:
+    """The shipped SARIF 2.1.0 JSON schema."""
+    text = resources.files("llmgenie.core.schemas").joinpath("sarif-schema-2.1.0.json").read_text()
+    return json.loads(text)

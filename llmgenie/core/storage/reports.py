@@ -1,0 +1,223 @@
+"""Report files for the artifact store: Markdown, SARIF 2.1.0, and the patches a step proposed.
+
+Uses `llmgenie.core.render` when it offers the renderer; otherwise a small built-in rendering,
+so a task's report files never depend on another module being present.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterator
+from typing import Any
+
+from llmgenie.core.models import AgentReport, Finding, Severity, TaskReport
+
+__all__ = ["findings_rows", "markdown", "patches_of", "sarif", "step_markdown"]
+
+_SARIF_LEVEL = {
+    Severity.critical: "error",
+    Severity.high: "error",
+    Severity.medium: "warning",
+    Severity.low: "note",
+    Severity.info: "note",
+}
+_SAFE_NAME = re.compile(r"[^A-Za-z0-9._-]+")
+
+
+def markdown(report: TaskReport) -> str:
+    try:
+        from llmgenie.core.render import render_task_markdown  # type: ignore[attr-defined]
+    except ImportError:
+        return _markdown(report)
+    return render_task_markdown(report)
+
+
+def sarif(report: TaskReport) -> str:
+    try:
+        from llmgenie.core.render import render_sarif
+    except ImportError:
+        return json.dumps(_sarif(report.findings), indent=2)
+    return _as_text(render_sarif(report.findings))
+
+
+def _as_text(value: Any) -> str:
+    return value if isinstance(value, str) else json.dumps(value, indent=2)
+
+
+def _loc(f: Finding) -> str:
+    if not f.file:
+        return ""
+    return f"{f.file}:{f.line}" if f.line else f.file
+
+
+def _cell(text: str | None) -> str:
+    return (text or "").replace("|", "\\|").replace("\n", " ")
+
+
+def _markdown(report: TaskReport) -> str:
+    out = [f"# {report.task}", ""]
+    out.append(f"* task: `{report.task_id}`")
+    out.append(f"* target: `{report.target}`")
+    out.append(f"* status: **{report.status.value}**")
+    if report.started_at:
+        out.append(f"* started: {report.started_at.isoformat()}")
+    if report.finished_at:
+        out.append(f"* finished: {report.finished_at.isoformat()}")
+    counts = ", ".join(f"{k}: {v}" for k, v in report.summary.by_severity.items() if v)
+    out.append(f"* findings: {len(report.findings)}" + (f" ({counts})" if counts else ""))
+    out.append("")
+    out.append("## Steps")
+    out.append("")
+    out.append("| step | agent | status | mode | findings |")
+    out.append("|---|---|---|---|---|")
+    for s in report.steps:
+        out.append(
+            f"| {s.id} | {s.agent} | {s.status.value} | {s.mode.value}"
+            + (f" ({s.model})" if s.model else "")
+            + f" | {len(s.findings)} |"
+        )
+    for s in report.steps:
+        if s.summary or s.error or s.notes:
+            out += ["", f"### {s.id}", ""]
+            if s.summary:
+                out += [s.summary, ""]
+            if s.error:
+                out.append(f"* error: {s.error}")
+            out += [f"* {note}" for note in s.notes]
+    out += ["", "## Findings", ""]
+    if not report.findings:
+        out.append("No findings.")
+    else:
+        out += _findings_table(report.findings, limit=10_000)
+    if report.notes:
+        out += ["", "## Notes", ""] + [f"* {n}" for n in report.notes]
+    return "\n".join(out) + "\n"
+
+
+def _sarif(findings: list[Finding]) -> dict[str, Any]:
+    rules: dict[str, dict[str, Any]] = {}
+    results = []
+    for f in findings:
+        rules.setdefault(
+            f.rule_id,
+            {
+                "id": f.rule_id,
+                "name": f.category,
+                "shortDescription": {"text": f.title},
+                "help": {"text": f.remediation or f.title},
+                "properties": {"category": f.category, "references": f.references},
+            },
+        )
+        result: dict[str, Any] = {
+            "ruleId": f.rule_id,
+            "level": _SARIF_LEVEL[f.severity],
+            "message": {"text": f.message},
+            "partialFingerprints": {"llmgenie/v1": f.id},
+            "properties": {"severity": f.severity.value, "resource": f.resource},
+        }
+        if f.file:
+            region = {"startLine": f.line} if f.line else {}
+            result["locations"] = [
+                {
+                    "physicalLocation": {
+                        "artifactLocation": {"uri": f.file},
+                        **({"region": region} if region else {}),
+                    }
+                }
+            ]
+        results.append(result)
+    return {
+        "$schema": "https://json.schemastore.org/sarif-2.1.0.json",
+        "version": "2.1.0",
+        "runs": [
+            {
+                "tool": {"driver": {"name": "llmgenie", "rules": list(rules.values())}},
+                "results": results,
+            }
+        ],
+    }
+
+
+def patches_of(step: AgentReport) -> Iterator[tuple[str, str]]:
+    """(file name, unified diff) for each patch in `step.output["patches"]`.
+
+    Accepted shapes: a mapping name → diff, or a list of diffs / of objects with a diff
+    (`diff` or `patch`) and a name (`name`, `file` or `path`).
+    """
+    patches = step.output.get("patches") if isinstance(step.output, dict) else None
+    if not patches:
+        return
+    items: list[tuple[str | None, Any]]
+    if isinstance(patches, dict):
+        items = list(patches.items())
+    elif isinstance(patches, list):
+        items = []
+        for p in patches:
+            if isinstance(p, dict):
+                name = p.get("name") or p.get("file") or p.get("path")
+                items.append((name, p.get("diff") or p.get("patch")))
+            else:
+                items.append((None, p))
+    else:
+        return
+    seen: set[str] = set()
+    for i, (name, diff) in enumerate(items, 1):
+        if not isinstance(diff, str) or not diff:
+            continue
+        base = _SAFE_NAME.sub("_", str(name)).strip("._") if name else f"patch-{i}"
+        base = base or f"patch-{i}"
+        fname = base if base.endswith((".diff", ".patch")) else f"{base}.diff"
+        while fname in seen:
+            fname = f"{i}-{fname}"
+        seen.add(fname)
+        yield fname, diff
+
+
+def step_markdown(step: AgentReport, *, max_findings: int = 500) -> str:
+    """One specialist step as Markdown (what its subflow shows in the Prefect UI)."""
+    out = [f"# {step.agent}: {step.id}", ""]
+    out.append(f"* status: **{step.status.value}**")
+    out.append(f"* mode: {step.mode.value}" + (f" ({step.model})" if step.model else ""))
+    out.append(f"* attempts: {len(step.attempts)}")
+    out.append(f"* findings: {len(step.findings)}")
+    if step.error:
+        out.append(f"* error: {step.error}")
+    if step.summary:
+        out += ["", step.summary]
+    if step.notes:
+        out += ["", "## Notes", ""] + [f"* {n}" for n in step.notes]
+    out += ["", "## Findings", ""]
+    out += _findings_table(step.findings, max_findings) if step.findings else ["No findings."]
+    return "\n".join(out) + "\n"
+
+
+def findings_rows(findings: list[Finding], limit: int | None = None) -> list[dict[str, Any]]:
+    """Rows of the findings table: severity, category, resource, file:line, title, rule, id."""
+    ordered = sorted(findings, key=lambda f: -f.severity.rank)
+    if limit is not None:
+        ordered = ordered[:limit]
+    return [
+        {
+            "severity": f.severity.value,
+            "category": f.category,
+            "resource": f.resource or "",
+            "location": _loc(f),
+            "title": f.title,
+            "rule_id": f.rule_id,
+            "id": f.id,
+        }
+        for f in ordered
+    ]
+
+
+def _findings_table(findings: list[Finding], limit: int) -> list[str]:
+    out = ["| severity | category | resource | location | title |", "|---|---|---|---|---|"]
+    for row in findings_rows(findings, limit):
+        out.append(
+            f"| {row['severity']} | {row['category']} | {_cell(row['resource'])} "
+            f"| {_cell(row['location'])} | {_cell(row['title'])} |"
+        )
+    if len(findings) > limit:
+        out.append(f"\n… and {len(findings) - limit} more (see report.json)")
+    return out

@@ -1,0 +1,705 @@
+"""The metadata + artifact store: tasks, reports, artifacts, history, drift and the audit chain."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+import random
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, Field
+from sqlalchemy import Engine, delete, func, insert, select, update
+from sqlalchemy.exc import IntegrityError, OperationalError
+from sqlalchemy.orm import Session
+
+from llmgenie.core.models import ArtifactRef, Plan, Task, TaskReport, TaskStatus, utcnow
+from llmgenie.core.settings import Settings
+from llmgenie.core.storage import mapping
+from llmgenie.core.storage.artifacts import (
+    TASK_STEP,
+    ArtifactBackend,
+    ArtifactUnavailableError,
+    Spool,
+    artifact_key,
+    sha256_hex,
+)
+from llmgenie.core.storage.tables import (
+    ArtifactRow,
+    AttemptRow,
+    AuditEventRow,
+    AuditHeadRow,
+    FindingRow,
+    StepRow,
+    TaskRow,
+)
+
+__all__ = [
+    "GENESIS_HASH",
+    "AmbiguousTaskIdError",
+    "AuditEvent",
+    "Drift",
+    "Store",
+    "TaskListing",
+    "audit_hash",
+    "target_key",
+]
+
+_log = logging.getLogger("llmgenie.storage")
+
+#: The `prev_hash` of the first audit event.
+GENESIS_HASH = "0" * 64
+_FINISHED_FOR_DRIFT = (TaskStatus.completed.value, TaskStatus.completed_with_errors.value)
+_ID_CHARS = frozenset("0123456789abcdefABCDEF-_")
+
+
+class AmbiguousTaskIdError(LookupError):
+    """An id prefix matched more than one task."""
+
+
+class Drift(BaseModel):
+    """Findings of this task against the previous task on the same target, by finding id."""
+
+    target: str
+    task_id: str
+    previous_task_id: str
+    previous_started_at: datetime | None = None
+    new: list[str] = Field(default_factory=list)
+    fixed: list[str] = Field(default_factory=list)
+    still_open: list[str] = Field(default_factory=list)
+
+    def summary_line(self) -> str:
+        return (
+            f"since task {self.previous_task_id[:12]}: {len(self.new)} new, "
+            f"{len(self.fixed)} fixed, {len(self.still_open)} still open"
+        )
+
+
+@dataclass(frozen=True)
+class TaskListing:
+    """One line of `llmgenie runs list`."""
+
+    id: str
+    task: str
+    target: str
+    status: TaskStatus
+    created_at: datetime
+    started_at: datetime | None
+    finished_at: datetime | None
+    by_severity: dict[str, int] = field(default_factory=dict)
+    finding_count: int = 0
+    pending_uploads: int = 0
+
+
+class AuditEvent(BaseModel):
+    seq: int
+    at: datetime
+    kind: str
+    actor: str
+    task_id: str | None = None
+    step_id: str | None = None
+    data: dict[str, Any] = Field(default_factory=dict)
+    prev_hash: str
+    hash: str
+
+
+def canonical_json(value: Any) -> str:
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str)
+
+
+def audit_hash(
+    prev_hash: str,
+    seq: int,
+    at: datetime,
+    kind: str,
+    actor: str,
+    task_id: str | None,
+    step_id: str | None,
+    data: dict[str, Any],
+) -> str:
+    """The link: sha256 over the previous link and every field of this event."""
+    body = canonical_json(
+        {
+            "seq": seq,
+            "at": at.isoformat(timespec="microseconds"),
+            "kind": kind,
+            "actor": actor,
+            "task_id": task_id,
+            "step_id": step_id,
+            "data": data,
+        }
+    )
+    return hashlib.sha256(f"{prev_hash}\n{body}".encode()).hexdigest()
+
+
+def target_key(location: str) -> str:
+    """A target made comparable across runs: local paths become absolute, the rest stays."""
+    if "://" in location:
+        return location
+    path = Path(location).expanduser()
+    try:
+        return str(path.resolve()) if path.exists() else location
+    except OSError:
+        return location
+
+
+def _process_start(pid: int) -> str | None:
+    """Kernel start time of a process (Linux), so a reused pid is not mistaken for ours."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    return stat.rsplit(")", 1)[1].split()[19]
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    # A zombie (killed, not yet reaped) is gone for our purposes.
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (OSError, IndexError):
+        return True
+    return state not in {"Z", "X"}
+
+
+class _Conflict(Exception):
+    pass
+
+
+class Store:
+    """Tasks and reports in the metadata database, their files in the artifact store."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        engine: Engine,
+        backend: ArtifactBackend,
+        *,
+        stale_after: timedelta = timedelta(hours=1),
+    ) -> None:
+        self.settings = settings
+        self.engine = engine
+        self.backend = backend
+        self.spool = Spool(settings.home / "spool")
+        self.stale_after = stale_after
+        self._audit_lock = threading.Lock()
+        self._sync_lock = threading.Lock()
+        self._hostname = socket.gethostname()
+
+    # -- sessions -------------------------------------------------------------------------
+    def _tx(self, fn: Any) -> Any:
+        from llmgenie.core.storage.db import with_retries
+
+        def run() -> Any:
+            with Session(self.engine, expire_on_commit=False) as session, session.begin():
+                return fn(session)
+
+        return with_retries(run)
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+    # -- tasks ----------------------------------------------------------------------------
+    def task_started(self, task: Task, plan: Plan | None = None) -> None:
+        """Record the task as running here (pid, host, heartbeat); upload spooled artifacts."""
+        self._sync_quietly()
+        now = utcnow()
+        pid = os.getpid()
+
+        def tx(s: Session) -> None:
+            row = s.get(TaskRow, task.id)
+            if row is None:
+                row = mapping.task_row(task, plan)
+                s.add(row)
+            elif plan is not None:
+                row.plan = plan.model_dump(mode="json")
+            row.status = TaskStatus.running.value
+            row.target_key = target_key(task.target.location)
+            row.started_at = row.started_at or now
+            row.heartbeat_at = now
+            row.pid = pid
+            row.hostname = self._hostname
+            row.process_start = _process_start(pid)
+
+        self._tx(tx)
+
+    def heartbeat(self, task_id: str) -> None:
+        """Tell other hosts this task is still alive (long tasks call it now and then)."""
+        self._tx(
+            lambda s: s.execute(
+                update(TaskRow).where(TaskRow.id == task_id).values(heartbeat_at=utcnow())
+            )
+        )
+
+    def task_finished(self, report: TaskReport) -> TaskReport:
+        """Store the report's rows and files; returns it with `artifacts` filled in."""
+        self._write_report_files(report)
+        artifacts = self.artifacts(report.task_id)
+        report = report.model_copy(update={"artifacts": artifacts})
+        json_ref = self.put_artifact(
+            report.task_id,
+            None,
+            "report.json",
+            report.model_dump_json(indent=2).encode(),
+            "application/json",
+        )
+        artifacts = [a for a in artifacts if not (a.step_id is None and a.name == "report.json")]
+        report = report.model_copy(update={"artifacts": [*artifacts, json_ref]})
+        steps, attempts, findings = mapping.report_rows(report)
+
+        def tx(s: Session) -> None:
+            row = s.get(TaskRow, report.task_id)
+            if row is None:
+                row = TaskRow(
+                    id=report.task_id,
+                    target_kind="folder",
+                    created_at=report.started_at or utcnow(),
+                    target_key=target_key(report.target),
+                )
+                s.add(row)
+            mapping.apply_report(row, report)
+            for table in (AttemptRow, FindingRow, StepRow):
+                s.execute(delete(table).where(table.task_id == report.task_id))
+            s.flush()
+            if steps:
+                s.execute(insert(StepRow), steps)
+            if attempts:
+                s.execute(insert(AttemptRow), attempts)
+            if findings:
+                s.execute(insert(FindingRow), findings)
+
+        self._tx(tx)
+        return report
+
+    def _write_report_files(self, report: TaskReport) -> None:
+        from llmgenie.core.storage import reports
+
+        for step in report.steps:
+            if step.output:
+                self.put_artifact(
+                    report.task_id,
+                    step.id,
+                    "output.json",
+                    json.dumps(step.output, indent=2, default=str).encode(),
+                    "application/json",
+                )
+            for name, diff in reports.patches_of(step):
+                self.put_artifact(
+                    report.task_id, step.id, f"patches/{name}", diff.encode(), "text/x-diff"
+                )
+        self.put_artifact(
+            report.task_id,
+            None,
+            "report.md",
+            reports.markdown(report).encode(),
+            "text/markdown; charset=utf-8",
+        )
+        self.put_artifact(
+            report.task_id,
+            None,
+            "report.sarif",
+            reports.sarif(report).encode(),
+            "application/sarif+json",
+        )
+
+    def mark_interrupted(self) -> list[str]:
+        """Rows still `running` whose process is gone become `interrupted`; returns their ids."""
+        now = utcnow()
+
+        def tx(s: Session) -> list[str]:
+            rows = s.scalars(select(TaskRow).where(TaskRow.status == TaskStatus.running.value))
+            gone = []
+            for row in rows:
+                reason = self._why_gone(row, now)
+                if reason:
+                    row.status = TaskStatus.interrupted.value
+                    row.notes = [*(row.notes or []), f"interrupted: {reason}"]
+                    gone.append(row.id)
+            return gone
+
+        return self._tx(tx)
+
+    def _why_gone(self, row: TaskRow, now: datetime) -> str | None:
+        if row.hostname == self._hostname and row.pid is not None:
+            if not _pid_alive(row.pid):
+                return f"process {row.pid} on {row.hostname} is gone"
+            start = _process_start(row.pid)
+            if row.process_start and start and start != row.process_start:
+                return f"process {row.pid} on {row.hostname} is gone (pid reused)"
+            return None
+        seen = row.heartbeat_at or row.started_at or row.created_at
+        if seen is not None and now - seen > self.stale_after:
+            return f"no heartbeat from {row.hostname or 'its host'} since {seen.isoformat()}"
+        return None
+
+    # -- history --------------------------------------------------------------------------
+    def list_tasks(self, limit: int = 20) -> list[TaskListing]:
+        def tx(s: Session) -> list[TaskListing]:
+            rows = s.scalars(
+                select(TaskRow).order_by(TaskRow.created_at.desc(), TaskRow.id).limit(limit)
+            )
+            return [
+                TaskListing(
+                    id=r.id,
+                    task=r.text,
+                    target=r.target,
+                    status=TaskStatus(r.status),
+                    created_at=r.created_at,
+                    started_at=r.started_at,
+                    finished_at=r.finished_at,
+                    by_severity=dict((r.summary or {}).get("by_severity", {})),
+                    finding_count=r.finding_count,
+                    pending_uploads=r.pending_uploads,
+                )
+                for r in rows
+            ]
+
+        return self._tx(tx)
+
+    def resolve_task_id(self, prefix: str) -> str | None:
+        """The full id of the task whose id starts with `prefix`; None if there is none."""
+        if not prefix or not set(prefix) <= _ID_CHARS:
+            return None
+
+        def tx(s: Session) -> list[str]:
+            return list(s.scalars(select(TaskRow.id).where(TaskRow.id.startswith(prefix)).limit(2)))
+
+        ids = self._tx(tx)
+        if prefix in ids:
+            return prefix
+        if len(ids) > 1:
+            raise AmbiguousTaskIdError(f"task id prefix {prefix!r} matches more than one task")
+        return ids[0] if ids else None
+
+    def get_report(self, task_id: str) -> TaskReport | None:
+        """The stored report of a task (an id prefix is enough)."""
+        full = self.resolve_task_id(task_id)
+        if full is None:
+            return None
+
+        def tx(s: Session) -> TaskReport | None:
+            row = s.get(TaskRow, full)
+            if row is None:
+                return None
+            return mapping.report_from_rows(
+                row,
+                list(s.scalars(select(StepRow).where(StepRow.task_id == full))),
+                list(s.scalars(select(AttemptRow).where(AttemptRow.task_id == full))),
+                list(s.scalars(select(FindingRow).where(FindingRow.task_id == full))),
+                list(s.scalars(select(ArtifactRow).where(ArtifactRow.task_id == full))),
+            )
+
+        return self._tx(tx)
+
+    def drift(self, report: TaskReport) -> Drift | None:
+        """New / fixed / still-open finding ids against the previous task on the same target."""
+
+        def tx(s: Session) -> Drift | None:
+            row = s.get(TaskRow, report.task_id)
+            key = row.target_key if row and row.target_key else target_key(report.target)
+            before = row.created_at if row else (report.started_at or utcnow())
+            prev = s.scalars(
+                select(TaskRow)
+                .where(
+                    TaskRow.target_key == key,
+                    TaskRow.id != report.task_id,
+                    TaskRow.status.in_(_FINISHED_FOR_DRIFT),
+                    TaskRow.created_at <= before,
+                )
+                .order_by(TaskRow.created_at.desc())
+                .limit(1)
+            ).first()
+            if prev is None:
+                return None
+            prev_ids = list(
+                s.scalars(
+                    select(FindingRow.finding_id)
+                    .where(FindingRow.task_id == prev.id, FindingRow.step_id.is_(None))
+                    .order_by(FindingRow.position)
+                )
+            )
+            cur_ids = list(dict.fromkeys(f.id for f in report.findings))
+            prev_set, cur_set = set(prev_ids), set(cur_ids)
+            return Drift(
+                target=report.target,
+                task_id=report.task_id,
+                previous_task_id=prev.id,
+                previous_started_at=prev.started_at,
+                new=[i for i in cur_ids if i not in prev_set],
+                fixed=[i for i in dict.fromkeys(prev_ids) if i not in cur_set],
+                still_open=[i for i in cur_ids if i in prev_set],
+            )
+
+        return self._tx(tx)
+
+    # -- artifacts ------------------------------------------------------------------------
+    def put_artifact(
+        self,
+        task_id: str,
+        step_id: str | None,
+        name: str,
+        data: bytes,
+        content_type: str = "application/octet-stream",
+    ) -> ArtifactRef:
+        """Store a file under `tasks/{task_id}/{step_id}/{name}`; spool it if the store is down."""
+        key = artifact_key(task_id, step_id, name)
+        digest = sha256_hex(data)
+        spool_path: str | None = None
+        try:
+            url = self.backend.put(key, data, content_type, digest)
+        except ArtifactUnavailableError as exc:
+            _log.warning("artifact store unavailable, spooling %s: %s", key, exc)
+            spool_path = str(self.spool.put(key, data))
+            url = self.backend.url_for(key)
+        step_key = step_id or TASK_STEP
+        now = utcnow()
+
+        def tx(s: Session) -> ArtifactRow:
+            row = s.scalars(
+                select(ArtifactRow).where(
+                    ArtifactRow.task_id == task_id,
+                    ArtifactRow.step_key == step_key,
+                    ArtifactRow.name == name,
+                )
+            ).first()
+            if row is None:
+                row = ArtifactRow(task_id=task_id, step_key=step_key, name=name, created_at=now)
+                s.add(row)
+            row.key, row.url, row.sha256, row.size = key, url, digest, len(data)
+            row.content_type = content_type
+            row.pending_upload = spool_path is not None
+            row.spool_path = spool_path
+            row.uploaded_at = None if spool_path else now
+            s.flush()
+            self._count_pending(s, task_id)
+            return row
+
+        row = self._tx(tx)
+        from llmgenie.core import audit
+
+        audit.record_in(
+            self,
+            "artifact.written",
+            actor="storage",
+            task_id=task_id,
+            step_id=step_id,
+            url=url,
+            sha256=digest,
+            size=len(data),
+            pending_upload=row.pending_upload,
+        )
+        return mapping.artifact_ref(row)
+
+    def artifacts(self, task_id: str) -> list[ArtifactRef]:
+        def tx(s: Session) -> list[ArtifactRef]:
+            rows = s.scalars(
+                select(ArtifactRow).where(ArtifactRow.task_id == task_id).order_by(ArtifactRow.pk)
+            )
+            return [mapping.artifact_ref(r) for r in rows]
+
+        return self._tx(tx)
+
+    def artifact_key_of(self, task_id: str, step_id: str | None, name: str) -> str:
+        return artifact_key(task_id, step_id, name)
+
+    def presign(self, ref: ArtifactRef, task_id: str, expires_seconds: int = 3600) -> str:
+        """An http(s) link for S3 objects (presigned); the file:// URL for a local folder."""
+        if ref.pending_upload:
+            return ref.url
+        return self.backend.presign(artifact_key(task_id, ref.step_id, ref.name), expires_seconds)
+
+    def read_artifact(self, task_id: str, step_id: str | None, name: str) -> bytes:
+        return self.backend.get(artifact_key(task_id, step_id, name))
+
+    @staticmethod
+    def _count_pending(s: Session, task_id: str) -> None:
+        count = s.scalar(
+            select(func.count())
+            .select_from(ArtifactRow)
+            .where(ArtifactRow.task_id == task_id, ArtifactRow.pending_upload.is_(True))
+        )
+        s.execute(update(TaskRow).where(TaskRow.id == task_id).values(pending_uploads=count))
+
+    def pending_count(self) -> int:
+        return self._tx(
+            lambda s: s.scalar(
+                select(func.count())
+                .select_from(ArtifactRow)
+                .where(ArtifactRow.pending_upload.is_(True))
+            )
+        )
+
+    def sync_pending(self) -> int:
+        """Upload spooled artifacts; returns how many went up (stops at the first failure)."""
+        with self._sync_lock:
+            rows = self._tx(
+                lambda s: list(
+                    s.scalars(
+                        select(ArtifactRow)
+                        .where(ArtifactRow.pending_upload.is_(True))
+                        .order_by(ArtifactRow.pk)
+                    )
+                )
+            )
+            if not rows:
+                return 0
+            reset = getattr(self.backend, "reset", None)
+            if reset is not None:
+                reset()
+            uploaded = 0
+            for row in rows:
+                path = Path(row.spool_path or "")
+                try:
+                    data = path.read_bytes()
+                except OSError as exc:
+                    _log.error("spooled artifact %s is missing: %s", row.key, exc)
+                    continue
+                if sha256_hex(data) != row.sha256:
+                    _log.error("spooled artifact %s does not match its sha256; kept", row.key)
+                    continue
+                try:
+                    url = self.backend.put(row.key, data, row.content_type, row.sha256)
+                except ArtifactUnavailableError as exc:
+                    _log.warning("artifact store still unavailable: %s", exc)
+                    break
+
+                def tx(s: Session, row: ArtifactRow = row, url: str = url) -> None:
+                    s.execute(
+                        update(ArtifactRow)
+                        .where(ArtifactRow.pk == row.pk)
+                        .values(
+                            url=url, pending_upload=False, spool_path=None, uploaded_at=utcnow()
+                        )
+                    )
+                    self._count_pending(s, row.task_id)
+
+                self._tx(tx)
+                path.unlink(missing_ok=True)
+                uploaded += 1
+            return uploaded
+
+    def _sync_quietly(self) -> None:
+        try:
+            if self.pending_count():
+                n = self.sync_pending()
+                _log.info("uploaded %d spooled artifacts", n)
+        except Exception as exc:  # a sync problem must never stop a new task
+            _log.warning("artifact sync failed: %s", exc)
+
+    # -- audit chain ----------------------------------------------------------------------
+    def append_audit(
+        self,
+        kind: str,
+        actor: str,
+        task_id: str | None,
+        step_id: str | None,
+        data: dict[str, Any],
+        at: datetime | None = None,
+    ) -> int:
+        """Append one event to the hash chain; returns its sequence number."""
+        data = json.loads(canonical_json(data))
+        at = at or utcnow()
+        with self._audit_lock:
+            for attempt in range(50):
+                try:
+                    return self._append_once(kind, actor, task_id, step_id, data, at)
+                except (IntegrityError, OperationalError, _Conflict):
+                    # another process appended first (or held the SQLite lock): take the new head
+                    time.sleep(min(0.5, 0.005 * 2 ** min(attempt, 6)) * random.random())
+            raise RuntimeError("could not append to the audit log: too much contention")
+
+    def _append_once(
+        self,
+        kind: str,
+        actor: str,
+        task_id: str | None,
+        step_id: str | None,
+        data: dict[str, Any],
+        at: datetime,
+    ) -> int:
+        with Session(self.engine) as s, s.begin():
+            query = select(AuditHeadRow).where(AuditHeadRow.id == 1)
+            if self.engine.dialect.name == "postgresql":
+                query = query.with_for_update()
+            head = s.scalars(query).first()
+            prev_seq, prev_hash = (head.seq, head.hash) if head else (0, GENESIS_HASH)
+            seq = prev_seq + 1
+            digest = audit_hash(prev_hash, seq, at, kind, actor, task_id, step_id, data)
+            s.add(
+                AuditEventRow(
+                    seq=seq,
+                    at=at,
+                    kind=kind,
+                    actor=actor,
+                    task_id=task_id,
+                    step_id=step_id,
+                    data=data,
+                    prev_hash=prev_hash,
+                    hash=digest,
+                )
+            )
+            if head is None:
+                s.add(AuditHeadRow(id=1, seq=seq, hash=digest))
+                s.flush()
+            else:
+                res = s.execute(
+                    update(AuditHeadRow)
+                    .where(AuditHeadRow.id == 1, AuditHeadRow.seq == prev_seq)
+                    .values(seq=seq, hash=digest)
+                )
+                if res.rowcount != 1:
+                    raise _Conflict
+            return seq
+
+    def audit_events(
+        self, since: datetime | None = None, batch: int = 1000
+    ) -> Iterator[AuditEvent]:
+        """Every audit event in chain order (from `since` on, if given), streamed in batches."""
+        last = 0
+        while True:
+
+            def tx(s: Session, last: int = last) -> list[AuditEvent]:
+                q = select(AuditEventRow).where(AuditEventRow.seq > last)
+                if since is not None:
+                    q = q.where(AuditEventRow.at >= since)
+                rows = s.scalars(q.order_by(AuditEventRow.seq).limit(batch))
+                return [
+                    AuditEvent(
+                        seq=r.seq,
+                        at=r.at,
+                        kind=r.kind,
+                        actor=r.actor,
+                        task_id=r.task_id,
+                        step_id=r.step_id,
+                        data=r.data or {},
+                        prev_hash=r.prev_hash,
+                        hash=r.hash,
+                    )
+                    for r in rows
+                ]
+
+            events = self._tx(tx)
+            yield from events
+            if len(events) < batch:
+                return
+            last = events[-1].seq
+
+    def audit_head(self) -> tuple[int, str] | None:
+        def tx(s: Session) -> tuple[int, str] | None:
+            head = s.get(AuditHeadRow, 1)
+            return (head.seq, head.hash) if head else None
+
+        return self._tx(tx)

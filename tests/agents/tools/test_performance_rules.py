@@ -1,0 +1,104 @@
+"""Performance rules: exact rule ids and resources on fixtures where they fire and where not."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from llmgenie.agents.tools.parsing.kubernetes import K8sObject, iter_k8s_objects
+from llmgenie.agents.tools.performance.kubernetes import performance_rules
+from llmgenie.agents.tools.performance.quantity import java_size_bytes, quantity
+from llmgenie.agents.tools.scan_context import ScanContext
+from llmgenie.core.models import Finding
+
+FIXTURES = Path(__file__).parents[2] / "fixtures" / "performance"
+
+
+def _scan(name: str) -> list[Finding]:
+    path = FIXTURES / name
+    objects = [o for o in iter_k8s_objects(path, name) if isinstance(o, K8sObject)]
+    ctx = ScanContext(root=FIXTURES)
+    for o in objects:
+        ctx.index(o)
+    return [f for o in objects for f in performance_rules.run(o, ctx)]
+
+
+def _ids(findings: list[Finding]) -> set[tuple[str, str | None]]:
+    return {(f.rule_id, f.resource) for f in findings}
+
+
+def test_rules_fire_on_their_fixtures() -> None:
+    got = _ids(_scan("fire.yaml"))
+    assert got == {
+        ("LG-PERF-001", "Deployment/shop/cpu-ratio"),
+        ("LG-PERF-005", "Deployment/shop/cpu-ratio"),
+        ("LG-PERF-006", "Deployment/shop/cpu-ratio"),
+        ("LG-PERF-002", "StatefulSet/shop/db"),
+        ("LG-PERF-005", "StatefulSet/shop/db"),
+        ("LG-PERF-006", "StatefulSet/shop/db"),
+        ("LG-PERF-003", "Deployment/shop/besteffort"),
+        ("LG-PERF-004", "Deployment/shop/besteffort"),
+        ("LG-PERF-006", "Deployment/shop/besteffort"),
+        ("LG-PERF-005", "Deployment/shop/hpa-pinned"),
+        ("LG-PERF-007", "Deployment/shop/hpa-pinned"),
+        ("LG-PERF-008", "Deployment/shop/hpa-pinned"),
+        ("LG-PERF-009", "Deployment/shop/hpa-pinned"),
+        ("LG-PERF-005", "Deployment/shop/jvm-args"),
+        ("LG-PERF-006", "Deployment/shop/jvm-args"),
+        ("LG-PERF-008", "Deployment/shop/jvm-args"),
+        ("LG-PERF-005", "Deployment/shop/fast-liveness"),
+        ("LG-PERF-006", "Deployment/shop/fast-liveness"),
+        ("LG-PERF-009", "Deployment/shop/fast-liveness"),
+    }
+
+
+def test_nothing_fires_on_a_well_sized_workload() -> None:
+    assert _scan("pass.yaml") == []
+
+
+def test_hpa_and_pdb_must_match_namespace_and_kind() -> None:
+    assert _ids(_scan("cross.yaml")) == {
+        ("LG-PERF-004", "Deployment/front/web"),
+        ("LG-PERF-006", "Deployment/front/web"),
+    }
+
+
+def test_findings_carry_evidence_lines_and_severity() -> None:
+    by_key = {(f.rule_id, f.resource): f for f in _scan("fire.yaml")}
+    cpu = by_key[("LG-PERF-001", "Deployment/shop/cpu-ratio")]
+    assert cpu.category == "perf.limit-request-ratio"
+    assert cpu.evidence == "container app: cpu limit 2 is 20x request 100m"
+    assert cpu.line == 20  # the `limits: {cpu: "2", …}` line
+    assert cpu.references
+    heap = by_key[("LG-PERF-008", "Deployment/shop/hpa-pinned")]
+    assert heap.severity.value == "high"  # -Xmx1g == 1Gi limit
+    assert heap.evidence == "container app: -Xmx1g is 100% of memory limit 1Gi"
+    near = by_key[("LG-PERF-008", "Deployment/shop/jvm-args")]
+    assert near.severity.value == "medium"  # 900m is 88% of 1Gi
+    probe = by_key[("LG-PERF-009", "Deployment/shop/hpa-pinned")]
+    assert "40s" in (probe.evidence or "") and "JVM" in (probe.evidence or "")
+    single = by_key[("LG-PERF-004", "Deployment/shop/besteffort")]
+    assert single.evidence == "spec.replicas: unset (defaults to 1); no PodDisruptionBudget"
+
+
+@pytest.mark.parametrize(
+    ("raw", "value"),
+    [("500m", 0.5), ("2", 2.0), (1, 1.0), ("1Gi", 2.0**30), ("1e3", 1000.0), ("128M", 128e6)],
+)
+def test_quantities(raw: object, value: float) -> None:
+    assert quantity(raw) == value
+
+
+def test_bad_quantities_are_none() -> None:
+    assert quantity("lots") is None
+    assert quantity(None) is None
+    assert quantity("5Xi") is None
+    assert java_size_bytes("2G") == 2 * 2**30
+    assert java_size_bytes("nope") is None
+
+
+def test_slow_start_severity_depends_on_the_runtime() -> None:
+    by_key = {(f.rule_id, f.resource): f for f in _scan("fire.yaml")}
+    assert by_key[("LG-PERF-009", "Deployment/shop/hpa-pinned")].severity.value == "medium"  # JVM
+    assert by_key[("LG-PERF-009", "Deployment/shop/fast-liveness")].severity.value == "low"

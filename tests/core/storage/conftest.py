@@ -1,0 +1,43 @@
+"""Storage fixtures: every test runs against SQLite and a real PostgreSQL database of its own."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from llmgenie.core.settings import Settings, get_settings
+from llmgenie.core.storage import Store, close_stores, open_store
+from tests.support.postgres import temporary_database
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'meta.db'}"
+        return
+    with temporary_database() as url:
+        yield url
+
+
+@pytest.fixture
+def settings(db_url: str, tmp_path: Path) -> Settings:
+    return Settings(home=tmp_path / "home", database_url=db_url)
+
+
+@pytest.fixture
+def store(settings: Settings) -> Iterator[Store]:
+    yield open_store(settings)
+    close_stores()
+
+
+@pytest.fixture
+def cli_env(settings: Settings, monkeypatch: pytest.MonkeyPatch) -> Iterator[Settings]:
+    """The environment a `llmgenie` command reads, pointing at this test's database."""
+    monkeypatch.setenv("LLMGENIE_HOME", str(settings.home))
+    monkeypatch.setenv("LLMGENIE_DATABASE_URL", settings.resolved_database_url)
+    get_settings.cache_clear()
+    yield get_settings()
+    close_stores()
+    get_settings.cache_clear()

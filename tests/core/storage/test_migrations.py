@@ -1,0 +1,102 @@
+"""Migrations on SQLite and PostgreSQL: from empty, one step down, up again; newer schema refused."""
+
+from __future__ import annotations
+
+import pytest
+from alembic.autogenerate import compare_metadata
+from alembic.runtime.migration import MigrationContext
+from sqlalchemy import inspect, text
+
+from llmgenie.core.settings import Settings
+from llmgenie.core.storage import SchemaTooNewError, close_stores, open_store
+from llmgenie.core.storage import migrate as migrations
+from llmgenie.core.storage.db import make_engine
+from llmgenie.core.storage.tables import Base
+from tests.support.cli import run_cli
+from tests.support.reports import make_report, make_task
+
+_TABLES = {"tasks", "steps", "attempts", "findings", "artifacts", "audit_events", "audit_head"}
+
+
+def test_upgrade_from_empty_downgrade_one_step_and_upgrade_again(db_url: str) -> None:
+    engine = make_engine(db_url)
+    try:
+        assert migrations.current_revision(engine) is None
+        migrations.upgrade(engine)
+        head = migrations.head_revision()
+        assert migrations.current_revision(engine) == head
+        assert _TABLES <= set(inspect(engine).get_table_names())
+        assert "heartbeat_at" in {c["name"] for c in inspect(engine).get_columns("tasks")}
+
+        migrations.downgrade(engine, "-1")
+        assert migrations.current_revision(engine) == "0001"
+        columns = {c["name"] for c in inspect(engine).get_columns("tasks")}
+        assert "heartbeat_at" not in columns and "target_key" not in columns
+
+        migrations.upgrade(engine)
+        assert migrations.current_revision(engine) == head
+        assert "target_key" in {c["name"] for c in inspect(engine).get_columns("tasks")}
+    finally:
+        engine.dispose()
+
+
+def test_migrated_schema_matches_the_models(db_url: str) -> None:
+    engine = make_engine(db_url)
+    try:
+        migrations.upgrade(engine)
+        with engine.connect() as conn:
+            ctx = MigrationContext.configure(conn, opts={"compare_type": True})
+            diffs = [
+                d
+                for d in compare_metadata(ctx, Base.metadata)
+                if not (d[0] == "remove_table" and d[1].name == migrations.VERSION_TABLE)
+            ]
+        assert diffs == []
+    finally:
+        engine.dispose()
+
+
+def test_data_survives_downgrade_and_upgrade(settings: Settings) -> None:
+    store = open_store(settings)
+    task = make_task()
+    store.task_started(task)
+    store.task_finished(make_report(task))
+    close_stores()
+    engine = make_engine(settings.resolved_database_url)
+    try:
+        migrations.downgrade(engine, "-1")
+        migrations.upgrade(engine)
+    finally:
+        engine.dispose()
+    report = open_store(settings).get_report(task.id)
+    close_stores()
+    assert report is not None and len(report.findings) == 3
+
+
+def test_open_store_refuses_a_schema_newer_than_the_code(
+    settings: Settings, cli_env: Settings, capsys: pytest.CaptureFixture[str]
+) -> None:
+    open_store(settings)
+    close_stores()
+    engine = make_engine(settings.resolved_database_url)
+    with engine.begin() as conn:
+        conn.execute(text(f"UPDATE {migrations.VERSION_TABLE} SET version_num = '9999'"))
+    engine.dispose()
+
+    with pytest.raises(SchemaTooNewError, match="'9999' is newer than this llmgenie knows"):
+        open_store(settings)
+
+    code, _out, err = run_cli(capsys, "runs", "list")
+    assert code == 2
+    assert "newer than this llmgenie knows" in err and "Traceback" not in err
+    code, _out, err = run_cli(capsys, "db", "upgrade")
+    assert code == 2 and "9999" in err
+
+
+def test_db_upgrade_command(cli_env: Settings, capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = run_cli(capsys, "db", "upgrade")
+    assert code == 0 and f"empty -> {migrations.head_revision()}" in out
+    code, out, _ = run_cli(capsys, "db", "upgrade")
+    assert code == 0 and "already at" in out
+    code, out, _ = run_cli(capsys, "db", "status")
+    assert code == 0 and migrations.head_revision() in out

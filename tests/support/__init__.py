@@ -1,0 +1,1 @@
+"""Reusable test helpers: real PostgreSQL databases and a real S3 endpoint on loopback."""
