@@ -10,8 +10,13 @@ from collections.abc import Iterable
 from pathlib import Path
 
 # Toolset modules: importing them registers them with the engine (add new modules here).
+from llmgenie.agents.tools.devops import compose as _devops_compose  # noqa: F401
+from llmgenie.agents.tools.devops import dependencies as _devops_dependencies  # noqa: F401
 from llmgenie.agents.tools.engine import AgentToolset, EngineResult, Progress, run_engine
+from llmgenie.agents.tools.security import docker as _security_docker  # noqa: F401
 from llmgenie.agents.tools.security import kubernetes as _security_kubernetes  # noqa: F401
+from llmgenie.agents.tools.security import secrets as _security_secrets  # noqa: F401
+from llmgenie.agents.tools.security import terraform as _security_terraform  # noqa: F401
 from llmgenie.core.models import AGENT_NAMES, ScanResult
 from llmgenie.core.settings import Settings
 

@@ -1,4 +1,4 @@
-"""Prometheus right-sizing: live throttling, memory headroom and restarts for the target's workloads.
+"""Prometheus right-sizing: live throttling, memory headroom and restarts of the target's pods.
 
 When `PROMETHEUS_URL` is configured and the step holds the `network` capability, a few instant
 queries against the Prometheus HTTP API (`/api/v1/query`) measure what the workloads found in the
@@ -36,8 +36,10 @@ __all__ = [
 #: Instant queries, one per signal; each returns one sample per (namespace, pod, container).
 QUERIES: dict[str, str] = {
     "throttled_ratio": (
-        'sum by (namespace, pod, container) (rate(container_cpu_cfs_throttled_periods_total{container!="",container!="POD"}[5m]))'
-        ' / sum by (namespace, pod, container) (rate(container_cpu_cfs_periods_total{container!="",container!="POD"}[5m]))'
+        "sum by (namespace, pod, container) "
+        '(rate(container_cpu_cfs_throttled_periods_total{container!="",container!="POD"}[5m]))'
+        " / sum by (namespace, pod, container) "
+        '(rate(container_cpu_cfs_periods_total{container!="",container!="POD"}[5m]))'
     ),
     "memory_working_set": (
         "max by (namespace, pod, container) "

@@ -72,7 +72,13 @@ def _mask_text(text: str) -> str:
 
 def mask(value: Any, *, keep_prompts: bool = False, _key: str | None = None) -> Any:
     """A JSON-safe copy of `value` with secrets masked (and prompt text dropped)."""
-    if _key is not None and not keep_prompts and _key.lower() in _PROMPT_KEYS and value:
+    if (
+        _key is not None
+        and not keep_prompts
+        and _key.lower() in _PROMPT_KEYS
+        and value
+        and isinstance(value, str | list | tuple | dict)  # text, not token counts
+    ):
         return f"[omitted: {len(str(value))} characters]"
     sensitive = (
         _key is not None and _key.lower() not in _SAFE_KEYS and bool(_SENSITIVE_KEY.search(_key))

@@ -102,7 +102,10 @@ def make_report(
     devops_output: dict[str, object] = {"inventory": {"images": ["nginx:1.27"]}}
     if patches:
         devops_output["patches"] = [
-            {"file": "deploy/app-0.yaml", "diff": "--- a/deploy/app-0.yaml\n+++ b/deploy/app-0.yaml\n"}
+            {
+                "file": "deploy/app-0.yaml",
+                "diff": "--- a/deploy/app-0.yaml\n+++ b/deploy/app-0.yaml\n",
+            }
         ]
     devops = AgentReport(
         id="devops",

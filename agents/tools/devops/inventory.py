@@ -140,7 +140,9 @@ def _container(c: Any) -> dict[str, Any]:
             if p is not None
         },
         "resources": {
-            k: dict(resources[k]) for k in ("requests", "limits") if isinstance(resources.get(k), dict)
+            k: dict(resources[k])
+            for k in ("requests", "limits")
+            if isinstance(resources.get(k), dict)
         },
     }
 
@@ -179,7 +181,9 @@ def inventory_of_objects(objects: Iterable[K8sObject]) -> dict[str, Any]:
                 | {
                     "labels": labels,
                     "pod_labels": pod_labels,
-                    "owner": _owner(labels | pod_labels, annotations | _labels(tmpl, "annotations")),
+                    "owner": _owner(
+                        labels | pod_labels, annotations | _labels(tmpl, "annotations")
+                    ),
                     "replicas": replicas
                     if replicas is not None
                     else (1 if o.kind in {"Deployment", "StatefulSet", "ReplicaSet"} else None),
@@ -205,7 +209,11 @@ def inventory_of_objects(objects: Iterable[K8sObject]) -> dict[str, Any]:
                     "type": spec.get("type", "ClusterIP"),
                     "selector": selector,
                     "ports": [
-                        {k: p[k] for k in ("name", "port", "targetPort", "protocol", "nodePort") if k in p}
+                        {
+                            k: p[k]
+                            for k in ("name", "port", "targetPort", "protocol", "nodePort")
+                            if k in p
+                        }
                         for p in spec.get("ports") or []
                         if isinstance(p, dict)
                     ],
@@ -214,13 +222,18 @@ def inventory_of_objects(objects: Iterable[K8sObject]) -> dict[str, Any]:
             )
         else:
             if o.kind == "HorizontalPodAutoscaler":
-                ref = spec.get("scaleTargetRef") if isinstance(spec.get("scaleTargetRef"), dict) else {}
+                ref = (
+                    spec.get("scaleTargetRef")
+                    if isinstance(spec.get("scaleTargetRef"), dict)
+                    else {}
+                )
                 hpas.append(
                     (
                         o.namespace or "default",
                         str(ref.get("kind")),
                         str(ref.get("name")),
-                        {k: spec.get(k) for k in ("minReplicas", "maxReplicas")} | {"hpa": o.resource},
+                        {k: spec.get(k) for k in ("minReplicas", "maxReplicas")}
+                        | {"hpa": o.resource},
                     )
                 )
             elif o.kind == "PodDisruptionBudget":
@@ -266,7 +279,9 @@ def _compose_services(root: Path, rel: str) -> list[dict[str, Any]]:
                 "name": str(name),
                 "image": image,
                 **(split_image(str(image)) if image else {}),
-                "build": build if isinstance(build, str) else (build or {}).get("context")
+                "build": build
+                if isinstance(build, str)
+                else (build or {}).get("context")
                 if isinstance(build, dict)
                 else None,
                 "ports": [str(p) if not isinstance(p, dict) else p for p in svc.get("ports") or []],
@@ -348,7 +363,8 @@ def collect_inventory(
         for stage in d["stages"]:
             images.setdefault(stage["image"], []).append(f"FROM in {d['file']}")
     inv["images"] = [
-        {"image": image, **split_image(image), "used_by": used} for image, used in sorted(images.items())
+        {"image": image, **split_image(image), "used_by": used}
+        for image, used in sorted(images.items())
     ]
     inv["counts"] = {
         "workloads": len(inv["workloads"]),

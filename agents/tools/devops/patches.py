@@ -26,6 +26,7 @@ import re
 from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from itertools import pairwise
 from pathlib import Path
 from typing import Any
 
@@ -112,7 +113,9 @@ def _split_documents(text: str) -> list[str]:
     """The text of each YAML document, separators kept with the document they open."""
     chunks: list[list[str]] = [[]]
     for line in text.splitlines(keepends=True):
-        if _SEPARATOR.match(line) and any(s.strip() and not s.lstrip().startswith("#") for s in chunks[-1]):
+        if _SEPARATOR.match(line) and any(
+            s.strip() and not s.lstrip().startswith("#") for s in chunks[-1]
+        ):
             chunks.append([])
         chunks[-1].append(line)
     return ["".join(c) for c in chunks]
@@ -123,7 +126,7 @@ def _indent_of(text: str) -> tuple[int, int]:
     mappings: Counter[int] = Counter()
     offsets: Counter[int] = Counter()
     lines = [ln for ln in text.splitlines() if ln.strip() and not ln.lstrip().startswith("#")]
-    for line, nxt in zip(lines, lines[1:], strict=False):
+    for line, nxt in pairwise(lines):
         stripped = line.lstrip()
         if not stripped.endswith(":") or stripped.startswith("- "):
             continue
@@ -233,7 +236,8 @@ def _fix_container(
     if sc.get("allowPrivilegeEscalation") is not False and doc.want("k8s.privilege-escalation"):
         if sc.get("privileged") is True:
             doc.notes.append(
-                f"{doc.file} {doc.resource} {name}: privileged, allowPrivilegeEscalation not patched"
+                f"{doc.file} {doc.resource} {name}: privileged, "
+                "allowPrivilegeEscalation not patched"
             )
         else:
             sc["allowPrivilegeEscalation"] = False
@@ -243,16 +247,22 @@ def _fix_container(
     user = sc.get("runAsUser", pod_sc.get("runAsUser"))
     if non_root is not True and doc.want("k8s.run-as-root"):
         if user == 0:
-            doc.notes.append(f"{doc.file} {doc.resource} {name}: runAsUser 0, runAsNonRoot not patched")
+            doc.notes.append(
+                f"{doc.file} {doc.resource} {name}: runAsUser 0, runAsNonRoot not patched"
+            )
         else:
             sc["runAsNonRoot"] = True
             changed = True
-            doc.fixed("k8s.run-as-root", name, "runAsNonRoot: true (the image must set a non-root USER)")
+            doc.fixed(
+                "k8s.run-as-root", name, "runAsNonRoot: true (the image must set a non-root USER)"
+            )
     if sc.get("readOnlyRootFilesystem") is not True and doc.want("k8s.read-only-root-fs"):
         sc["readOnlyRootFilesystem"] = True
         changed = True
         doc.fixed(
-            "k8s.read-only-root-fs", name, "readOnlyRootFilesystem: true (mount emptyDirs for writes)"
+            "k8s.read-only-root-fs",
+            name,
+            "readOnlyRootFilesystem: true (mount emptyDirs for writes)",
         )
     caps = sc.get("capabilities")
     if caps is not None and not isinstance(caps, CommentedMap):
@@ -289,9 +299,13 @@ def _fix_resources(doc: _Doc, c: CommentedMap, name: str) -> None:
         req = requests.get(resource) if requests is not None else None
         lim = limits.get(resource) if limits is not None else None
         if req is None and doc.want(req_cat):
-            value, note = (lim, "= limit") if lim is not None else (
-                DEFAULT_RESOURCES["requests"][resource],
-                "default",
+            value, note = (
+                (lim, "= limit")
+                if lim is not None
+                else (
+                    DEFAULT_RESOURCES["requests"][resource],
+                    "default",
+                )
             )
             requests = _ensure_map(res, "requests")
             if requests is not None:
@@ -301,9 +315,13 @@ def _fix_resources(doc: _Doc, c: CommentedMap, name: str) -> None:
                 doc.fixed(req_cat, name, f"requests.{resource}: {value} ({note})")
                 req = value
         if lim is None and doc.want(lim_cat):
-            value, note = (req, "= request") if req is not None and requests is not None and (
-                requests.get(resource) != DEFAULT_RESOURCES["requests"][resource]
-            ) else (DEFAULT_RESOURCES["limits"][resource], "default")
+            value, note = (
+                (req, "= request")
+                if req is not None
+                and requests is not None
+                and (requests.get(resource) != DEFAULT_RESOURCES["requests"][resource])
+                else (DEFAULT_RESOURCES["limits"][resource], "default")
+            )
             limits = _ensure_map(res, "limits")
             if limits is not None:
                 limits[resource] = value

@@ -18,8 +18,13 @@ __all__ = ["OWNER_UNKNOWN", "render_catalogue", "render_runbook", "service_key"]
 OWNER_UNKNOWN = (
     "unknown — set the `owner` / `team` annotation or the `app.kubernetes.io/managed-by` label"
 )
-_ROLLOUT_KINDS = {"Deployment": "deployment", "StatefulSet": "statefulset", "DaemonSet": "daemonset"}
+_ROLLOUT_KINDS = {
+    "Deployment": "deployment",
+    "StatefulSet": "statefulset",
+    "DaemonSet": "daemonset",
+}
 _MAX_RISKS = 25
+_NOTHING_SELECTED = "**nothing** (selector matches no workload)"
 
 
 def _md(value: Any) -> str:
@@ -61,7 +66,7 @@ def _where(f: Finding) -> str:
 def _replicas(w: dict[str, Any]) -> str:
     hpa = w.get("autoscaler")
     if hpa:
-        return f"HPA {hpa.get('minReplicas', '?')}–{hpa.get('maxReplicas', '?')}"
+        return f"HPA {hpa.get('minReplicas', '?')} to {hpa.get('maxReplicas', '?')}"
     if w["kind"] == "DaemonSet":
         return "one per node"
     if w.get("schedule"):
@@ -110,7 +115,7 @@ def _rollback(w: dict[str, Any]) -> list[str]:
             "Suspend it, then re-apply the previous manifest from git:",
             "",
             "```sh",
-            f"kubectl {ns}patch cronjob {name} -p '{{\"spec\":{{\"suspend\":true}}}}'",
+            f'kubectl {ns}patch cronjob {name} -p \'{{"spec":{{"suspend":true}}}}\'',
             f"git checkout <previous-commit> -- {w['file']} && kubectl {ns}apply -f {w['file']}",
             "```",
         ]
@@ -206,7 +211,9 @@ def render_runbook(
     for c in w.get("containers", []):
         env = ", ".join(f"`{e}`" for e in c.get("env", [])) or "none"
         env_from = ", ".join(f"`{e}`" for e in c.get("env_from", []))
-        mounts = ", ".join(f"`{m['name']}` at `{m['mountPath']}`" for m in c.get("volume_mounts", []))
+        mounts = ", ".join(
+            f"`{m['name']}` at `{m['mountPath']}`" for m in c.get("volume_mounts", [])
+        )
         lines.append(
             f"- `{c['name']}` ({c.get('kind')}): env {env}"
             + (f"; from {env_from}" if env_from else "")
@@ -236,7 +243,8 @@ def _compose_runbook(s: dict[str, Any]) -> str:
         [
             f"# Runbook: {s['name']} (docker compose)",
             "",
-            f"Defined in `{s['file']}`; image `{s.get('image') or 'built from ' + str(s.get('build'))}`.",
+            f"Defined in `{s['file']}`; image "
+            f"`{s.get('image') or 'built from ' + str(s.get('build'))}`.",
             "",
             "## Ownership",
             "",
@@ -322,10 +330,12 @@ def render_catalogue(
         lines += ["", "## Kubernetes Services", "", "| Service | Type | Ports | Selects |"]
         lines.append("|---|---|---|---|")
         for s in services:
-            ports = ", ".join(f"{p.get('port')}→{p.get('targetPort', p.get('port'))}" for p in s["ports"])
+            ports = ", ".join(
+                f"{p.get('port')}→{p.get('targetPort', p.get('port'))}" for p in s["ports"]
+            )
             lines.append(
                 f"| {_md(s['resource'])} | {s['type']} | {_md(ports or '—')} "
-                f"| {_md(', '.join(s['selects']) or '**nothing** (selector matches no workload)')} |"
+                f"| {_md(', '.join(s['selects']) or _NOTHING_SELECTED)} |"
             )
     compose = inventory.get("compose_services", [])
     if compose:
@@ -343,7 +353,8 @@ def render_catalogue(
         for d in dockerfiles:
             lines.append(
                 f"| `{d['file']}` | {_md(d.get('base_image') or '—')} | {len(d['stages'])} "
-                f"| {_md(', '.join(d['exposed_ports']) or '—')} | {_md(d.get('user') or 'root (none set)')} |"
+                f"| {_md(', '.join(d['exposed_ports']) or '—')} "
+                f"| {_md(d.get('user') or 'root (none set)')} |"
             )
     counts = _by_severity(fs)
     lines += ["", "## Findings across the target", ""]

@@ -44,7 +44,9 @@ MAX_COMPOSE_BYTES = 8 * 1024 * 1024
 #: The names docker compose looks for by default, in its order of preference.
 COMPOSE_FILE_NAMES = ("compose.yaml", "compose.yml", "docker-compose.yaml", "docker-compose.yml")
 
-_INTERP = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?:(:?[-?+])([^}]*))?\}|\$([A-Za-z_][A-Za-z0-9_]*)")
+_INTERP = re.compile(
+    r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?:(:?[-?+])([^}]*))?\}|\$([A-Za-z_][A-Za-z0-9_]*)"
+)
 
 
 def interpolate(value: str) -> tuple[str, bool]:
@@ -154,7 +156,9 @@ def _looks_like_compose(name: str) -> bool:
 
 
 @lru_cache(maxsize=128)
-def _definitions(path: str, size: int, mtime_ns: int) -> tuple[frozenset[str], frozenset[str], frozenset[str]]:
+def _definitions(
+    path: str, size: int, mtime_ns: int
+) -> tuple[frozenset[str], frozenset[str], frozenset[str]]:
     parsed = parse_compose(Path(path), Path(path).name)
     if not isinstance(parsed, ComposeFile) or parsed.problem:
         return frozenset(), frozenset(), frozenset()
@@ -212,9 +216,14 @@ def parse_compose_text(text: str, rel: str) -> ComposeFile:
         out.problem = "empty compose file"
         return out
     services = out.data.get("services")
-    if services is None and "version" not in out.data and not any(
-        str(k).startswith("x-") or k in ("include", "volumes", "networks", "secrets", "configs", "name")
-        for k in out.data
+    if (
+        services is None
+        and "version" not in out.data
+        and not any(
+            str(k).startswith("x-")
+            or k in ("include", "volumes", "networks", "secrets", "configs", "name")
+            for k in out.data
+        )
     ):
         out.problem = "no `services` mapping"
         return out

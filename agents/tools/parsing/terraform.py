@@ -16,6 +16,7 @@ attribute; in the leading comment block for the whole file). HCL errors become a
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -191,7 +192,13 @@ def parse_terraform(path: Path, rel: str) -> TerraformFile | ParseProblem:
 def parse_terraform_text(text: str, rel: str) -> TerraformFile | ParseProblem:
     """Parse HCL2 text into blocks; syntax errors are a `ParseProblem` with the line."""
     try:
-        data = hcl2.loads(text, serialization_options=_OPTIONS)
+        if rel.endswith(".tf.json"):
+            raw = json.loads(text)
+            if not isinstance(raw, dict):
+                return ParseProblem(rel, "Terraform JSON is not an object")
+            data = {k: v if isinstance(v, list) else [v] for k, v in raw.items()}
+        else:
+            data = hcl2.loads(text, serialization_options=_OPTIONS)
     except RecursionError:
         return ParseProblem(rel, "HCL nesting too deep")
     except Exception as exc:  # lark raises many error types; all mean "not valid HCL"
@@ -274,6 +281,6 @@ def _block_end(lines: list[str], start: int) -> int:
         depth += code.count("{") - code.count("}")
         if m:
             heredoc = m.group(1)
-        if depth <= 0 and i > start or (depth <= 0 and "{" in code and "}" in code):
+        if depth <= 0 and (i > start or ("{" in code and "}" in code)):
             return i + 1
     return len(lines)

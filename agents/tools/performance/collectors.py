@@ -60,9 +60,7 @@ def collect_prometheus(inp: ToolsetInput, ctx: Any, findings: list[Finding]) -> 
         return ToolsetResult()
     if Capability.network not in inp.capabilities:
         return ToolsetResult(
-            notes=[
-                f"Prometheus at {url} not queried: the step lacks the `network` capability"
-            ]
+            notes=[f"Prometheus at {url} not queried: the step lacks the `network` capability"]
         )
     workloads = workloads_of(k8s_objects(inp.root, inp.context))
     if not workloads:
@@ -71,7 +69,9 @@ def collect_prometheus(inp: ToolsetInput, ctx: Any, findings: list[Finding]) -> 
     try:
         found, output = prometheus_findings(url, workloads, timeout=timeout)
     except PrometheusError as exc:
-        return ToolsetResult(notes=[str(exc)], output={"prometheus": {"url": url, "error": str(exc)}})
+        return ToolsetResult(
+            notes=[str(exc)], output={"prometheus": {"url": url, "error": str(exc)}}
+        )
     return ToolsetResult(
         findings=found,
         output={"prometheus": output},

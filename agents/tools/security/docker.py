@@ -22,10 +22,20 @@ from typing import Any
 from llmgenie.core.models import Severity
 
 from ..engine import register, register_parser
-from ..parsing.dockerfile import Dockerfile, Instruction, Stage, parse_dockerfile, substitute
+from ..parsing.compose import ComposeFile, ComposeService, parse_compose
+from ..parsing.compose import interpolate as compose_interpolate
+from ..parsing.dockerfile import (
+    Dockerfile,
+    Instruction,
+    Stage,
+    parse_dockerfile,
+    parse_image_ref,
+    substitute,
+)
 from ..rules import Hit, RuleSet
 
 __all__ = [
+    "COMPOSE_RULES",
     "DOCKERFILE_RULES",
     "is_secret_name",
     "mask",
@@ -189,7 +199,9 @@ def _root_user(df: Dockerfile, ctx: Any) -> Iterable[Hit]:
         "image: builds are not reproducible and a breaking or compromised release slips in "
         "unnoticed."
     ),
-    remediation="Pin the base image to a version tag, better a digest: `FROM python:3.12-slim@sha256:…`.",
+    remediation=(
+        "Pin the base image to a version tag, better a digest: `FROM python:3.12-slim@sha256:…`."
+    ),
     references=["hadolint DL3006", "hadolint DL3007", "CKV_DOCKER_7"],
 )
 def _latest_tag(df: Dockerfile, ctx: Any) -> Iterable[Hit]:
@@ -218,7 +230,9 @@ def _latest_tag(df: Dockerfile, ctx: Any) -> Iterable[Hit]:
         "ADD copies local files but also unpacks archives and fetches URLs implicitly; for "
         "plain files COPY does exactly what it says, so nothing surprising lands in the image."
     ),
-    remediation="Use COPY for local files and folders (keep ADD for local tar archives it should extract).",
+    remediation=(
+        "Use COPY for local files and folders (keep ADD for local tar archives it should extract)."
+    ),
     references=["hadolint DL3020", "CIS Docker 4.9", "CKV_DOCKER_4"],
 )
 def _add_instead_of_copy(df: Dockerfile, ctx: Any) -> Iterable[Hit]:
@@ -244,7 +258,10 @@ def _add_instead_of_copy(df: Dockerfile, ctx: Any) -> Iterable[Hit]:
         "The image defines no HEALTHCHECK, so Docker and Swarm cannot tell a hung container "
         "from a healthy one and will not restart or stop routing to it."
     ),
-    remediation="Add a HEALTHCHECK to the final stage, e.g. `HEALTHCHECK CMD curl -fsS http://localhost:8080/healthz || exit 1`.",
+    remediation=(
+        "Add a HEALTHCHECK to the final stage, e.g. `HEALTHCHECK CMD curl -fsS "
+        "http://localhost:8080/healthz || exit 1`."
+    ),
     references=["CIS Docker 4.6", "CKV_DOCKER_2"],
 )
 def _healthcheck(df: Dockerfile, ctx: Any) -> Iterable[Hit]:
@@ -280,7 +297,7 @@ def _healthcheck(df: Dockerfile, ctx: Any) -> Iterable[Hit]:
         "Remove the value from the Dockerfile; pass secrets at run time (environment or "
         "mounted files) or at build time with `RUN --mount=type=secret`."
     ),
-    references=["CIS Docker 4.10", "hadolint DL3047", "CKV_SECRET_6"],
+    references=["CIS Docker 4.10", "CKV_SECRET_6"],
 )
 def _secrets_in_env(df: Dockerfile, ctx: Any) -> Iterable[Hit]:
     for ins in df.instructions:
@@ -418,3 +435,237 @@ def _clip(text: str, limit: int = 160) -> str:
 
 register_parser("dockerfile", parse_dockerfile)
 register("security", "dockerfile", DOCKERFILE_RULES)
+
+
+# === docker compose ==========================================================================
+#
+# The same ideas as the Kubernetes rules, for compose services (`compose.*` categories).
+
+COMPOSE_RULES: RuleSet[ComposeFile] = RuleSet(agent="security")
+
+_DANGEROUS_CAPS = frozenset(
+    {"ALL", "SYS_ADMIN", "NET_ADMIN", "SYS_PTRACE", "SYS_MODULE", "DAC_READ_SEARCH", "NET_RAW",
+     "SYS_RAWIO", "BPF", "PERFMON"}
+)  # fmt: skip
+_DOCKER_SOCKETS = ("/var/run/docker.sock", "/run/docker.sock", "/var/run/containerd")
+
+
+def _services(cf: ComposeFile) -> Iterator[ComposeService]:
+    if cf.problem is None:
+        yield from cf.services
+
+
+def _flag(cf: ComposeFile, key: str, wanted: Any) -> Iterator[Hit]:
+    for svc in _services(cf):
+        value = svc.body.get(key)
+        if value == wanted or (isinstance(wanted, str) and str(value).lower() == wanted):
+            yield Hit(
+                file=cf.file,
+                line=svc.line_of(key),
+                resource=f"service/{svc.name}",
+                evidence=f"{key}: {str(value).lower() if isinstance(value, bool) else value}",
+            )
+
+
+@COMPOSE_RULES.rule(
+    "LG-COMPOSE-001",
+    category="compose.privileged",
+    severity=Severity.critical,
+    title="Service runs privileged",
+    message=(
+        "`privileged: true` gives the container every capability and access to all host "
+        "devices: escaping to the host is trivial."
+    ),
+    remediation=(
+        "Remove `privileged: true`; add only the capabilities the service needs with `cap_add`."
+    ),
+    references=["CIS Docker 5.4"],
+)
+def _compose_privileged(cf: ComposeFile, ctx: Any) -> Iterable[Hit]:
+    yield from _flag(cf, "privileged", True)
+
+
+@COMPOSE_RULES.rule(
+    "LG-COMPOSE-002",
+    category="compose.host-network",
+    severity=Severity.high,
+    title="Service shares the host network",
+    message=(
+        "`network_mode: host` removes network isolation: the service sees every host "
+        "interface and can bind or sniff any host port."
+    ),
+    remediation="Use a bridge network and publish only the ports needed.",
+    references=["CIS Docker 5.9"],
+)
+def _compose_host_network(cf: ComposeFile, ctx: Any) -> Iterable[Hit]:
+    yield from _flag(cf, "network_mode", "host")
+
+
+@COMPOSE_RULES.rule(
+    "LG-COMPOSE-003",
+    category="compose.latest-tag",
+    severity=Severity.medium,
+    title="Service image not pinned to a version",
+    message=(
+        "The image has no tag or the tag `latest`: every `docker compose pull` may run "
+        "different software, and a rollback has nothing to go back to."
+    ),
+    remediation="Pin the image to a version tag or a digest: `image: postgres:16.4@sha256:…`.",
+    references=["hadolint DL3007"],
+)
+def _compose_latest(cf: ComposeFile, ctx: Any) -> Iterable[Hit]:
+    for svc in _services(cf):
+        image = svc.body.get("image")
+        if not isinstance(image, str) or not image.strip() or "build" in svc.body:
+            continue
+        resolved, ok = compose_interpolate(image.strip())
+        if not ok:
+            continue
+        if parse_image_ref(resolved).is_latest_or_untagged:
+            yield Hit(
+                file=cf.file,
+                line=svc.line_of("image"),
+                resource=f"service/{svc.name}",
+                evidence=f"image: {image}",
+            )
+
+
+@COMPOSE_RULES.rule(
+    "LG-COMPOSE-004",
+    category="compose.host-pid",
+    severity=Severity.high,
+    title="Service shares the host PID namespace",
+    message="`pid: host` lets the container see and signal every process on the host.",
+    remediation="Remove `pid: host`.",
+    references=["CIS Docker 5.15"],
+)
+def _compose_host_pid(cf: ComposeFile, ctx: Any) -> Iterable[Hit]:
+    yield from _flag(cf, "pid", "host")
+
+
+@COMPOSE_RULES.rule(
+    "LG-COMPOSE-005",
+    category="compose.host-ipc",
+    severity=Severity.high,
+    title="Service shares the host IPC namespace",
+    message="`ipc: host` exposes the host's shared memory and IPC objects to the container.",
+    remediation="Remove `ipc: host` (use `ipc: shareable` between services if needed).",
+    references=["CIS Docker 5.16"],
+)
+def _compose_host_ipc(cf: ComposeFile, ctx: Any) -> Iterable[Hit]:
+    yield from _flag(cf, "ipc", "host")
+
+
+def _volume_source(vol: Any) -> str | None:
+    if isinstance(vol, str):
+        return vol.split(":", 1)[0] if ":" in vol else None
+    if isinstance(vol, dict) and vol.get("type", "volume") == "bind":
+        src = vol.get("source")
+        return str(src) if src is not None else None
+    return None
+
+
+@COMPOSE_RULES.rule(
+    "LG-COMPOSE-006",
+    category="compose.docker-socket",
+    severity=Severity.critical,
+    title="Docker socket mounted into a service",
+    message=(
+        "Whoever can talk to the Docker socket controls the Docker daemon, which runs as "
+        "root: mounting it gives the container root on the host."
+    ),
+    remediation=(
+        "Do not mount the Docker socket; if a tool needs the API, put a filtering proxy in "
+        "front of it."
+    ),
+    references=["CIS Docker 5.31"],
+)
+def _compose_docker_socket(cf: ComposeFile, ctx: Any) -> Iterable[Hit]:
+    for svc in _services(cf):
+        vols = svc.body.get("volumes")
+        for i, vol in enumerate(vols if isinstance(vols, list) else []):
+            src = _volume_source(vol)
+            if src and src.rstrip("/").startswith(_DOCKER_SOCKETS):
+                yield Hit(
+                    file=cf.file,
+                    line=svc.line_of("volumes", i),
+                    resource=f"service/{svc.name}",
+                    evidence=f"volume {src}",
+                )
+
+
+@COMPOSE_RULES.rule(
+    "LG-COMPOSE-007",
+    category="compose.capabilities",
+    severity=Severity.high,
+    title="Dangerous capability added",
+    message=(
+        "The service adds a Linux capability (SYS_ADMIN, NET_ADMIN, ALL…) that lets a "
+        "compromised process act on the host kernel or network."
+    ),
+    remediation=(
+        "Remove the capability from `cap_add`; prefer `cap_drop: [ALL]` plus the few the "
+        "service needs."
+    ),
+    references=["CIS Docker 5.3"],
+)
+def _compose_caps(cf: ComposeFile, ctx: Any) -> Iterable[Hit]:
+    for svc in _services(cf):
+        caps = svc.body.get("cap_add")
+        for i, cap in enumerate(caps if isinstance(caps, list) else []):
+            name = str(cap).upper().removeprefix("CAP_")
+            if name in _DANGEROUS_CAPS:
+                yield Hit(
+                    file=cf.file,
+                    line=svc.line_of("cap_add", i),
+                    resource=f"service/{svc.name}",
+                    evidence=f"cap_add: {cap}",
+                )
+
+
+def _environment(body: dict[str, Any]) -> Iterator[tuple[int | str, str, str | None]]:
+    env = body.get("environment")
+    if isinstance(env, dict):
+        for k, v in env.items():
+            yield str(k), str(k), None if v is None else str(v)
+    elif isinstance(env, list):
+        for i, item in enumerate(env):
+            name, eq, value = str(item).partition("=")
+            yield i, name, value if eq else None
+
+
+@COMPOSE_RULES.rule(
+    "LG-COMPOSE-008",
+    category="compose.secrets-in-env",
+    severity=Severity.high,
+    title="Secret written into the compose file",
+    message=(
+        "An environment variable named like a secret has a literal value in the compose file: "
+        "it is in the repository, in `docker inspect` and in every process listing of the env."
+    ),
+    remediation=(
+        "Use `${VAR}` from an untracked .env file or the shell, or compose `secrets:` "
+        "(mounted as files under /run/secrets)."
+    ),
+    references=["CIS Docker 4.10", "CKV_SECRET_6"],
+)
+def _compose_secrets(cf: ComposeFile, ctx: Any) -> Iterable[Hit]:
+    for svc in _services(cf):
+        for key, name, value in _environment(svc.body):
+            if value is None or not is_secret_name(name):
+                continue
+            v = value.strip().strip("\"'")
+            if not v or "$" in v or v.lower() in ("true", "false", "yes", "no"):
+                continue
+            if name.upper().endswith(("_FILE", "_PATH")):
+                continue
+            yield Hit(
+                file=cf.file,
+                line=svc.line_of("environment", key),
+                resource=f"service/{svc.name}",
+                evidence=f"{name}={mask(v)}",
+            )
+
+
+register_parser("compose", parse_compose)
+register("security", "compose", COMPOSE_RULES)

@@ -94,6 +94,8 @@ _HASH_CONTEXT = re.compile(
     re.I,
 )
 _PRAGMA = "pragma: allowlist secret"
+#: File kinds whose secret-named variables have their own rules (`*.secrets-in-env`).
+_OWN_ENV_RULES = frozenset({"dockerfile", "compose"})
 _K8S_DATA_VALUE = re.compile(r"^(\s+)([\w.\-]+):\s*[\"']?([A-Za-z0-9+/]{16,}={0,2})[\"']?\s*$")
 
 
@@ -187,9 +189,13 @@ def _specific(text: str) -> Iterator[tuple[str, str, str]]:
 
 
 def detect_secrets_in_lines(
-    rel: str, lines: Iterable[str], k8s_secret: bool = False
+    rel: str, lines: Iterable[str], k8s_secret: bool = False, keywords: bool = True
 ) -> list[SecretHit]:
-    """Every secret in a file's lines (1-based), one per (line, value), most specific first."""
+    """Every secret in a file's lines (1-based), one per (line, value), most specific first.
+
+    `keywords=False` turns off the generic "secret-named key = value" detector, for files
+    whose own rules judge those assignments (Dockerfile ENV/ARG, compose environment).
+    """
     if _skip_file(rel):
         return []
     keyword_name = _keyword_file(rel)
@@ -217,7 +223,7 @@ def detect_secrets_in_lines(
             continue  # the key's body lines are the same finding
         if k8s_secret:
             found.extend(_k8s_decoded(line, number, seen))
-        if not found and not is_indirect_reference(line):
+        if keywords and not found and not is_indirect_reference(line):
             for value in _KEYWORD.analyze_string(line, denylist_regex_to_group=keyword_regexes):
                 if (
                     value
@@ -282,7 +288,9 @@ def _hits_of(subject: Any) -> list[SecretHit]:
         text_head = "\n".join(lines[:200])
         k8s_secret = bool(re.search(r"^kind:\s*Secret\s*$", text_head, re.M))
         _CACHE["key"] = key
-        _CACHE["hits"] = detect_secrets_in_lines(rel, lines, k8s_secret)
+        kind = str(getattr(subject, "kind", ""))
+        keywords = kind not in _OWN_ENV_RULES
+        _CACHE["hits"] = detect_secrets_in_lines(rel, lines, k8s_secret, keywords)
     return _CACHE["hits"]
 
 

@@ -42,6 +42,10 @@ def _as_list(value: Any) -> list[Any]:
     return value if isinstance(value, list) else [value]
 
 
+def _shown(value: Any) -> str:
+    return str(value).lower() if value is not None else "unset (false)"
+
+
 def _port(value: Any) -> int | None:
     try:
         return int(value)
@@ -206,7 +210,10 @@ def _open_ingress(tf: TerraformFile, ctx: Any) -> Iterable[Hit]:
                 file=tf.file,
                 line=b.line_of("allow", i),
                 resource=b.address,
-                evidence=f"allow {allow.get('protocol')} {','.join(ports) or 'all ports'} from {open_to[0]}",
+                evidence=(
+                    f"allow {allow.get('protocol')} {','.join(ports) or 'all ports'} "
+                    f"from {open_to[0]}"
+                ),
                 severity=Severity.critical if admin else None,
             )
 
@@ -236,7 +243,8 @@ def _bucket_ref(value: Any) -> str | None:
     ),
     remediation=(
         "Set `encrypted = true` (EBS, EFS), `storage_encrypted = true` (RDS), or add an "
-        "aws_s3_bucket_server_side_encryption_configuration for the bucket (KMS for sensitive data)."
+        "aws_s3_bucket_server_side_encryption_configuration for the bucket (KMS for "
+        "sensitive data)."
     ),
     references=[
         "CKV_AWS_3",
@@ -270,7 +278,7 @@ def _unencrypted_storage(tf: TerraformFile, ctx: Any) -> Iterable[Hit]:
             file=tf.file,
             line=b.line_of("encrypted"),
             resource=b.address,
-            evidence=f"encrypted = {str(value).lower() if value is not None else 'unset (false)'}",
+            evidence=f"encrypted = {_shown(value)}",
         )
     for b in tf.resources("aws_db_instance", "aws_rds_cluster"):
         value = b.get("storage_encrypted")
@@ -284,7 +292,7 @@ def _unencrypted_storage(tf: TerraformFile, ctx: Any) -> Iterable[Hit]:
             file=tf.file,
             line=b.line_of("storage_encrypted"),
             resource=b.address,
-            evidence=f"storage_encrypted = {str(value).lower() if value is not None else 'unset (false)'}",
+            evidence=f"storage_encrypted = {_shown(value)}",
         )
     for b in tf.resources("aws_s3_bucket"):
         if b.nested("server_side_encryption_configuration"):
@@ -362,7 +370,9 @@ def _statements(policy: Any) -> list[dict[str, Any]]:
         "An Allow statement grants `*` actions: whoever holds this policy is an administrator, "
         "so one leaked credential or compromised workload owns the account."
     ),
-    remediation="List the actions the workload needs (least privilege) and scope Resource to its ARNs.",
+    remediation=(
+        "List the actions the workload needs (least privilege) and scope Resource to its ARNs."
+    ),
     references=["CKV_AWS_1", "CKV_AWS_62", "CKV_AWS_63", "CIS AWS 1.16"],
 )
 def _iam_wildcard(tf: TerraformFile, ctx: Any) -> Iterable[Hit]:

@@ -95,7 +95,9 @@ def test_patches_apply_parse_validate_and_fix_the_findings(target: Path) -> None
     assert ("k8s.run-as-root", "CronJob/shop/report") in {(f.category, f.resource) for f in after}
     assert any("runAsUser 0" in n for n in patches.notes)
     # probes are only skeletons, so their findings stay until someone fills them in.
-    assert ("k8s.liveness-probe", "Deployment/shop/api") in {(f.category, f.resource) for f in after}
+    assert ("k8s.liveness-probe", "Deployment/shop/api") in {
+        (f.category, f.resource) for f in after
+    }
 
 
 def test_only_findings_given_are_patched(target: Path) -> None:
@@ -134,4 +136,3 @@ def test_unparseable_documents_are_left_alone() -> None:
     text = "apiVersion: v1\nkind: Pod\nmetadata: {name: [\n"
     fixed, fixes, notes = patch_text(text, "bad.yaml")
     assert fixed == text and fixes == [] and notes
-

@@ -20,7 +20,9 @@ FIXTURES = Path(__file__).parents[2] / "fixtures" / "devops"
 
 def _scan(ctx: object = None) -> list[Finding]:
     objects = [
-        o for o in iter_k8s_objects(FIXTURES / "schema.yaml", "schema.yaml") if isinstance(o, K8sObject)
+        o
+        for o in iter_k8s_objects(FIXTURES / "schema.yaml", "schema.yaml")
+        if isinstance(o, K8sObject)
     ]
     return [f for o in objects for f in schema_rules.run(o, ctx)]
 

@@ -7,10 +7,13 @@ import socket
 import threading
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from urllib.parse import parse_qs, urlparse
 
 import pytest
 
+from llmgenie.agents.tools.base import ToolsetInput
+from llmgenie.agents.tools.performance.collectors import collect_prometheus
 from llmgenie.agents.tools.prometheus import (
     PrometheusClient,
     PrometheusError,
@@ -18,6 +21,9 @@ from llmgenie.agents.tools.prometheus import (
     WorkloadContainer,
     prometheus_findings,
 )
+from llmgenie.core.context import analyze
+from llmgenie.core.models import Capability
+from llmgenie.core.settings import get_settings
 
 MiB = 1024 * 1024
 
@@ -184,3 +190,58 @@ def test_unreachable_server_gives_a_clear_error() -> None:
         port = s.getsockname()[1]
     with pytest.raises(PrometheusError, match=rf"127.0.0.1:{port} is unreachable"):
         PrometheusClient(f"http://127.0.0.1:{port}", timeout=1.0).query("up")
+
+
+INVENTORY = Path(__file__).parents[2] / "fixtures" / "devops" / "inventory"
+
+
+def _input(url: str | None, *caps: Capability) -> ToolsetInput:
+    context = analyze(str(INVENTORY))
+    settings = {"prometheus_url": url, "prometheus_timeout": 1.0} if url else {}
+    return ToolsetInput(
+        root=Path(context.root),
+        context=context,
+        capabilities=frozenset({Capability.read_target, *caps}),
+        settings=settings,
+    )
+
+
+def test_collector_queries_with_network_capability(prometheus: tuple[str, list[str]]) -> None:
+    url, queries = prometheus
+    result = collect_prometheus(_input(url, Capability.network), None, [])
+    # Scripted pods api-7d4b9c8f6-x2x9z and db-0 in namespace shop are the target's workloads;
+    # worker-x7k2p has no DaemonSet in this target, so its restarts are not reported.
+    assert sorted((f.category, f.resource, f.file) for f in result.findings) == [
+        ("perf.cpu-throttling", "Deployment/shop/api", "k8s/api.yaml"),
+        ("perf.memory-near-limit", "StatefulSet/shop/db", "k8s/db.yaml"),
+    ]
+    assert result.output["prometheus"]["containers_measured"] >= 1
+    assert queries
+
+
+def test_collector_needs_the_network_capability(prometheus: tuple[str, list[str]]) -> None:
+    url, queries = prometheus
+    result = collect_prometheus(_input(url), None, [])
+    assert result.findings == [] and queries == []
+    assert "lacks the `network` capability" in result.notes[0]
+
+
+def test_collector_reports_an_unreachable_prometheus() -> None:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    result = collect_prometheus(_input(f"http://127.0.0.1:{port}", Capability.network), None, [])
+    assert result.findings == []
+    assert "unreachable" in result.notes[0]
+    assert "unreachable" in result.output["prometheus"]["error"]
+
+
+def test_collector_is_silent_without_a_url(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("PROMETHEUS_URL", raising=False)
+    monkeypatch.delenv("LLMGENIE_PROMETHEUS_URL", raising=False)
+    get_settings.cache_clear()
+    try:
+        result = collect_prometheus(_input(None, Capability.network), None, [])
+    finally:
+        get_settings.cache_clear()
+    assert result.findings == [] and result.notes == []

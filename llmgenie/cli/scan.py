@@ -1,0 +1,151 @@
+"""`llmgenie scan PATH`: the toolsets alone, no orchestration, no LLM — for pre-commit and CI.
+
+Exit codes (CONTRACTS.md): 0 done and nothing at or above --fail-on; 1 findings at or above
+--fail-on; 2 bad input (missing path, unknown agent, bad format), one line, no traceback.
+Imports neither Prefect nor CrewAI.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import typer
+
+from llmgenie.cli.errors import EXIT_FINDINGS, EXIT_OK, UserError
+from llmgenie.cli.main import app
+from llmgenie.core.models import AGENT_NAMES, ScanResult, Severity
+
+__all__ = ["scan_command"]
+
+_FORMATS = ("json", "sarif", "markdown", "text")
+_PROGRESS_MIN_FILES = 200
+
+
+def _parse_agents(raw: str | None) -> list[str] | None:
+    if raw is None:
+        return None
+    agents = [a.strip().lower() for a in raw.split(",") if a.strip()]
+    unknown = [a for a in agents if a not in AGENT_NAMES]
+    if unknown or not agents:
+        raise UserError(
+            f"--agents: unknown agent {', '.join(unknown) or '(none given)'}; "
+            f"expected a comma-separated list of {', '.join(AGENT_NAMES)}"
+        )
+    return agents
+
+
+def _parse_severity(raw: str | None) -> Severity | None:
+    if raw is None:
+        return None
+    try:
+        return Severity(raw.strip().lower())
+    except ValueError:
+        raise UserError(
+            f"--fail-on: unknown severity {raw!r}; expected one of "
+            f"{', '.join(s.value for s in Severity)}"
+        ) from None
+
+
+def _render_text(result: ScanResult) -> str:
+    lines = []
+    for f in result.findings:
+        where = f"{f.file}:{f.line}" if f.file and f.line else (f.file or "-")
+        res = f" {f.resource}" if f.resource else ""
+        ev = f" — {f.evidence}" if f.evidence else ""
+        lines.append(f"{f.severity.value.upper():8} {f.rule_id:12} {where}{res}: {f.title}{ev}")
+    s = result.summary
+    counts = ", ".join(f"{k}: {v}" for k, v in s.by_severity.items()) or "none"
+    lines.append(
+        f"{len(result.findings)} findings ({counts}) in {s.files_scanned} files; "
+        f"{s.suppressed} suppressed, {len(s.skipped)} skipped"
+    )
+    return "\n".join(lines) + "\n"
+
+
+@app.command("scan")
+def scan_command(
+    path: str = typer.Argument(..., help="folder, file or archive to scan"),
+    format: str | None = typer.Option(
+        None,
+        "--format",
+        "-f",
+        help="json | sarif | markdown | text (default: text on a terminal, json otherwise)",
+    ),
+    agents: str | None = typer.Option(
+        None, "--agents", help=f"comma-separated toolsets to run ({', '.join(AGENT_NAMES)})"
+    ),
+    fail_on: str | None = typer.Option(
+        None, "--fail-on", help="exit 1 when a finding is at or above this severity"
+    ),
+    output: Path | None = typer.Option(None, "--output", "-o", help="write the report here"),
+) -> None:
+    """Run the toolsets over PATH and print the findings (no orchestration, no LLM)."""
+    fmt = (format or ("text" if sys.stdout.isatty() and output is None else "json")).lower()
+    if fmt not in _FORMATS:
+        raise UserError(
+            f"--format: unknown format {format!r}; expected one of {', '.join(_FORMATS)}"
+        )
+    agent_list = _parse_agents(agents)
+    threshold = _parse_severity(fail_on)
+    if not path.startswith("s3://") and not Path(path).expanduser().exists():
+        raise UserError(f"PATH: {path!r} does not exist")
+
+    from llmgenie.core.targets import TargetError
+
+    try:
+        result = _run(path, agent_list)
+    except TargetError as exc:
+        raise UserError(f"PATH: {exc}") from None
+
+    if fmt == "text":
+        text = _render_text(result)
+    else:
+        from llmgenie.agents.tools.catalog import rule_catalog
+        from llmgenie.core.render import render
+
+        text = render(result, fmt, rule_catalog(agent_list) if fmt == "sarif" else ())
+    if output is not None:
+        try:
+            output.write_text(text, encoding="utf-8")
+        except OSError as exc:
+            raise UserError(f"--output: cannot write {str(output)!r}: {exc.strerror}") from None
+        typer.echo(f"wrote {len(result.findings)} findings to {output}", err=True)
+    else:
+        sys.stdout.write(text)
+    if threshold is not None and any(f.severity.at_least(threshold) for f in result.findings):
+        raise typer.Exit(EXIT_FINDINGS)
+    raise typer.Exit(EXIT_OK)
+
+
+def _run(path: str, agents: list[str] | None) -> ScanResult:
+    from llmgenie.agents.tools import scan_detailed
+
+    if not sys.stdout.isatty():
+        return scan_detailed(path, agents).scan
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+
+    progress = Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        console=Console(stderr=True),
+        transient=True,
+    )
+    task_id = None
+
+    def report(phase: str, done: int, total: int) -> None:
+        nonlocal task_id
+        if total < _PROGRESS_MIN_FILES:
+            return
+        if task_id is None:
+            progress.start()
+            task_id = progress.add_task("scanning", total=total)
+        progress.update(task_id, completed=done, description=phase)
+
+    try:
+        return scan_detailed(path, agents, progress=report).scan
+    finally:
+        if task_id is not None:
+            progress.stop()

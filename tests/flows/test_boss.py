@@ -1,0 +1,162 @@
+"""BOSS on a real Prefect API: DAG order, concurrency, retries, fallback, failures, denial."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from pathlib import Path
+
+import pytest
+from prefect.client.orchestration import get_client
+
+from llmgenie.core.models import (
+    AttemptOutcome,
+    Mode,
+    Role,
+    StepStatus,
+    TaskReport,
+    TaskStatus,
+)
+from llmgenie.flows.boss import boss_flow
+from tests.flows.conftest import EXAMPLE, TimedToolset, use_settings
+
+pytestmark = pytest.mark.usefixtures("llmgenie_home")
+
+
+def run_boss(task: str = "review the shop", **kwargs: object) -> TaskReport:
+    return asyncio.run(boss_flow(task=task, target=str(EXAMPLE), **kwargs))
+
+
+def step(report: TaskReport, step_id: str):  # noqa: ANN201 - AgentReport
+    return next(s for s in report.steps if s.id == step_id)
+
+
+def test_all_specialists_run_as_child_flow_runs_with_documentation_last() -> None:
+    report = run_boss()
+
+    assert report.status is TaskStatus.completed
+    assert [s.id for s in report.steps] == ["devops", "security", "performance", "documentation"]
+    ids = {s.flow_run_id for s in report.steps}
+    assert None not in ids and len(ids) == 4
+    doc = step(report, "documentation")
+    others = [s for s in report.steps if s.id != "documentation"]
+    assert all(doc.started_at >= s.finished_at for s in others)
+
+    async def parents() -> set[str]:
+        async with get_client() as client:
+            children = [await client.read_flow_run(uuid.UUID(i)) for i in ids]
+            task_runs = [await client.read_task_run(c.parent_task_run_id) for c in children]
+            return {str(t.flow_run_id) for t in task_runs}
+
+    assert asyncio.run(parents()) == {report.flow_run_id}
+
+
+def test_independent_steps_run_at_the_same_time(timed_toolsets: dict[str, TimedToolset]) -> None:
+    for name in ("devops", "security", "performance"):
+        timed_toolsets[name].seconds = 0.5
+
+    report = run_boss()
+
+    assert report.status is TaskStatus.completed
+    runs = [timed_toolsets[n].runs[0] for n in ("devops", "security", "performance")]
+    latest_start = max(start for start, _ in runs)
+    earliest_end = min(end for _, end in runs)
+    assert latest_start < earliest_end, "the three independent steps did not overlap"
+    doc_start, _ = timed_toolsets["documentation"].runs[0]
+    assert doc_start >= max(end for _, end in runs)
+
+
+def test_transient_failure_is_retried_then_succeeds(
+    monkeypatch: pytest.MonkeyPatch, scripted_models: dict[str, list[str | None]]
+) -> None:
+    scripted_models["once"] = ["rate_limit", None]
+    use_settings(monkeypatch, llm="scripted/once", step_retries="2")
+
+    report = run_boss(agents=["security"])
+
+    sec = step(report, "security")
+    assert sec.status is StepStatus.completed
+    assert sec.mode is Mode.llm and sec.model == "scripted/once"
+    assert [(a.executor, a.outcome, a.error_class) for a in sec.attempts] == [
+        ("scripted/once", AttemptOutcome.failed, "rate_limit"),
+        ("scripted/once", AttemptOutcome.succeeded, None),
+    ]
+    assert report.tokens.prompt == 13
+
+
+def test_retries_exhausted_move_to_the_next_executor(
+    monkeypatch: pytest.MonkeyPatch, scripted_models: dict[str, list[str | None]]
+) -> None:
+    scripted_models["down"] = ["server_error"]
+    scripted_models["auth"] = ["auth"]
+    use_settings(monkeypatch, llm="scripted/down,scripted/auth", step_retries="2")
+
+    report = run_boss(agents=["security"])
+
+    sec = step(report, "security")
+    assert sec.status is StepStatus.completed
+    assert sec.mode is Mode.tool_only and sec.model is None
+    assert [(a.executor, a.outcome) for a in sec.attempts] == [
+        ("scripted/down", AttemptOutcome.failed),
+        ("scripted/down", AttemptOutcome.failed),
+        ("scripted/down", AttemptOutcome.failed),
+        ("scripted/auth", AttemptOutcome.failed),  # not transient: no retry
+        ("tool-only", AttemptOutcome.succeeded),
+    ]
+    assert sec.findings, "tool findings are never lost when models fail"
+
+
+def test_a_step_that_raises_fails_alone(
+    monkeypatch: pytest.MonkeyPatch, timed_toolsets: dict[str, TimedToolset]
+) -> None:
+    use_settings(monkeypatch, step_retries="1", step_retry_base_delay_seconds="0")
+    timed_toolsets["performance"].error = RuntimeError("disk on fire")
+
+    report = run_boss()
+
+    assert report.status is TaskStatus.completed_with_errors
+    perf = step(report, "performance")
+    assert perf.status is StepStatus.failed
+    assert "disk on fire" in (perf.error or "")
+    assert perf.flow_run_id
+    assert {s.id for s in report.steps if s.status is StepStatus.completed} == {
+        "devops",
+        "security",
+        "documentation",
+    }
+    assert any("performance failed" in n for n in report.notes)
+
+
+def test_a_step_that_times_out_fails_alone(
+    monkeypatch: pytest.MonkeyPatch, timed_toolsets: dict[str, TimedToolset]
+) -> None:
+    use_settings(monkeypatch, step_timeout_seconds="1", step_retries="0")
+    timed_toolsets["devops"].seconds = 3
+
+    report = run_boss()
+
+    devops = step(report, "devops")
+    assert devops.status is StepStatus.failed
+    assert "timed out" in (devops.error or "").lower()
+    assert step(report, "security").status is StepStatus.completed
+    assert report.status is TaskStatus.completed_with_errors
+
+
+def test_a_denied_step_is_recorded_and_the_rest_goes_on(monkeypatch: pytest.MonkeyPatch) -> None:
+    use_settings(monkeypatch, prometheus_url="http://127.0.0.1:9")
+
+    report = run_boss(role=Role.viewer)
+
+    perf = step(report, "performance")
+    assert perf.status is StepStatus.denied
+    assert [c.value for c in perf.missing_capabilities] == ["network"]
+    assert step(report, "security").status is StepStatus.completed
+    assert step(report, "documentation").status is StepStatus.completed
+    assert report.status is TaskStatus.completed_with_errors
+
+
+def test_missing_target_fails_before_any_step(tmp_path: Path) -> None:
+    from llmgenie.core.targets import TargetError
+
+    with pytest.raises(TargetError, match="does not exist"):
+        asyncio.run(boss_flow(task="review", target=str(tmp_path / "missing")))
