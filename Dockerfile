@@ -1,10 +1,9 @@
-FROM golang:1.22 AS build
-WORKDIR /src
-COPY . .
-RUN go build -o /api ./cmd/api
+FROM python:latest
 
-FROM gcr.io/distroless/static:nonroot
-COPY --from=build /api /api
+WORKDIR /srv/shop
+RUN apt-get update && apt-get install -y curl
+COPY app/requirements.txt .
+RUN pip install -r requirements.txt
+COPY app/ .
 EXPOSE 8080
-USER nonroot
-ENTRYPOINT ["/api"]
+CMD ["gunicorn", "-b", "0.0.0.0:8080", "shop:app"]

@@ -12,6 +12,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 import psycopg
+import psycopg.conninfo
 import pytest
 
 __all__ = [
@@ -20,6 +21,7 @@ __all__ = [
     "drop_database",
     "postgres_available",
     "temporary_database",
+    "truncate_tables",
 ]
 
 #: Where the server is; override with LLMGENIE_TEST_POSTGRES (a libpq DSN of the admin database).
@@ -69,3 +71,21 @@ def temporary_database(prefix: str = "llmgenie_test") -> Iterator[str]:
     finally:
         # Engines cached by the code under test may still hold connections: FORCE drops them.
         drop_database(url)
+
+
+def truncate_tables(url: str, keep: tuple[str, ...] = ("llmgenie_schema_version",)) -> None:
+    """Empty every table of the database (schema and migrations stay): a clean slate per test."""
+    name = url.rsplit("/", 1)[1].split("?", 1)[0]
+    if not name.startswith("llmgenie_"):
+        raise ValueError(f"refusing to truncate {name!r}: not a database these helpers created")
+    dsn = psycopg.conninfo.make_conninfo(ADMIN_DSN, dbname=name)
+    with psycopg.connect(dsn, autocommit=True, connect_timeout=5) as conn:
+        tables = [
+            r[0]
+            for r in conn.execute(
+                "SELECT tablename FROM pg_tables WHERE schemaname = 'public'"
+            ).fetchall()
+            if r[0] not in keep
+        ]
+        if tables:
+            conn.execute("TRUNCATE " + ", ".join(f'"{t}"' for t in tables) + " CASCADE")

@@ -8,8 +8,8 @@ security rules have nothing to judge on such a file. Binary or non-UTF-8 files a
 
 Compose files are often layered (`compose.yaml` plus `compose.override.yaml`): an override
 may name a service without an image, or depend on a service defined in the base file.
-`sibling_definitions()` gives the services, volumes and networks of the other compose files in
-the same folder so validation does not call those wrong.
+`sibling_definitions()` gives an overlay the services, volumes and networks of the base
+file(s) of its folder so validation does not call those wrong.
 
 Suppression follows `ignore_comments`: `# llmgenie:ignore LG-COMPOSE-001` above a service
 (or a key) covers the block under it; in the leading comment block, the whole file.
@@ -118,8 +118,12 @@ class ComposeFile:
         return line
 
     def sibling_definitions(self) -> tuple[frozenset[str], frozenset[str], frozenset[str]]:
-        """Services, volumes and networks the other compose files of this folder define."""
-        if self.path is None:
+        """Services, volumes and networks the base compose file(s) of this folder define.
+
+        Only for an overlay (`compose.override.yaml`, `docker-compose.prod.yml`…): a base file
+        (`compose.yaml`…) stands alone, as `docker compose` reads it.
+        """
+        if self.path is None or self.path.name in COMPOSE_FILE_NAMES:
             return frozenset(), frozenset(), frozenset()
         services: set[str] = set()
         volumes: set[str] = set()
@@ -128,7 +132,7 @@ class ComposeFile:
             siblings = [
                 p
                 for p in self.path.parent.iterdir()
-                if p != self.path and p.is_file() and _looks_like_compose(p.name)
+                if p != self.path and p.name in COMPOSE_FILE_NAMES and p.is_file()
             ]
         except OSError:
             siblings = []
@@ -148,11 +152,6 @@ class ComposeFile:
 
     def is_suppressed(self, rule_id: str, line: int | None) -> bool:
         return self.ignores.is_suppressed(rule_id, line)
-
-
-def _looks_like_compose(name: str) -> bool:
-    lower = name.lower()
-    return lower.endswith((".yml", ".yaml")) and ("compose" in lower)
 
 
 @lru_cache(maxsize=128)

@@ -81,9 +81,13 @@ def is_secret_name(name: str) -> bool:
 def run_commands(ins: Instruction) -> str:
     """What a RUN executes: shell text with heredoc bodies, or the exec form joined."""
     as_json = ins.json_args()
-    if as_json is not None:
-        return " ".join(as_json)
-    return ins.command
+    if as_json is None:
+        return ins.command
+    shell = as_json[0].rsplit("/", 1)[-1] if as_json else ""
+    if shell in _SHELLS and "-c" in as_json[1:]:
+        at = as_json.index("-c", 1)
+        return " ".join(as_json[at + 1 :])
+    return " ".join(as_json)
 
 
 def _simple_commands(text: str) -> Iterator[list[list[str]]]:

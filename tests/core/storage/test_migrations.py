@@ -18,8 +18,8 @@ from tests.support.reports import make_report, make_task
 _TABLES = {"tasks", "steps", "attempts", "findings", "artifacts", "audit_events", "audit_head"}
 
 
-def test_upgrade_from_empty_downgrade_one_step_and_upgrade_again(db_url: str) -> None:
-    engine = make_engine(db_url)
+def test_upgrade_from_empty_downgrade_one_step_and_upgrade_again(fresh_db_url: str) -> None:
+    engine = make_engine(fresh_db_url)
     try:
         assert migrations.current_revision(engine) is None
         migrations.upgrade(engine)
@@ -40,8 +40,8 @@ def test_upgrade_from_empty_downgrade_one_step_and_upgrade_again(db_url: str) ->
         engine.dispose()
 
 
-def test_migrated_schema_matches_the_models(db_url: str) -> None:
-    engine = make_engine(db_url)
+def test_migrated_schema_matches_the_models(fresh_db_url: str) -> None:
+    engine = make_engine(fresh_db_url)
     try:
         migrations.upgrade(engine)
         with engine.connect() as conn:
@@ -56,7 +56,8 @@ def test_migrated_schema_matches_the_models(db_url: str) -> None:
         engine.dispose()
 
 
-def test_data_survives_downgrade_and_upgrade(settings: Settings) -> None:
+def test_data_survives_downgrade_and_upgrade(fresh_settings: Settings) -> None:
+    settings = fresh_settings
     store = open_store(settings)
     task = make_task()
     store.task_started(task)
@@ -74,8 +75,9 @@ def test_data_survives_downgrade_and_upgrade(settings: Settings) -> None:
 
 
 def test_open_store_refuses_a_schema_newer_than_the_code(
-    settings: Settings, cli_env: Settings, capsys: pytest.CaptureFixture[str]
+    fresh_settings: Settings, fresh_cli_env: Settings, capsys: pytest.CaptureFixture[str]
 ) -> None:
+    settings = fresh_settings
     open_store(settings)
     close_stores()
     engine = make_engine(settings.resolved_database_url)
@@ -93,7 +95,7 @@ def test_open_store_refuses_a_schema_newer_than_the_code(
     assert code == 2 and "9999" in err
 
 
-def test_db_upgrade_command(cli_env: Settings, capsys: pytest.CaptureFixture[str]) -> None:
+def test_db_upgrade_command(fresh_cli_env: Settings, capsys: pytest.CaptureFixture[str]) -> None:
     code, out, _ = run_cli(capsys, "db", "upgrade")
     assert code == 0 and f"empty -> {migrations.head_revision()}" in out
     code, out, _ = run_cli(capsys, "db", "upgrade")

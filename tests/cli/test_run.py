@@ -1,0 +1,83 @@
+"""`llmgenie run`: exit codes, one-line user errors, text and JSON output."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from llmgenie.core.models import TaskReport
+from tests.support.cli import run_cli
+
+EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "shop"
+
+
+def test_missing_target_is_exit_2_with_one_line() -> None:
+    proc = subprocess.run(
+        [sys.executable, "-m", "llmgenie", "run", "x", "--target", "/nonexistent"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert proc.returncode == 2
+    assert proc.stderr.strip().splitlines() == [
+        "llmgenie: error: target '/nonexistent' does not exist"
+    ]
+    assert proc.stdout == ""
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--agents", "security,wizard"], "--agents: unknown agent wizard"),
+        (["--format", "yaml"], "--format: 'yaml' is not one of text, json"),
+        (["--fail-on", "severe"], "--fail-on: 'severe' is not a severity"),
+        (["--role", "king"], "--role: 'king' is not one of viewer"),
+    ],
+)
+def test_bad_flags_are_exit_2(
+    capsys: pytest.CaptureFixture[str], args: list[str], message: str
+) -> None:
+    code, out, err = run_cli(capsys, "run", "x", "--target", str(EXAMPLE), *args)
+    assert code == 2
+    assert len(err.strip().splitlines()) == 1 and message in err
+    assert "Traceback" not in err
+
+
+@pytest.mark.usefixtures("llmgenie_home")
+def test_json_report_and_fail_on(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, err = run_cli(
+        capsys,
+        "run",
+        "audit the shop",
+        "--target",
+        str(EXAMPLE),
+        "--format",
+        "json",
+        "--fail-on",
+        "critical",
+    )
+    report = TaskReport.model_validate(json.loads(out))
+    assert code == 1, "the example has a privileged container (critical)"
+    assert report.status.value == "completed"
+    assert {s.id: s.status.value for s in report.steps} == {
+        "devops": "completed",
+        "security": "completed",
+        "performance": "completed",
+        "documentation": "completed",
+    }
+    assert all(s.mode.value == "tool-only" and s.flow_run_id for s in report.steps)
+    assert {"report.json", "report.md", "report.sarif"} <= {a.name for a in report.artifacts}
+
+
+@pytest.mark.usefixtures("llmgenie_home")
+def test_text_summary(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = run_cli(capsys, "run", "find secrets", "--target", str(EXAMPLE))
+    assert code == 0
+    assert "plan (rules): security" in out
+    assert "security       completed  tool-only" in out
+    assert "no model ran: every step used its tools only" in out
+    assert "report: file://" in out

@@ -1,0 +1,198 @@
+"""A scripted model server on loopback speaking the OpenAI chat-completions protocol.
+
+llmgenie talks to it through the real CrewAI and the real `openai` client over real HTTP. A
+`responder(request) -> Reply` decides each answer: text, tool calls, a delay, an HTTP error, a
+malformed body or a connection that never answers. Every request is recorded with the time it
+arrived and the time its answer was sent, so tests can assert that calls overlapped.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+__all__ = ["Recorded", "Reply", "ScriptedModelServer", "final_answer", "last_user_text"]
+
+
+@dataclass
+class Reply:
+    """One scripted answer. `status` ≠ 200 sends an OpenAI-style error body."""
+
+    content: str | None = None
+    tool_calls: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
+    delay: float = 0.0
+    status: int = 200
+    malformed: bool = False
+    hang: bool = False
+    prompt_tokens: int = 100
+    completion_tokens: int = 20
+
+    @classmethod
+    def text(cls, content: str, **kw: Any) -> Reply:
+        return cls(content=content, **kw)
+
+    @classmethod
+    def tool(cls, name: str, args: dict[str, Any], **kw: Any) -> Reply:
+        return cls(tool_calls=[(name, args)], **kw)
+
+    @classmethod
+    def error(cls, status: int, **kw: Any) -> Reply:
+        return cls(status=status, **kw)
+
+
+@dataclass
+class Recorded:
+    path: str
+    headers: dict[str, str]
+    body: dict[str, Any]
+    started: float
+    finished: float = 0.0
+    status: int = 0
+
+    @property
+    def tool_names(self) -> list[str]:
+        return [t.get("function", {}).get("name", "") for t in self.body.get("tools") or []]
+
+
+Responder = Callable[[dict[str, Any]], Reply]
+
+
+def last_user_text(body: dict[str, Any]) -> str:
+    """The text of every message of the request, joined (what the model was shown)."""
+    parts = []
+    for m in body.get("messages", []):
+        c = m.get("content")
+        if isinstance(c, list):
+            c = " ".join(p.get("text", "") for p in c if isinstance(p, dict))
+        parts.append(str(c or ""))
+    return "\n".join(parts)
+
+
+def final_answer(summary: str = "The model's narrative.", findings: list | None = None) -> str:
+    return json.dumps({"summary": summary, "findings": findings or []})
+
+
+class ScriptedModelServer:
+    """`with ScriptedModelServer(responder) as server:` — `server.base_url` ends in /v1."""
+
+    def __init__(self, responder: Responder | None = None) -> None:
+        self.responder: Responder = responder or (lambda body: Reply.text(final_answer()))
+        self.requests: list[Recorded] = []
+        self._lock = threading.Lock()
+        self._release = threading.Event()
+        outer = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+            def do_GET(self) -> None:
+                self._send(200, {"object": "list", "data": [{"id": "scripted", "object": "model"}]})
+
+            def do_POST(self) -> None:
+                started = time.time()
+                length = int(self.headers.get("content-length") or 0)
+                raw = self.rfile.read(length)
+                try:
+                    body = json.loads(raw or b"{}")
+                except ValueError:
+                    body = {"_raw": raw.decode("utf-8", "replace")}
+                rec = Recorded(self.path, dict(self.headers), body, started)
+                with outer._lock:
+                    outer.requests.append(rec)
+                reply = outer.responder(body)
+                if reply.hang:
+                    outer._release.wait(600)
+                    self.close_connection = True
+                    return
+                if reply.delay:
+                    time.sleep(reply.delay)
+                rec.status = reply.status
+                if reply.status != 200:
+                    self._send(
+                        reply.status,
+                        {"error": {"message": f"scripted {reply.status}", "type": "server_error"}},
+                    )
+                elif reply.malformed:
+                    self._send_raw(200, b'{"id": "x", "choices": [ {"mess')
+                else:
+                    self._send(200, outer._completion(body, reply))
+                rec.finished = time.time()
+
+            def _send(self, status: int, payload: dict[str, Any]) -> None:
+                self._send_raw(status, json.dumps(payload).encode())
+
+            def _send_raw(self, status: int, data: bytes) -> None:
+                self.send_response(status)
+                self.send_header("content-type", "application/json")
+                self.send_header("content-length", str(len(data)))
+                if status == 429:
+                    self.send_header("retry-after", "0")
+                self.end_headers()
+                self.wfile.write(data)
+
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self._server.daemon_threads = True
+        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+
+    @staticmethod
+    def _completion(body: dict[str, Any], reply: Reply) -> dict[str, Any]:
+        message: dict[str, Any] = {"role": "assistant", "content": reply.content}
+        finish = "stop"
+        if reply.tool_calls:
+            finish = "tool_calls"
+            message["tool_calls"] = [
+                {
+                    "id": f"call_{uuid.uuid4().hex[:12]}",
+                    "type": "function",
+                    "function": {"name": name, "arguments": json.dumps(args)},
+                }
+                for name, args in reply.tool_calls
+            ]
+        return {
+            "id": f"chatcmpl-{uuid.uuid4().hex[:12]}",
+            "object": "chat.completion",
+            "created": int(time.time()),
+            "model": body.get("model", "scripted"),
+            "choices": [{"index": 0, "message": message, "finish_reason": finish}],
+            "usage": {
+                "prompt_tokens": reply.prompt_tokens,
+                "completion_tokens": reply.completion_tokens,
+                "total_tokens": reply.prompt_tokens + reply.completion_tokens,
+            },
+        }
+
+    @property
+    def port(self) -> int:
+        return self._server.server_address[1]
+
+    @property
+    def base_url(self) -> str:
+        return f"http://127.0.0.1:{self.port}/v1"
+
+    def chat_requests(self) -> list[Recorded]:
+        with self._lock:
+            return [r for r in self.requests if r.path.endswith("/chat/completions")]
+
+    def start(self) -> ScriptedModelServer:
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._release.set()
+        self._server.shutdown()
+        self._server.server_close()
+
+    def __enter__(self) -> ScriptedModelServer:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
