@@ -54,9 +54,10 @@ async def analyse_stage(opened: OpenedTarget) -> Context:
 
 
 @task(name="plan", cache_policy=NO_CACHE, persist_result=False)
-def plan_stage(task_: Task, context: Context) -> Plan:
+async def plan_stage(task_: Task, context: Context) -> Plan:
     settings = get_settings()
-    plan = plan_task(
+    plan = await asyncio.to_thread(
+        plan_task,
         task_.text,
         context,
         load_specs(),
@@ -170,7 +171,7 @@ async def boss_flow(
     store = _store()
     with open_target(target, settings) as opened:
         context = await analyse_stage(opened)
-        plan = plan_stage(task_, context)
+        plan = await plan_stage(task_, context)
         store.task_started(task_, plan)
         _SESSIONS[task_.id] = TaskSession(root=opened.root, context=context)
         try:

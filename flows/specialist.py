@@ -99,7 +99,7 @@ async def context_stage(
 
 
 @task(name="2 permission check", cache_policy=NO_CACHE, persist_result=False)
-def permission_stage(request: SpecialistRequest, spec: AgentSpec) -> list[Capability]:
+async def permission_stage(request: SpecialistRequest, spec: AgentSpec) -> list[Capability]:
     step = request.step
     missing = missing_capabilities(step.capabilities, request.caller, spec.capabilities)
     kind = "permission.denied" if missing else "permission.granted"
@@ -117,7 +117,7 @@ def permission_stage(request: SpecialistRequest, spec: AgentSpec) -> list[Capabi
 
 
 @task(name="3 environment setup", cache_policy=NO_CACHE, persist_result=False)
-def environment_stage(
+async def environment_stage(
     request: SpecialistRequest, spec: AgentSpec, session: TaskSession
 ) -> tuple[list[Executor], list[str], frozenset[Capability]]:
     root = session.root.resolve()
@@ -276,7 +276,7 @@ async def specialist_flow(request: SpecialistRequest) -> AgentReport:
     )
     with ExitStack() as stack:
         session = await context_stage(request, spec, stack)
-        missing = permission_stage(request, spec)
+        missing = await permission_stage(request, spec)
         if missing:
             names = ", ".join(c.value for c in missing)
             log.warning("step denied", missing=names)
@@ -289,7 +289,7 @@ async def specialist_flow(request: SpecialistRequest) -> AgentReport:
                     f"({request.caller.role.value}) does not grant",
                 }
             )
-        chain, notes, capabilities = environment_stage(request, spec, session)
+        chain, notes, capabilities = await environment_stage(request, spec, session)
         tools = await tools_stage(request, session, capabilities)
         exec_request = ExecutionRequest(
             task_text=request.task,

@@ -52,6 +52,9 @@ def s3_bucket(s3_endpoint: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[str
         yield name
 
 
+_SESSION_SERVER_HOME = pytest.StashKey[Path]()
+
+
 def pytest_configure(config: pytest.Config) -> None:
     os.environ.setdefault("CREWAI_DISABLE_TELEMETRY", "true")
     os.environ.setdefault("OTEL_SDK_DISABLED", "true")
@@ -65,8 +68,19 @@ def pytest_configure(config: pytest.Config) -> None:
     from llmgenie.core.settings import Settings, get_settings
     from llmgenie.flows.runtime import ensure_prefect_api
 
+    if not os.environ.get("PREFECT_API_URL") and not os.environ.get("PYTEST_XDIST_WORKER"):
+        config.stash[_SESSION_SERVER_HOME] = home  # ours to stop when the session ends
     ensure_prefect_api(Settings(home=home, server_idle_minutes=10))
     get_settings.cache_clear()
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    home = config.stash.get(_SESSION_SERVER_HOME, None)
+    if home is not None:
+        from llmgenie.core.settings import Settings
+        from llmgenie.flows.runtime import stop_embedded_server
+
+        stop_embedded_server(Settings(home=home))
 
 
 @pytest.fixture

@@ -204,6 +204,9 @@ class _SourceMap:
                     self.index.setdefault((item.kind, item.name), []).append((rel, item.line))
         self._cache: dict[str, dict[int, K8sObject]] = {}
 
+    def keys_of(self, rel: str) -> list[tuple[str, str]]:
+        return [k for k, places in self.index.items() if any(p[0] == rel for p in places)]
+
     def _objects(self, rel: str) -> dict[int, K8sObject]:
         if rel not in self._cache:
             if len(self._cache) > 16:
@@ -225,6 +228,11 @@ class _SourceMap:
             found = self.index[(o.kind, max(names, key=len))]
         rel, line = sorted(found, key=lambda fl: (not _under(fl[0], folder), fl[0]))[0]
         return self._objects(rel).get(line)
+
+
+def _produced(key: tuple[str, str], produced: set[tuple[str, str]]) -> bool:
+    kind, name = key
+    return key in produced or any(k == kind and name and name in n for k, n in produced)
 
 
 def _render(cmd: list[str], timeout: float) -> tuple[str | None, str]:
@@ -298,17 +306,28 @@ def _plan_k8s(root: Path, context: Context) -> _Plan:
                 path=tf.path, reason="Helm template: not plain YAML, analysed only rendered"
             )
         )
-    raw = [
-        f.path
-        for f in context.files_of(FileKind.kubernetes)
-        if not any(_under(f.path, c) for c in covered)
-        and not any(_under(f.path, c) for c in charts)
-    ]
     sources = (
         _SourceMap(root, [f.path for f in context.files_of(FileKind.kubernetes)])
         if rendered
         else None
     )
+    produced: set[tuple[str, str]] = set()
+    for _, text in rendered:
+        produced.update(
+            (o.kind, o.name) for o in iter_k8s_text(text, "") if isinstance(o, K8sObject)
+        )
+    raw = []
+    for f in context.files_of(FileKind.kubernetes):
+        if any(_under(f.path, c) for c in charts):
+            continue
+        if any(_under(f.path, c) for c in covered) and sources is not None:
+            # Inside a rendered kustomization: skip files whose objects the rendering used
+            # (resources, patches); scan the ones it left out (e.g. a commented-out resource).
+            keys = sources.keys_of(f.path)
+            if not keys or any(_produced(k, produced) for k in keys):
+                continue
+            notes.append(f"{f.path}: not part of any kustomization output, scanned raw")
+        raw.append(f.path)
     return _Plan(raw_files=raw, rendered=rendered, notes=notes, skipped=skipped, sources=sources)
 
 

@@ -35,7 +35,7 @@ class Settings(BaseSettings):
     # orchestration
     dispatch: Literal["inprocess", "deployment"] = "inprocess"
     work_pool: str = "llmgenie"
-    specialist_deployment: str = "llmgenie-specialist/llmgenie-specialist"
+    specialist_deployment: str = "specialist/llmgenie-specialist"
     step_timeout_seconds: float = 900.0
     step_retries: int = 2
     step_retry_base_delay_seconds: float = 1.0

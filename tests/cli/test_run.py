@@ -41,7 +41,7 @@ def test_missing_target_is_exit_2_with_one_line() -> None:
 def test_bad_flags_are_exit_2(
     capsys: pytest.CaptureFixture[str], args: list[str], message: str
 ) -> None:
-    code, out, err = run_cli(capsys, "run", "x", "--target", str(EXAMPLE), *args)
+    code, _out, err = run_cli(capsys, "run", "x", "--target", str(EXAMPLE), *args)
     assert code == 2
     assert len(err.strip().splitlines()) == 1 and message in err
     assert "Traceback" not in err
@@ -49,7 +49,7 @@ def test_bad_flags_are_exit_2(
 
 @pytest.mark.usefixtures("llmgenie_home")
 def test_json_report_and_fail_on(capsys: pytest.CaptureFixture[str]) -> None:
-    code, out, err = run_cli(
+    code, out, _err = run_cli(
         capsys,
         "run",
         "audit the shop",

@@ -18,7 +18,7 @@ from llmgenie.core.targets import TargetError, open_target
 EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "shop"
 
 
-def skipped(ctx) -> dict[str, str]:  # noqa: ANN001
+def skipped(ctx) -> dict[str, str]:
     return {s.path: s.reason for s in ctx.skipped}
 
 
@@ -93,7 +93,7 @@ def test_hostile_files_are_skipped_with_reasons(
     if os.geteuid() == 0:  # root reads a mode-000 file; make its read fail the way it would
         real_open = Path.open
 
-        def deny(self: Path, *args: object, **kwargs: object):  # noqa: ANN202
+        def deny(self: Path, *args: object, **kwargs: object):
             if self.name == "locked.yaml":
                 raise PermissionError(13, "Permission denied")
             return real_open(self, *args, **kwargs)
@@ -122,7 +122,7 @@ def test_max_files_truncates(tmp_path: Path) -> None:
 
 
 def test_missing_target_is_a_clear_error(tmp_path: Path) -> None:
-    with pytest.raises(TargetError, match="missing.*does not exist"):
+    with pytest.raises(TargetError, match=r"missing.*does not exist"):
         analyze(str(tmp_path / "missing"))
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import itertools
+
 from llmgenie.core.models import Caller, Capability, Role
 from llmgenie.core.permissions import ROLE_GRANTS, granted, missing_capabilities
 
@@ -10,7 +12,7 @@ C = Capability
 
 def test_roles_are_cumulative() -> None:
     order = [Role.viewer, Role.operator, Role.maintainer, Role.admin]
-    for lower, higher in zip(order, order[1:], strict=False):
+    for lower, higher in itertools.pairwise(order):
         assert ROLE_GRANTS[lower] < ROLE_GRANTS[higher]
     assert ROLE_GRANTS[Role.admin] == frozenset(Capability)
 

@@ -27,7 +27,7 @@ def run_boss(task: str = "review the shop", **kwargs: object) -> TaskReport:
     return asyncio.run(boss_flow(task=task, target=str(EXAMPLE), **kwargs))
 
 
-def step(report: TaskReport, step_id: str):  # noqa: ANN201 - AgentReport
+def step(report: TaskReport, step_id: str):
     return next(s for s in report.steps if s.id == step_id)
 
 

@@ -30,6 +30,7 @@ class Reply:
     status: int = 200
     malformed: bool = False
     hang: bool = False
+    message: str | None = None
     prompt_tokens: int = 100
     completion_tokens: int = 20
 
@@ -119,7 +120,14 @@ class ScriptedModelServer:
                 if reply.status != 200:
                     self._send(
                         reply.status,
-                        {"error": {"message": f"scripted {reply.status}", "type": "server_error"}},
+                        {
+                            "error": {
+                                "message": reply.message or f"scripted {reply.status}",
+                                "type": "invalid_request_error"
+                                if reply.status < 500
+                                else "server_error",
+                            }
+                        },
                     )
                 elif reply.malformed:
                     self._send_raw(200, b'{"id": "x", "choices": [ {"mess')

@@ -8,7 +8,7 @@ from llmgenie.core.models import Finding
 
 from ..base import ToolsetInput, ToolsetResult
 from .inventory import collect_inventory
-from .patches import FIXABLE_CATEGORIES, build_patches
+from .patches import FIXABLE_CATEGORIES, PATCH_BUDGET_SECONDS, build_patches
 
 __all__ = ["collect_devops", "security_findings"]
 
@@ -25,12 +25,21 @@ def security_findings(inp: ToolsetInput, findings: list[Finding]) -> list[Findin
 
 
 def collect_devops(inp: ToolsetInput, ctx: Any, findings: list[Finding]) -> ToolsetResult:
-    """Inventory plus patches. Patches fix what the security findings name when security ran,
-    else every fixable gap (and say so)."""
+    """Inventory plus patches.
+
+    Patches fix what the security findings name when security ran, else every fixable gap (and
+    say so). `settings["patches"] = False` skips them (the CI fast path needs no diffs);
+    `settings["patch_budget_seconds"]` bounds the time they take.
+    """
     inventory = collect_inventory(inp.root, inp.context)
+    if inp.settings.get("patches") is False:
+        return ToolsetResult(
+            output={"inventory": inventory}, notes=["remediation patches not requested"]
+        )
     images = [i["image"] for i in inventory["images"]]
     wanted = security_findings(inp, findings)
-    patches = build_patches(inp.root, inp.context, wanted, images=images)
+    budget = float(inp.settings.get("patch_budget_seconds", PATCH_BUDGET_SECONDS))
+    patches = build_patches(inp.root, inp.context, wanted, images=images, budget_seconds=budget)
     notes = list(patches.notes)
     if wanted is None and patches.diffs:
         notes.append("patches cover every fixable gap: no security findings to narrow them")

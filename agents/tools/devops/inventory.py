@@ -259,7 +259,7 @@ def inventory_of_objects(objects: Iterable[K8sObject]) -> dict[str, Any]:
 def _compose_services(root: Path, rel: str) -> list[dict[str, Any]]:
     try:
         data = yaml.safe_load((root / rel).read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, yaml.YAMLError):
+    except (OSError, UnicodeDecodeError, yaml.YAMLError, RecursionError, MemoryError):
         return []
     services = data.get("services") if isinstance(data, dict) else None
     out = []

@@ -23,6 +23,7 @@ from __future__ import annotations
 import difflib
 import io
 import re
+import time
 from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -87,6 +88,10 @@ _PROBE_MEANING = {
 }
 _NO_PROBES = {"Job", "CronJob"}
 _SEPARATOR = re.compile(r"^---(?:\s.*)?$")
+_KIND = re.compile(r"^kind:\s*[\"']?(\w+)", re.M)
+_IMAGE = re.compile(r"^\s*-?\s*image:\s*[\"']?([^\s\"'#]+)", re.M)
+#: Seconds spent patching before the rest of the files are left out (and said so).
+PATCH_BUDGET_SECONDS = 20.0
 
 
 @dataclass
@@ -398,6 +403,12 @@ def patch_text(
     notes: list[str] = []
     out: list[str] = []
     for chunk in _split_documents(text):
+        kind = _KIND.search(chunk)
+        if kind is None or kind.group(1) not in POD_BEARING_KINDS or "$patch" in chunk:
+            # nothing to fix outside pod specs (skip the slow round-trip); a kustomize
+            # strategic-merge patch is partial on purpose and is fixed in its base instead
+            out.append(chunk)
+            continue
         y = _yaml()
         mapping, offset = _indent_of(chunk)
         y.indent(mapping=mapping, sequence=mapping + offset if offset else mapping, offset=offset)
@@ -440,12 +451,20 @@ def _unified(rel: str, before: str, after: str) -> str:
     )
 
 
+def _read(root: Path, rel: str) -> str | None:
+    try:
+        return (root / rel).read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError):
+        return None
+
+
 def build_patches(
     root: Path,
     context: Context,
     findings: Iterable[Finding] | None = None,
     *,
     images: Iterable[str] = (),
+    budget_seconds: float = PATCH_BUDGET_SECONDS,
 ) -> PatchSet:
     """Unified diffs for the target's Kubernetes files.
 
@@ -459,21 +478,27 @@ def build_patches(
         wanted = {
             (f.category, f.resource or "") for f in findings if f.category in FIXABLE_CATEGORIES
         }
-    files = context.files_of(FileKind.kubernetes)
-    texts: dict[str, str] = {}
-    for f in files:
-        try:
-            texts[f.path] = (root / f.path).read_text(encoding="utf-8")
-        except (OSError, UnicodeDecodeError):
-            continue
+    files = [f.path for f in context.files_of(FileKind.kubernetes)]
     every_image = list(images)
-    for text in texts.values():
-        every_image += re.findall(r"^\s*-?\s*image:\s*[\"']?([^\s\"'#]+)", text, flags=re.M)
+    for rel in files:  # pass 1: versions used anywhere (files are read twice, not held)
+        text = _read(root, rel)
+        if text is not None:
+            every_image += _IMAGE.findall(text)
     versions = known_versions(every_image)
     result = PatchSet()
-    for rel, text in texts.items():
-        if wanted is not None and not any(True for _ in wanted):
+    if wanted is not None and not wanted:
+        return result
+    deadline = time.monotonic() + budget_seconds
+    for i, rel in enumerate(files):
+        if time.monotonic() > deadline:
+            result.notes.append(
+                f"patch time budget ({budget_seconds:g}s) spent: {len(files) - i} file(s) "
+                "not patched"
+            )
             break
+        text = _read(root, rel)
+        if text is None:
+            continue
         try:
             fixed, fixes, notes = patch_text(text, rel, wanted=wanted, versions=versions)
         except Exception as exc:  # a file the round-trip cannot handle is left alone, said so

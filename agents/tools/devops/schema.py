@@ -13,7 +13,8 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterable, Iterator
+from collections import Counter
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
@@ -228,6 +229,66 @@ def _validator(version: str, kind: str, api_version: str) -> jsonschema.Validato
     return jsonschema.Draft202012Validator(schema, registry=registry)
 
 
+#: Objects of one kind validated by jsonschema alone before the compiled check takes over.
+FAST_AFTER = 50
+_SEEN: Counter[tuple[str, str, str]] = Counter()
+
+
+def _strip(value: Any, used: set[str]) -> Any:
+    """The schema with refs made local, `format`s dropped; referenced definitions collected."""
+    if isinstance(value, dict):
+        out = {}
+        for k, v in value.items():
+            if k in ("format", "$schema", "$id", "description"):
+                continue
+            if k == "$ref" and isinstance(v, str):
+                name = v.rsplit("/", 1)[-1]
+                used.add(name)
+                out[k] = f"#/$defs/{name}"
+            else:
+                out[k] = _strip(v, used)
+        return out
+    if isinstance(value, list):
+        return [_strip(v, used) for v in value]
+    return value
+
+
+@lru_cache(maxsize=512)
+def _fast_validator(version: str, kind: str, api_version: str) -> Callable[[Any], Any] | None:
+    """A fastjsonschema-compiled check of one kind: a quick yes for the common valid object.
+
+    jsonschema stays the authority: only objects this check rejects are validated by it (so a
+    difference between the two costs time, never a wrong answer on an invalid object's errors).
+    """
+    try:
+        import fastjsonschema
+    except ImportError:  # pragma: no cover - optional speed-up
+        return None
+    group_version = re.sub(r"^([^./]*)(?:\.[^/]*)?/", r"\1-", api_version)
+    schema_dir = _schema_dir(version)
+    try:
+        schema = _load(f"{schema_dir}/{kind.lower()}-{group_version}.json")
+    except (FileNotFoundError, IsADirectoryError):
+        return None
+    defs = _load(f"{schema_dir}/_definitions.json")["$defs"]
+    used: set[str] = set()
+    combined = _strip(schema, used)
+    local: dict[str, Any] = {}
+    pending = list(used)
+    while pending:
+        name = pending.pop()
+        if name in local or name not in defs:
+            continue
+        more: set[str] = set()
+        local[name] = _strip(defs[name], more)
+        pending.extend(more - set(local))
+    combined["$defs"] = local
+    try:
+        return fastjsonschema.compile(combined)
+    except Exception:  # a construct it cannot compile: jsonschema alone then
+        return None
+
+
 def schema_errors(
     obj: dict[str, Any], version: str = DEFAULT_K8S_VERSION
 ) -> list[jsonschema.ValidationError] | None:
@@ -235,9 +296,20 @@ def schema_errors(
     api_version, kind = obj.get("apiVersion"), obj.get("kind")
     if not isinstance(api_version, str) or not isinstance(kind, str):
         return None
-    validator = _validator(schema_version(version), kind, api_version)
+    resolved = schema_version(version)
+    validator = _validator(resolved, kind, api_version)
     if validator is None:
         return None
+    key = (resolved, kind, api_version)
+    _SEEN[key] += 1
+    # Compiling costs ~0.5s a kind: worth it only once a kind is common in the target.
+    fast = _fast_validator(*key) if _SEEN[key] > FAST_AFTER else None
+    if fast is not None:
+        try:
+            fast(obj)
+            return []
+        except Exception:  # invalid, or a check it cannot run: ask jsonschema
+            pass
     errors = sorted(validator.iter_errors(obj), key=lambda e: (len(e.path), list(e.path)))
     return errors
 

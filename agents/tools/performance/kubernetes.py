@@ -345,7 +345,13 @@ def _jvm_heap(o: K8sObject, ctx: Any) -> Iterable[Hit]:
         value, flag, path = heap
         if isinstance(value, str):
             if float(value) > JVM_MAX_RAM_PERCENTAGE:
-                yield _hit(o, c, f"container {c.name}: {flag} leaves under 15% off-heap", *path)
+                yield _hit(
+                    o,
+                    c,
+                    f"container {c.name}: {flag} leaves under 15% of the limit off-heap",
+                    *path,
+                    severity=Severity.medium,
+                )
             continue
         _, lim = _resources(c)
         limit = memory_bytes(lim.get("memory"))

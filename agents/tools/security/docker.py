@@ -45,16 +45,17 @@ __all__ = [
 DOCKERFILE_RULES: RuleSet[Dockerfile] = RuleSet(agent="security")
 
 _ROOT_NAMES = frozenset({"root", "0"})
-_ARCHIVE = re.compile(
-    r"\.(tar|tar\.gz|tgz|tar\.bz2|tbz2?|tar\.xz|txz|tar\.zst|tzst|tar\.lz|tlz)$", re.I
+_ARCHIVE = re.compile(  # what ADD extracts: tar, plain or compressed (as hadolint DL3020 sees it)
+    r"\.(?:tar|t?gz|tbz2?|tb2|bz2|t?xz|t?zst|t?lz|lzma|tlz|tpz|t?Z)$", re.I
 )
 _REMOTE = re.compile(r"^(https?|git|ssh)://|^git@|\.git(#.*)?$", re.I)
 _SECRET_NAME = re.compile(
     r"(?:^|_)(?:PASSWORD|PASSWD|PASSPHRASE|PASS|PWD|SECRET|SECRET_KEY|SECRET_KEY_BASE|"
     r"CLIENT_SECRET|TOKEN|AUTH_TOKEN|ACCESS_TOKEN|API_TOKEN|API_KEY|APIKEY|ACCESS_KEY|"
     r"ACCESS_KEY_ID|SECRET_ACCESS_KEY|PRIVATE_KEY|CREDENTIALS?|ENCRYPTION_KEY|SIGNING_KEY|"
-    r"MASTER_KEY|CONNECTION_STRING)$"
+    r"MASTER_KEY|CONNECTION_STRING|APP_KEY|SESSION_KEY|LICENSE_KEY)$"
 )
+_NOT_SECRETS = frozenset({"true", "false", "yes", "no", "on", "off", "none", "null"})
 _SHELLS = frozenset({"sh", "bash", "zsh", "ksh", "dash", "ash", "mksh"})
 _FETCHERS = frozenset({"curl", "wget"})
 _SUBST_FETCH = re.compile(
@@ -66,6 +67,14 @@ _NO_RECOMMENDS = re.compile(
 )
 _APT_RECOMMENDS_CONF = re.compile(r"APT::Install-Recommends\W+(?:\"|')?(?:false|0)", re.I)
 _SEPARATORS = re.compile(r"&&|\|\||;|\n")
+
+
+def _literal_secret(value: str) -> bool:
+    """A value that is a secret itself: not empty, a `$VAR` reference, a flag or a path."""
+    v = value.strip().strip("\"'")
+    if not v or "$" in v or v.lower() in _NOT_SECRETS:
+        return False
+    return not v.startswith(("/", "./", "~/"))
 
 
 def mask(value: str) -> str:
@@ -180,8 +189,6 @@ def _root_user(df: Dockerfile, ctx: Any) -> Iterable[Hit]:
         return
     root = df.lineage(final)[-1]
     if root.image is not None and "nonroot" in root.image.raw.lower():
-        return
-    if not root.base_resolved:
         return
     yield Hit(
         file=df.file,
@@ -311,7 +318,7 @@ def _secrets_in_env(df: Dockerfile, ctx: Any) -> Iterable[Hit]:
             if value is None or not is_secret_name(name):
                 continue
             value = value.strip().strip("\"'")
-            if not value or "$" in value or value.lower() in ("true", "false", "yes", "no"):
+            if not _literal_secret(value):
                 continue
             yield Hit(file=df.file, line=ins.line, evidence=f"{ins.keyword} {name}={mask(value)}")
 
@@ -401,10 +408,10 @@ def _pipes_to_shell(text: str) -> bool:
         fetched = False
         for words in pipeline:
             name = _command_name(words)
-            if name in _FETCHERS:
-                fetched = True
-            elif fetched and name in _SHELLS:
+            if fetched and name in _SHELLS:
                 return True
+            if name in _FETCHERS or any(w.strip("\"'`$") in _FETCHERS for w in words):
+                fetched = True
     return False
 
 
@@ -659,9 +666,7 @@ def _compose_secrets(cf: ComposeFile, ctx: Any) -> Iterable[Hit]:
             if value is None or not is_secret_name(name):
                 continue
             v = value.strip().strip("\"'")
-            if not v or "$" in v or v.lower() in ("true", "false", "yes", "no"):
-                continue
-            if name.upper().endswith(("_FILE", "_PATH")):
+            if not _literal_secret(v):
                 continue
             yield Hit(
                 file=cf.file,

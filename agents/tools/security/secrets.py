@@ -89,11 +89,16 @@ _PLACEHOLDER = re.compile(
     re.I,
 )
 _HASH_CONTEXT = re.compile(
-    r"sha(?:1|256|384|512)[:=\-]|@sha256|integrity|checksum|digest|\bhash\b|_hash|hash_|"
+    r"\bsha(?:1|224|256|384|512)|\bmd5\b|integrity|checksum|digest|\bhash\b|_hash|hash_|"
     r"\bcommit\b|\brev(?:ision)?\b|\bsum\b",
     re.I,
 )
 _PRAGMA = "pragma: allowlist secret"
+#: Keys whose value names or locates a secret rather than holding it.
+_KEY_POINTS_AT = re.compile(
+    r"(?:name|ref|keyref|arn|id|path|file|dir|url|uri|type|provider|store|mount|env|var|"
+    r"length|ttl|timeout|expiry|header|field|policy)$"
+)
 #: File kinds whose secret-named variables have their own rules (`*.secrets-in-env`).
 _OWN_ENV_RULES = frozenset({"dockerfile", "compose"})
 _K8S_DATA_VALUE = re.compile(r"^(\s+)([\w.\-]+):\s*[\"']?([A-Za-z0-9+/]{16,}={0,2})[\"']?\s*$")
@@ -230,6 +235,7 @@ def detect_secrets_in_lines(
                     and value not in seen
                     and not _placeholder(value)
                     and not _reference(value)
+                    and not _names_a_secret(line, value)
                 ):
                     seen.add(value)
                     found.append(
@@ -252,6 +258,12 @@ def detect_secrets_in_lines(
                     )
         hits.extend(found)
     return hits
+
+
+def _names_a_secret(line: str, value: str) -> bool:
+    """`secretName: tls`, `password_file: /run/…`: the key points at a secret, holds none."""
+    key = line.split(value, 1)[0].rstrip(" \t\"':=").strip(" \t\"'-").lower()
+    return bool(_KEY_POINTS_AT.search(key))
 
 
 def _reference(value: str) -> bool:

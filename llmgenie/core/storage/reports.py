@@ -1,7 +1,7 @@
 """Report files for the artifact store: Markdown, SARIF 2.1.0, and the patches a step proposed.
 
-Uses `llmgenie.core.render` when it offers the renderer; otherwise a small built-in rendering,
-so a task's report files never depend on another module being present.
+SARIF comes from `llmgenie.core.render` (one SARIF dialect for `scan` and `run`); Markdown of a
+whole task (steps, attempts, findings) is rendered here, as `render` covers scan results only.
 """
 
 from __future__ import annotations
@@ -11,7 +11,14 @@ import re
 from collections.abc import Iterator
 from typing import Any
 
-from llmgenie.core.models import AgentReport, Finding, Severity, TaskReport
+from llmgenie.core.models import (
+    AgentReport,
+    Finding,
+    ScanResult,
+    ScanSummary,
+    Severity,
+    TaskReport,
+)
 
 __all__ = ["findings_rows", "markdown", "patches_of", "sarif", "step_markdown"]
 
@@ -26,23 +33,18 @@ _SAFE_NAME = re.compile(r"[^A-Za-z0-9._-]+")
 
 
 def markdown(report: TaskReport) -> str:
-    try:
-        from llmgenie.core.render import render_task_markdown  # type: ignore[attr-defined]
-    except ImportError:
-        return _markdown(report)
-    return render_task_markdown(report)
+    """The task report as Markdown: header, steps, findings table, notes."""
+    return _markdown(report)
 
 
 def sarif(report: TaskReport) -> str:
+    """SARIF 2.1.0 through `llmgenie.core.render` (the same as `llmgenie scan --format sarif`)."""
     try:
         from llmgenie.core.render import render_sarif
-    except ImportError:
+    except ImportError:  # the renderer is optional for storage; keep a minimal document
         return json.dumps(_sarif(report.findings), indent=2)
-    return _as_text(render_sarif(report.findings))
-
-
-def _as_text(value: Any) -> str:
-    return value if isinstance(value, str) else json.dumps(value, indent=2)
+    result = ScanResult(findings=report.findings, summary=ScanSummary(skipped=report.skipped))
+    return render_sarif(result)
 
 
 def _loc(f: Finding) -> str:

@@ -7,6 +7,8 @@ from types import SimpleNamespace
 
 from llmgenie.agents.tools.devops.schema import (
     DEFAULT_K8S_VERSION,
+    FAST_AFTER,
+    _fast_validator,
     removed_api,
     schema_errors,
     schema_rules,
@@ -85,3 +87,16 @@ def test_custom_resources_and_valid_objects_pass() -> None:
 def test_default_version_is_shipped() -> None:
     assert schema_version(DEFAULT_K8S_VERSION) == DEFAULT_K8S_VERSION
     assert schema_version("1.99") == DEFAULT_K8S_VERSION or schema_version("1.99") > "1.37"
+
+
+def test_compiled_check_for_common_kinds_keeps_the_same_answers() -> None:
+    def secret(i: int, data: object) -> dict:
+        return {"apiVersion": "v1", "kind": "Secret", "metadata": {"name": f"s{i}"}, "data": data}
+
+    for i in range(FAST_AFTER + 5):  # past the threshold: the compiled check takes over
+        assert schema_errors(secret(i, {"k": "dg=="})) == []
+    assert _fast_validator(schema_version(), "Secret", "v1") is not None
+    errors = schema_errors(secret(99, ["not", "a", "map"]))
+    assert errors and errors[0].message.startswith("['not', 'a', 'map'] is not of type")
+    errors = schema_errors(secret(100, {"k": "dg=="}) | {"tyep": "Opaque"})
+    assert errors and "'tyep' was unexpected" in errors[0].message

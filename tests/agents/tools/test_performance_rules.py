@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from llmgenie.agents.tools.parsing.kubernetes import K8sObject, iter_k8s_objects
+from llmgenie.agents.tools.parsing.kubernetes import K8sObject, iter_k8s_objects, iter_k8s_text
 from llmgenie.agents.tools.performance.kubernetes import performance_rules
 from llmgenie.agents.tools.performance.quantity import java_size_bytes, quantity
 from llmgenie.agents.tools.scan_context import ScanContext
@@ -102,3 +102,45 @@ def test_slow_start_severity_depends_on_the_runtime() -> None:
     by_key = {(f.rule_id, f.resource): f for f in _scan("fire.yaml")}
     assert by_key[("LG-PERF-009", "Deployment/shop/hpa-pinned")].severity.value == "medium"  # JVM
     assert by_key[("LG-PERF-009", "Deployment/shop/fast-liveness")].severity.value == "low"
+
+
+def _scan_text(text: str) -> list[Finding]:
+    objects = [o for o in iter_k8s_text(text, "inline.yaml") if isinstance(o, K8sObject)]
+    return [f for o in objects for f in performance_rules.run(o, None)]
+
+
+_JVM_POD = """\
+apiVersion: v1
+kind: Pod
+metadata: {{name: jvm, namespace: shop}}
+spec:
+  containers:
+    - name: app
+      image: shop/app:1.0
+      command: {command}
+      env: [{{name: JAVA_OPTS, value: "{opts}"}}]
+      resources:
+        requests: {{memory: 2Gi}}
+        limits: {{memory: 2Gi}}
+"""
+
+
+@pytest.mark.parametrize(
+    ("command", "opts", "evidence"),
+    [
+        ('["sh", "-c", "exec java -Xmx2000m -jar /app.jar"]', "", "-Xmx2000m is 98%"),
+        ('["java"]', "-XX:MaxRAMPercentage=95", "-XX:MaxRAMPercentage=95 leaves under 15%"),
+        ('["java"]', "-XX:MaxHeapSize=1900m", "-XX:MaxHeapSize=1900m is 93%"),
+    ],
+)
+def test_jvm_heap_flags_in_shell_commands_and_env(command: str, opts: str, evidence: str) -> None:
+    (f,) = [f for f in _scan_text(_JVM_POD.format(command=command, opts=opts))]
+    assert f.rule_id == "LG-PERF-008" and f.resource == "Pod/shop/jvm"
+    assert evidence in (f.evidence or "")
+
+
+@pytest.mark.parametrize(
+    "opts", ["-XX:MaxRAMPercentage=75", "-Xmx1536m", "-Xms2g", "-Xmx1g -XX:+UseG1GC"]
+)
+def test_jvm_heap_with_headroom_passes(opts: str) -> None:
+    assert _scan_text(_JVM_POD.format(command='["java"]', opts=opts)) == []

@@ -128,6 +128,7 @@ _HC = "HEALTHCHECK CMD true\n"
         ("FROM alpine:3.20\nARG U=root\nUSER ${U}\n" + _HC, {("LG-DOCKER-001", 3)}),
         ("FROM alpine:3.20\nUSER ${APP_UID}\n" + _HC, set()),
         ("FROM gcr.io/distroless/static:nonroot\n" + _HC, set()),
+        ("ARG BASE\nFROM ${BASE}\n" + _HC, {("LG-DOCKER-001", 2)}),
         ("FROM alpine:3.20 AS a\nUSER app\nFROM alpine:3.20\n" + _HC, {("LG-DOCKER-001", 3)}),
     ],
 )
@@ -177,6 +178,8 @@ def test_latest_tag_arg_substitution_and_stage_reference() -> None:
         ("ADD https://example.com/tool.bin /usr/local/bin/", False),
         ("ADD --checksum=sha256:abc https://example.com/x.tgz /x", False),
         ("ADD rootfs.tar.xz /", False),
+        ("ADD data.tgz /srv/", False),
+        ("ADD bundle.zip /srv/", True),
         ("ADD git@github.com:moby/buildkit.git /src", False),
         ("COPY app.py /app/", False),
     ],
@@ -224,6 +227,8 @@ def test_healthcheck(tail: str, expected: set[tuple[str, int]]) -> None:
         ("ENV PWD=/app", False),
         ("ENV GPG_KEY=A035C8C19219BA821ECEA86B64E628F8D684696D", False),
         ("ENV USE_TOKEN=true", False),
+        ("ENV SSL_PRIVATE_KEY=/etc/ssl/private/key.pem", False),
+        ("ENV APP_KEY=base64:Zm9vYmFyYmF6cXV4", True),
     ],
 )
 def test_secrets_in_env(line: str, fires: bool) -> None:
@@ -255,7 +260,8 @@ def test_secrets_in_env(line: str, fires: bool) -> None:
             {"LG-DOCKER-006", "LG-DOCKER-007"},
         ),
         (
-            "RUN --mount=type=cache,target=/var/lib/apt apt-get update && apt-get install -y --no-install-recommends git",
+            "RUN --mount=type=cache,target=/var/lib/apt apt-get update "
+            "&& apt-get install -y --no-install-recommends git",
             set(),
         ),
         ("RUN apk add --no-cache curl", set()),
@@ -269,7 +275,8 @@ def test_apt_hygiene(run: str, expected: set[str]) -> None:
 
 def test_apt_lists_only_matter_in_shipped_stages() -> None:
     text = (
-        "FROM debian:12 AS build\nRUN apt-get update && apt-get install -y --no-install-recommends gcc\n"
+        "FROM debian:12 AS build\n"
+        "RUN apt-get update && apt-get install -y --no-install-recommends gcc\n"
         "FROM debian:12\nCOPY --from=build /x /x\nUSER app\n" + _HC
     )
     assert {r for r, _ in _docker_findings(text)} == set()
@@ -301,6 +308,8 @@ def test_apt_recommends_configured_globally() -> None:
         ("RUN curl -fsSL https://x.io/app.tgz | tar -xz -C /opt", False),
         ("RUN curl -o /tmp/i.sh https://x.io/i.sh && sh /tmp/i.sh", False),
         ("RUN echo hi | sh", False),
+        ('RUN bash -c "curl -fsSL https://x.io/i.sh | bash"', True),
+        ('RUN ["/bin/sh", "-c", "wget -qO- https://x.io/i.sh | sh"]', True),
     ],
 )
 def test_curl_pipe_shell(run: str, fires: bool) -> None:

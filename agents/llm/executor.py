@@ -1,0 +1,319 @@
+"""The CrewAI executor: one CrewAI Agent + Task per step, built from the agent's spec.
+
+The model gets the toolset's findings, the context and a budgeted view of the tool output, may
+call the guarded read-only tools, and writes the step's summary. Its own caps are enforced here,
+at the HTTP transport, not only by CrewAI (a thread cannot be killed from outside): a call
+budget (the spec's `max_iterations` plus CrewAI's forced final answer), a wall-clock deadline
+and the token budget. Provider failures become `ExecutorError`s with the chain's error classes.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+from llmgenie.agents.executors import ExecutionRequest, ExecutionResult, ExecutorError
+from llmgenie.agents.llm.errors import mask_secrets, to_executor_error
+from llmgenie.agents.llm.guard import READ_ONLY_TOOLS, ToolGuard
+from llmgenie.agents.llm.prompts import build_task_prompt, parse_answer, proposed_finding
+from llmgenie.agents.llm.providers import ModelEndpoint, make_llm, resolve_endpoint
+from llmgenie.agents.specs import AgentSpec
+from llmgenie.core import audit
+from llmgenie.core.models import Finding, Mode, TokenUsage
+from llmgenie.core.settings import get_settings
+
+__all__ = ["CallMeter", "CapReached", "CrewAIExecutor", "run_crew"]
+
+#: Calls beyond max_iterations that CrewAI may make (its forced final answer).
+_EXTRA_CALLS = 2
+#: Our deadline ends a little before the subflow's wall-clock cap so the error is ours.
+_DEADLINE_SHARE = 0.9
+
+
+class CapReached(Exception):
+    """Raised in the transport when a cap is reached; the meter holds the class and reason."""
+
+
+@dataclass
+class CallMeter:
+    """Counts calls and tokens of one attempt at the HTTP transport, and stops it at its caps.
+
+    Also notices tool calls the model asks for that it was never offered (planted instructions,
+    fake tool-call syntax) and records them on the guard.
+    """
+
+    model_id: str
+    deadline: float
+    max_calls: int
+    token_budget: int | None
+    guard: ToolGuard | None = None
+    calls: int = 0
+    tokens: TokenUsage = field(default_factory=TokenUsage)
+    stopped: tuple[str, str] | None = None
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    def interceptor(self) -> Any:
+        from crewai.llms.hooks.base import BaseInterceptor
+
+        meter = self
+
+        class _Interceptor(BaseInterceptor[Any, Any]):
+            def on_outbound(self, message: Any) -> Any:
+                meter.before_call()
+                return message
+
+            def on_inbound(self, message: Any) -> Any:
+                meter.after_call(message)
+                return message
+
+            async def aon_outbound(self, message: Any) -> Any:
+                meter.before_call()
+                return message
+
+            async def aon_inbound(self, message: Any) -> Any:
+                await message.aread()
+                meter.after_call(message)
+                return message
+
+        return _Interceptor()
+
+    def _stop(self, error_class: str, reason: str) -> CapReached:
+        with self._lock:
+            if self.stopped is None:
+                self.stopped = (error_class, reason)
+        return CapReached(reason)
+
+    def before_call(self) -> None:
+        with self._lock:
+            calls, used = self.calls, self.tokens.total
+        if time.monotonic() >= self.deadline:
+            raise self._stop("timeout", f"wall-clock cap reached after {calls} model call(s)")
+        if calls >= self.max_calls:
+            raise self._stop("iteration_limit", f"iteration cap reached ({calls} model calls)")
+        if self.token_budget is not None and used >= self.token_budget:
+            raise self._stop("budget", f"token budget exhausted ({used}/{self.token_budget})")
+        with self._lock:
+            self.calls += 1
+
+    def after_call(self, response: Any) -> None:
+        if response.status_code != 200:
+            return
+        try:
+            data = json.loads(response.read())
+        except (ValueError, UnicodeDecodeError):
+            return  # the client reports the malformed body itself
+        usage = data.get("usage") or {}
+        prompt = usage.get("prompt_tokens", usage.get("input_tokens", 0)) or 0
+        completion = usage.get("completion_tokens", usage.get("output_tokens", 0)) or 0
+        with self._lock:
+            self.tokens = self.tokens + TokenUsage(prompt=int(prompt), completion=int(completion))
+        if self.guard is not None:
+            for name in _requested_tools(data):
+                if name not in READ_ONLY_TOOLS:
+                    self.guard.deny(name, "not a tool this agent has (read-only tools only)")
+
+
+def _requested_tools(data: dict[str, Any]) -> list[str]:
+    names = []
+    for choice in data.get("choices") or []:  # OpenAI chat completions
+        for call in (choice.get("message") or {}).get("tool_calls") or []:
+            names.append(str((call.get("function") or {}).get("name", "")))
+    for block in data.get("content") or []:  # Anthropic messages
+        if isinstance(block, dict) and block.get("type") == "tool_use":
+            names.append(str(block.get("name", "")))
+    return names
+
+
+def _no_crewai_rate_limit_retries() -> None:
+    """CrewAI retries 429s itself (up to 3 tries with sleeps); the chain does that, visibly."""
+    try:
+        from crewai.llms import retry
+
+        retry._active_llm_rate_limit_retry.set(True)
+    except (ImportError, AttributeError):
+        pass
+
+
+def run_crew(
+    spec: AgentSpec, llm: Any, tools: list[Any], description: str, expected_output: str
+) -> Any:
+    """One CrewAI Agent + Task from the spec, run as a one-agent crew; returns its output."""
+    from crewai import Agent, Crew, Process, Task
+
+    agent = Agent(
+        role=spec.role,
+        goal=spec.goal,
+        backstory=spec.backstory,
+        llm=llm,
+        tools=tools,
+        max_iter=spec.max_iterations,
+        max_retry_limit=0,
+        allow_delegation=False,
+        respect_context_window=False,
+        verbose=False,
+    )
+    task = Task(description=description, expected_output=expected_output, agent=agent)
+    crew = Crew(agents=[agent], tasks=[task], process=Process.sequential, verbose=False)
+    return crew.kickoff()
+
+
+class CrewAIExecutor:
+    """An executor for one `provider/model`; its name is that string."""
+
+    def __init__(self, model: str, spec: AgentSpec) -> None:
+        self.name = model
+        self.spec = spec
+
+    def execute(self, request: ExecutionRequest) -> ExecutionResult:
+        started = time.monotonic()
+        spec = request.spec
+        budget = _budget(spec.token_budget, request.tokens_left)
+        if budget is not None and budget <= 0:
+            raise ExecutorError(f"{self.name}: the task's token budget is used up", "budget")
+        endpoint = resolve_endpoint(self.name)
+        settings = get_settings()
+        guard = ToolGuard(
+            root=request.root,
+            context=request.context,
+            capabilities=request.capabilities,
+            agent=request.step.agent,
+            task_id=request.task_id,
+            step_id=request.step.id,
+            prometheus_url=settings.prometheus_url,
+        )
+        limit = spec.attempt_timeout_seconds * _DEADLINE_SHARE
+        meter = CallMeter(
+            model_id=self.name,
+            deadline=started + limit,
+            max_calls=spec.max_iterations + _EXTRA_CALLS,
+            token_budget=budget,
+            guard=guard,
+        )
+        outcome = "failed"
+        try:
+            raw = self._run(endpoint, request, guard, meter, limit)
+            result = self._result(raw, request, guard, meter)
+            outcome = "succeeded"
+            return result
+        finally:
+            audit.record(
+                "model.called",
+                actor=request.step.agent,
+                task_id=request.task_id or None,
+                step_id=request.step.id,
+                model=self.name,
+                endpoint=endpoint.host,
+                calls=meter.calls,
+                tokens=meter.tokens.model_dump(),
+                outcome=outcome,
+                seconds=round(time.monotonic() - started, 3),
+            )
+
+    def _run(
+        self,
+        endpoint: ModelEndpoint,
+        request: ExecutionRequest,
+        guard: ToolGuard,
+        meter: CallMeter,
+        limit: float,
+    ) -> str:
+        secrets = [endpoint.api_key]
+        try:
+            from llmgenie.agents.llm.crew_tools import build_tools
+
+            _no_crewai_rate_limit_retries()
+            llm = make_llm(endpoint, timeout=limit, interceptor=meter.interceptor())
+            output = run_crew(
+                request.spec,
+                llm,
+                build_tools(guard),
+                build_task_prompt(request),
+                "one JSON object with summary and findings",
+            )
+        except ExecutorError:
+            raise
+        except Exception as exc:
+            if meter.stopped is not None:
+                error_class, reason = meter.stopped
+                raise ExecutorError(
+                    f"{self.name}: {reason}", error_class, tokens=meter.tokens
+                ) from None
+            raise to_executor_error(exc, self.name, secrets, meter.tokens) from None
+        if meter.stopped is not None:
+            error_class, reason = meter.stopped
+            raise ExecutorError(f"{self.name}: {reason}", error_class, tokens=meter.tokens)
+        if meter.token_budget is not None and meter.tokens.total > meter.token_budget:
+            raise ExecutorError(
+                f"{self.name}: token budget exceeded ({meter.tokens.total}/{meter.token_budget})",
+                "budget",
+                tokens=meter.tokens,
+            )
+        return str(getattr(output, "raw", output) or "")
+
+    def _result(
+        self, raw: str, request: ExecutionRequest, guard: ToolGuard, meter: CallMeter
+    ) -> ExecutionResult:
+        parsed = parse_answer(raw)
+        if parsed is None:
+            raise ExecutorError(
+                f"{self.name}: the final answer was empty", "empty_answer", meter.tokens
+            )
+        secrets = [resolve_endpoint(self.name).api_key]
+        notes = list(guard.notes)
+        if not parsed.is_json:
+            notes.append(f"{self.name}: the answer was not JSON; no findings taken from it")
+        findings = _checked_findings(parsed.findings, request, guard, notes, secrets)
+        return ExecutionResult(
+            summary=mask_secrets(parsed.summary, secrets)[:8000],
+            mode=Mode.llm,
+            model=self.name,
+            findings=findings,
+            tokens=meter.tokens,
+            notes=notes,
+        )
+
+
+def _budget(spec_budget: int | None, tokens_left: int | None) -> int | None:
+    limits = [b for b in (spec_budget, tokens_left) if b is not None]
+    return min(limits) if limits else None
+
+
+def _checked_findings(
+    proposals: list[dict[str, Any]],
+    request: ExecutionRequest,
+    guard: ToolGuard,
+    notes: list[str],
+    secrets: list[str],
+) -> list[Finding]:
+    """Keep a proposed finding only if its file and line exist in the target and a tool showed
+    them (the toolset's findings or the model's own read_file/search_target calls)."""
+    from_tools: dict[str, set[int]] = {}
+    for f in request.toolset.findings:
+        if f.file and f.line:
+            from_tools.setdefault(f.file, set()).add(f.line)
+    kept: list[Finding] = []
+    for raw in proposals[:50]:
+        if raw.get("evidence"):
+            raw = {**raw, "evidence": mask_secrets(str(raw["evidence"]), secrets)}
+        finding = proposed_finding(raw, request.step.agent)
+        if finding is None:
+            notes.append(f"dropped a model finding without title, file and line: {_brief(raw)}")
+            continue
+        file, line = finding.file or "", finding.line or 0
+        shown = line in guard.shown.get(file, set()) or line in from_tools.get(file, set())
+        if not guard.line_exists(file, line):
+            notes.append(
+                f"dropped model finding {finding.title!r}: {file}:{line} is not in the target"
+            )
+        elif not shown:
+            notes.append(f"dropped model finding {finding.title!r}: no tool returned {file}:{line}")
+        else:
+            kept.append(finding)
+    return kept
+
+
+def _brief(raw: dict[str, Any]) -> str:
+    return json.dumps(raw, default=str)[:120]

@@ -1,0 +1,96 @@
+"""Model ids (`provider/model`) → a CrewAI LLM talking to the right endpoint with the right key.
+
+* `openai/<model>` — OpenAI, or any OpenAI-compatible server (vLLM, llama.cpp server, LM Studio,
+  a gateway) when `OPENAI_BASE_URL` is set; key from `OPENAI_API_KEY`.
+* `anthropic/<model>` — Anthropic's messages API; key from `ANTHROPIC_API_KEY`, endpoint from
+  `ANTHROPIC_BASE_URL` when set.
+* `ollama/<model>` — Ollama's OpenAI-compatible endpoint at `OLLAMA_HOST` (default
+  `http://127.0.0.1:11434`); no key.
+
+CrewAI routes an unknown `openai/<name>` to LiteLLM (not installed), so the provider is always
+passed explicitly; OpenAI-compatible servers go through CrewAI's native OpenAI client.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from typing import Any
+
+from llmgenie.agents.executors import ExecutorError
+
+__all__ = ["PROVIDER_NAMES", "ModelEndpoint", "make_llm", "resolve_endpoint"]
+
+PROVIDER_NAMES: tuple[str, ...] = ("openai", "anthropic", "ollama")
+
+_DEFAULT_OLLAMA_HOST = "http://127.0.0.1:11434"
+
+
+@dataclass(frozen=True)
+class ModelEndpoint:
+    """Where one model lives. `api_key` is a secret: never in a message, log or report."""
+
+    model_id: str
+    provider: str  # the CrewAI native provider: openai | anthropic
+    model: str
+    base_url: str | None
+    api_key: str
+
+    def __repr__(self) -> str:  # keep the key out of any accidental repr
+        return f"ModelEndpoint({self.model_id!r}, base_url={self.base_url!r})"
+
+    @property
+    def host(self) -> str:
+        return self.base_url or (
+            "https://api.anthropic.com"
+            if self.provider == "anthropic"
+            else "https://api.openai.com"
+        )
+
+
+def resolve_endpoint(model_id: str) -> ModelEndpoint:
+    """Read the provider's usual variables now (they may change between tasks)."""
+    provider, _, model = model_id.partition("/")
+    if not model:
+        raise ExecutorError(f"model {model_id!r} is not of the form provider/model", "config")
+    if provider == "openai":
+        base_url = os.environ.get("OPENAI_BASE_URL") or None
+        key = os.environ.get("OPENAI_API_KEY") or ""
+        if not key:
+            if base_url is None:
+                raise ExecutorError("OPENAI_API_KEY is not set", "auth")
+            key = "unused"  # local OpenAI-compatible servers take any key
+        return ModelEndpoint(model_id, "openai", model, base_url, key)
+    if provider == "anthropic":
+        key = os.environ.get("ANTHROPIC_API_KEY") or ""
+        if not key:
+            raise ExecutorError("ANTHROPIC_API_KEY is not set", "auth")
+        return ModelEndpoint(
+            model_id, "anthropic", model, os.environ.get("ANTHROPIC_BASE_URL") or None, key
+        )
+    if provider == "ollama":
+        host = (os.environ.get("OLLAMA_HOST") or _DEFAULT_OLLAMA_HOST).rstrip("/")
+        if "://" not in host:
+            host = f"http://{host}"
+        return ModelEndpoint(model_id, "openai", model, f"{host}/v1", "ollama")
+    raise ExecutorError(f"unknown model provider {provider!r}", "config")
+
+
+def make_llm(endpoint: ModelEndpoint, *, timeout: float, interceptor: Any = None) -> Any:
+    """A CrewAI LLM for the endpoint: no client-side retries (the chain retries), a timeout."""
+    from crewai import LLM
+
+    kwargs: dict[str, Any] = {
+        "provider": endpoint.provider,
+        "api_key": endpoint.api_key,
+        "timeout": timeout,
+        "max_retries": 0,
+        "temperature": 0.0,
+    }
+    if endpoint.base_url:
+        kwargs["base_url"] = endpoint.base_url
+    if interceptor is not None:
+        kwargs["interceptor"] = interceptor
+    if endpoint.provider == "anthropic":
+        kwargs["max_tokens"] = 4096
+    return LLM(model=endpoint.model, **kwargs)

@@ -1,0 +1,269 @@
+"""Orchestration benchmark: subflow overhead, concurrent steps vs ideal, `llmgenie run` cold/warm.
+
+    python bench/bench_orchestration.py            # embedded SQLite API and a PostgreSQL-backed one
+
+Each backend is measured in a child process (Prefect reads its settings at import). Steps are
+real specialist subflows dispatched by BOSS's DAG runner; their toolset sleeps 0.5 s.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+EXAMPLE = REPO / "examples" / "shop"
+STEP_SECONDS = 0.5
+PG_ADMIN = "postgresql://postgres@127.0.0.1:5432/postgres"
+
+
+def measure_in_process() -> dict[str, object]:
+    """Runs inside a child whose PREFECT_API_URL is already set."""
+    import asyncio
+
+    from prefect import flow
+
+    from llmgenie.agents.tools import TOOLSETS
+    from llmgenie.agents.tools.base import ToolsetInput, ToolsetResult
+    from llmgenie.core.context import analyze
+    from llmgenie.core.models import Plan, Step
+    from llmgenie.core.settings import get_settings
+    from llmgenie.flows.boss import run_plan
+    from llmgenie.flows.dispatch import dispatch_step
+    from llmgenie.flows.specialist import _SESSIONS, SpecialistRequest, TaskSession
+
+    class Sleeper:
+        name = "security"
+        seconds = STEP_SECONDS
+
+        def run(self, inp: ToolsetInput) -> ToolsetResult:
+            time.sleep(self.seconds)
+            return ToolsetResult()
+
+    sleeper = Sleeper()
+    TOOLSETS["security"] = sleeper  # type: ignore[assignment]
+    settings = get_settings()
+    context = analyze(str(EXAMPLE))
+
+    @flow(name="bench-parent")
+    async def parent(n: int) -> float:
+        plan = Plan(steps=[Step(id=f"s{i}", agent="security") for i in range(n)])
+        _SESSIONS["bench"] = TaskSession(root=EXAMPLE, context=context)
+
+        def make(step_id: str, prior: list) -> SpecialistRequest:
+            step = next(s for s in plan.steps if s.id == step_id)
+            return SpecialistRequest(task_id="bench", task="bench", target=str(EXAMPLE), step=step)
+
+        started = time.perf_counter()
+        await run_plan(plan, make, lambda r: dispatch_step(r, settings))
+        return time.perf_counter() - started
+
+    async def main() -> dict[str, object]:
+        await parent(1)  # warm up: imports, first flow registration
+        sleeper.seconds = 0.0
+        overheads = []
+        for _ in range(10):
+            overheads.append(await parent(1))
+        sleeper.seconds = STEP_SECONDS
+        walls = {}
+        for n in (1, 4, 8):
+            walls[n] = min([await parent(n) for _ in range(2)])
+        return {"overhead_ms": statistics.median(overheads) * 1000, "walls": walls}
+
+    return asyncio.run(main())
+
+
+def _child(api_url: str, home: Path) -> dict[str, object]:
+    env = {
+        **os.environ,
+        "PREFECT_API_URL": api_url,
+        "LLMGENIE_HOME": str(home),
+        "PREFECT_LOGGING_LEVEL": "ERROR",
+    }
+    env.pop("LLMGENIE_LLM", None)
+    out = subprocess.run(
+        [sys.executable, __file__, "--child"], env=env, capture_output=True, text=True, timeout=900
+    )
+    if out.returncode != 0:
+        raise RuntimeError(out.stderr[-3000:])
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _postgres_prefect(home: Path) -> tuple[subprocess.Popen[bytes], str] | None:
+    """A stock `prefect server start` on PostgreSQL, or None when PostgreSQL is unreachable."""
+    import psycopg
+
+    try:
+        with psycopg.connect(PG_ADMIN, autocommit=True, connect_timeout=3) as conn:
+            conn.execute("DROP DATABASE IF EXISTS llmgenie_bench_prefect")
+            conn.execute("CREATE DATABASE llmgenie_bench_prefect")
+    except psycopg.Error as exc:
+        print(f"(PostgreSQL not reachable, skipped: {exc})")
+        return None
+    port = _free_port()
+    env = {
+        **os.environ,
+        "PREFECT_HOME": str(home / "pg-prefect"),
+        "PREFECT_API_DATABASE_CONNECTION_URL": "postgresql+asyncpg://postgres@127.0.0.1:5432/llmgenie_bench_prefect",
+        "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
+        "PREFECT_LOGGING_LEVEL": "ERROR",
+    }
+    env.pop("PREFECT_API_URL", None)
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "prefect",
+            "server",
+            "start",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--no-ui",
+        ],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    import httpx
+
+    url = f"http://127.0.0.1:{port}/api"
+    for _ in range(600):
+        try:
+            if httpx.get(f"{url}/health", timeout=1).status_code == 200:
+                return proc, url
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.1)
+    proc.kill()
+    raise RuntimeError("PostgreSQL-backed Prefect server did not start")
+
+
+def _run_cli(home: Path) -> float:
+    env = {**os.environ, "LLMGENIE_HOME": str(home)}
+    for key in (
+        "PREFECT_API_URL",
+        "PREFECT_HOME",
+        "LLMGENIE_LLM",
+        "PREFECT_API_DATABASE_CONNECTION_URL",
+    ):
+        env.pop(key, None)
+    started = time.perf_counter()
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "llmgenie",
+            "run",
+            "audit the shop",
+            "--target",
+            str(EXAMPLE),
+            "--format",
+            "json",
+        ],
+        env=env,
+        check=True,
+        capture_output=True,
+        timeout=600,
+    )
+    return time.perf_counter() - started
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.child:
+        print(json.dumps(measure_in_process()))
+        return
+
+    from llmgenie.core.settings import Settings
+    from llmgenie.flows.runtime import stop_embedded_server
+
+    tmp = Path(tempfile.mkdtemp(prefix="llmgenie-bench-"))
+    rows: list[tuple[str, str, str, str]] = []
+    try:
+        cli_home = tmp / "cli-home"
+        first = _run_cli(cli_home)
+        second = _run_cli(cli_home)
+        rows.append(
+            (
+                "llmgenie run example: first (fresh home)",
+                f"{first:.2f} s",
+                "≤ 15 s",
+                "ok" if first <= 15 else "MISS",
+            )
+        )
+        rows.append(
+            (
+                "llmgenie run example: second",
+                f"{second:.2f} s",
+                "≤ 5 s",
+                "ok" if second <= 5 else "MISS",
+            )
+        )
+
+        embedded_home = tmp / "embedded"
+        from llmgenie.flows.runtime import ensure_prefect_api
+
+        saved = dict(os.environ)
+        os.environ.pop("PREFECT_API_URL", None)
+        api = ensure_prefect_api(Settings(home=embedded_home))
+        os.environ.clear()
+        os.environ.update(saved)
+        backends = [("embedded SQLite", api, 1.5)]
+        pg = _postgres_prefect(tmp)
+        if pg:
+            backends.append(("PostgreSQL server", pg[1], 1.0))
+        for label, url, target in backends:
+            result = _child(url, embedded_home)
+            overhead = float(result["overhead_ms"])  # type: ignore[arg-type]
+            rows.append(
+                (
+                    f"{label}: per-subflow overhead (median)",
+                    f"{overhead:.0f} ms",
+                    "≤ 150 ms",
+                    "ok" if overhead <= 150 else "MISS",
+                )
+            )
+            for n, wall in result["walls"].items():  # type: ignore[union-attr]
+                goal = f"≤ {target} s" if n == "8" else f"ideal {STEP_SECONDS} s"
+                verdict = (
+                    ("ok" if wall <= target else "MISS")
+                    if n == "8"
+                    else f"{wall / STEP_SECONDS:.2f}× ideal"
+                )
+                rows.append(
+                    (f"{label}: {n} independent 0.5 s steps", f"{wall:.2f} s", goal, verdict)
+                )
+        if pg:
+            pg[0].terminate()
+        stop_embedded_server(Settings(home=embedded_home))
+        stop_embedded_server(Settings(home=cli_home))
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+    width = max(len(r[0]) for r in rows)
+    print(f"{'measure':<{width}}  {'value':>10}  {'target':<12} verdict")
+    for name, value, goal, verdict in rows:
+        print(f"{name:<{width}}  {value:>10}  {goal:<12} {verdict}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,71 @@
+"""Fixtures for the LLM tests: a scripted OpenAI-protocol server on loopback and the settings
+that point llmgenie at it (through the providers' own variables, as a user would)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from llmgenie.core.settings import get_settings
+from tests.support.openai_server import Reply, ScriptedModelServer, final_answer
+
+EXAMPLE = Path(__file__).resolve().parents[3] / "examples" / "shop"
+API_KEY = "sk-test-0123456789abcdefghijklmnop"
+
+ALL_STEPS = ["security", "devops", "performance", "documentation"]
+
+
+def is_planner(body: dict[str, Any]) -> bool:
+    return "You are BOSS" in json.dumps(body.get("messages", []))
+
+
+def rules_like_plan() -> str:
+    return json.dumps(
+        {
+            "steps": [
+                {"id": "security", "agent": "security"},
+                {"id": "devops", "agent": "devops"},
+                {"id": "performance", "agent": "performance"},
+                {
+                    "id": "documentation",
+                    "agent": "documentation",
+                    "depends_on": ["security", "devops", "performance"],
+                },
+            ],
+            "notes": ["every specialist, documentation last"],
+        }
+    )
+
+
+def default_responder(body: dict[str, Any]) -> Reply:
+    if is_planner(body):
+        return Reply.text(rules_like_plan())
+    return Reply.text(final_answer("The scripted model's narrative."))
+
+
+@pytest.fixture
+def model_server() -> Iterator[ScriptedModelServer]:
+    with ScriptedModelServer(default_responder) as server:
+        yield server
+
+
+@pytest.fixture
+def use_model(
+    monkeypatch: pytest.MonkeyPatch, llmgenie_home: Path
+) -> Iterator[Callable[..., None]]:
+    """`use_model(server, "openai/a,openai/b", **env)` configures the chain for this test."""
+
+    def configure(server: ScriptedModelServer, chain: str = "openai/scripted", **env: str) -> None:
+        monkeypatch.setenv("LLMGENIE_LLM", chain)
+        monkeypatch.setenv("OPENAI_BASE_URL", server.base_url)
+        monkeypatch.setenv("OPENAI_API_KEY", API_KEY)
+        for key, value in env.items():
+            monkeypatch.setenv(key, value)
+        get_settings.cache_clear()
+
+    yield configure
+    get_settings.cache_clear()

@@ -1,0 +1,188 @@
+"""The CrewAI executor on its own: error classes, caps, evidence checks, masked keys.
+
+Each test drives the real CrewAI and the real `openai` client against the scripted server.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from llmgenie.agents.executors import ExecutionRequest, ExecutorError
+from llmgenie.agents.llm import CrewAIExecutor
+from llmgenie.agents.specs import load_specs
+from llmgenie.agents.tools.base import ToolsetResult
+from llmgenie.core.context import analyze
+from llmgenie.core.models import Capability, Finding, Mode, Severity, Step
+from tests.agents.llm.conftest import API_KEY, EXAMPLE
+from tests.support.openai_server import Reply, ScriptedModelServer, final_answer
+
+MODEL = "openai/scripted"
+
+
+def _request(root: Path = EXAMPLE, **spec_changes: Any) -> ExecutionRequest:
+    spec = load_specs()["security"]
+    spec = spec.model_copy(update={"attempt_timeout_seconds": 20.0, **spec_changes})
+    tool_finding = Finding(
+        rule_id="LG-K8S-001",
+        category="k8s.privileged",
+        severity=Severity.critical,
+        agent="security",
+        title="Container runs privileged",
+        message="privileged",
+        file="deploy/api.yaml",
+        line=1,
+    )
+    return ExecutionRequest(
+        task_text="audit the shop",
+        step=Step(id="security", agent="security"),
+        spec=spec,
+        context=analyze(str(root)),
+        root=root,
+        toolset=ToolsetResult(findings=[tool_finding], files_scanned=3),
+        capabilities=frozenset({Capability.read_target}),
+        task_id="t-exec",
+    )
+
+
+def _execute(server: ScriptedModelServer, use_model: Any, request: ExecutionRequest) -> Any:
+    use_model(server, MODEL)
+    return CrewAIExecutor(MODEL, request.spec).execute(request)
+
+
+@pytest.mark.parametrize(
+    ("reply", "error_class"),
+    [
+        (Reply.error(429), "rate_limit"),
+        (Reply.error(500), "server_error"),
+        (Reply.error(503), "server_error"),
+        (Reply.error(401), "auth"),
+        (Reply.error(403), "auth"),
+        (Reply(malformed=True), "bad_answer"),
+        (Reply.text(""), "empty_answer"),
+    ],
+)
+def test_provider_failures_map_to_error_classes(
+    model_server: ScriptedModelServer, use_model: Any, reply: Reply, error_class: str
+) -> None:
+    model_server.responder = lambda body: reply
+    with pytest.raises(ExecutorError) as caught:
+        _execute(model_server, use_model, _request())
+    assert caught.value.error_class == error_class
+    assert API_KEY not in str(caught.value)
+    # one attempt = one HTTP call: retries belong to the chain, not to CrewAI or the client
+    assert len(model_server.chat_requests()) == 1
+
+
+@pytest.mark.parametrize(
+    ("message", "error_class"),
+    [
+        ("This model's maximum context length is 8192 tokens.", "context_length"),
+        ("Unsupported parameter: 'tool_choice'.", "bad_request"),
+    ],
+)
+def test_context_length_is_told_apart_from_other_bad_requests(
+    model_server: ScriptedModelServer, use_model: Any, message: str, error_class: str
+) -> None:
+    model_server.responder = lambda body: Reply.error(400, message=message)
+    with pytest.raises(ExecutorError) as caught:
+        _execute(model_server, use_model, _request())
+    assert caught.value.error_class == error_class
+
+
+def test_a_hanging_connection_is_a_timeout_within_the_attempt_cap(
+    model_server: ScriptedModelServer, use_model: Any
+) -> None:
+    model_server.responder = lambda body: Reply(hang=True)
+    started = time.monotonic()
+    with pytest.raises(ExecutorError) as caught:
+        _execute(model_server, use_model, _request(attempt_timeout_seconds=2.0))
+    assert caught.value.error_class == "timeout"
+    assert time.monotonic() - started < 10  # our own cap, not the client's 600 s default
+
+
+def test_a_model_that_never_stops_calling_tools_hits_our_iteration_cap(
+    model_server: ScriptedModelServer, use_model: Any
+) -> None:
+    model_server.responder = lambda body: Reply.tool("search_target", {"pattern": "image"})
+    with pytest.raises(ExecutorError) as caught:
+        _execute(model_server, use_model, _request(max_iterations=2))
+    assert caught.value.error_class == "iteration_limit"
+    assert caught.value.tokens.total > 0
+    assert len(model_server.chat_requests()) <= 2 + 2
+
+
+def test_findings_need_evidence_a_tool_returned(
+    model_server: ScriptedModelServer, use_model: Any
+) -> None:
+    proposals = [
+        {  # read through read_file below: kept
+            "severity": "medium",
+            "category": "k8s.image-latest-tag",
+            "title": "Seen by the model",
+            "message": "the model read it",
+            "file": "deploy/api.yaml",
+            "line": 3,
+        },
+        {  # a real file, but no tool showed this line
+            "severity": "high",
+            "title": "Guessed",
+            "file": "Dockerfile",
+            "line": 1,
+        },
+        {"severity": "high", "title": "Invented", "file": "deploy/nowhere.yaml", "line": 7},
+        {"severity": "high", "title": "Past the end", "file": "deploy/api.yaml", "line": 99999},
+    ]
+    replies = iter(
+        [
+            Reply.tool("read_file", {"path": "deploy/api.yaml", "start_line": 1, "end_line": 5}),
+            Reply.text(final_answer("Looked at the manifest.", proposals)),
+        ]
+    )
+    model_server.responder = lambda body: next(replies)
+    result = _execute(model_server, use_model, _request())
+
+    assert result.mode is Mode.llm and result.model == MODEL
+    assert [f.title for f in result.findings] == ["Seen by the model"]
+    kept = result.findings[0]
+    assert (kept.file, kept.line, kept.agent, kept.rule_id) == (
+        "deploy/api.yaml",
+        3,
+        "security",
+        "LG-LLM-SECURITY",
+    )
+    dropped = [n for n in result.notes if n.startswith("dropped model finding")]
+    assert len(dropped) == 3
+    assert any("no tool returned Dockerfile:1" in n for n in dropped)
+    assert any("deploy/nowhere.yaml:7 is not in the target" in n for n in dropped)
+    assert result.tokens.total == 240
+    # the tool's answer reached the model: the second request carries the file's lines
+    second = json.dumps(model_server.chat_requests()[1].body["messages"])
+    assert "deploy/api.yaml (" in second
+
+
+def test_the_key_goes_only_in_the_authorization_header(
+    model_server: ScriptedModelServer, use_model: Any
+) -> None:
+    _execute(model_server, use_model, _request())
+    (req,) = model_server.chat_requests()
+    assert req.headers["Authorization"] == f"Bearer {API_KEY}"
+    assert API_KEY not in json.dumps(req.body)
+
+
+def test_the_prompt_is_budgeted_when_tool_output_is_large(
+    model_server: ScriptedModelServer, use_model: Any
+) -> None:
+    request = _request()
+    request.toolset = ToolsetResult(
+        findings=request.toolset.findings, output={"inventory": ["x" * 50 for _ in range(5000)]}
+    )
+    _execute(model_server, use_model, request)
+    (req,) = model_server.chat_requests()
+    prompt = json.dumps(req.body["messages"])
+    assert len(prompt) < 30_000
+    assert "tool output summarised" in prompt

@@ -1,0 +1,89 @@
+"""Work-pool dispatch: each specialist as a flow run of a deployment, run by a real worker."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import subprocess
+import sys
+import uuid
+from collections.abc import Iterator
+
+import pytest
+from prefect.client.orchestration import get_client
+
+from llmgenie.core.models import StepStatus, TaskStatus
+from llmgenie.flows.boss import boss_flow
+from llmgenie.flows.deploy import SPECIALIST_DEPLOYMENT, register_deployments
+from tests.flows.conftest import EXAMPLE, use_settings
+
+
+@pytest.fixture
+def process_worker() -> Iterator[str]:
+    pool = f"llmgenie-test-{uuid.uuid4().hex[:8]}"
+    asyncio.run(register_deployments(pool, pool_type="process"))
+    env = {
+        **os.environ,
+        "PREFECT_WORKER_QUERY_SECONDS": "1",
+        "PREFECT_WORKER_PREFETCH_SECONDS": "5",
+    }
+    worker = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "prefect",
+            "worker",
+            "start",
+            "--pool",
+            pool,
+            "--type",
+            "process",
+            "--limit",
+            "4",
+        ],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        yield pool
+    finally:
+        worker.terminate()
+        try:
+            worker.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            worker.kill()
+
+
+@pytest.mark.usefixtures("llmgenie_home")
+def test_specialists_run_on_the_work_pool_as_children_of_boss(
+    monkeypatch: pytest.MonkeyPatch, process_worker: str
+) -> None:
+    use_settings(
+        monkeypatch,
+        dispatch="deployment",
+        specialist_deployment=f"specialist/{SPECIALIST_DEPLOYMENT}",
+    )
+
+    report = asyncio.run(boss_flow(task="audit the shop", target=str(EXAMPLE)))
+
+    assert report.status is TaskStatus.completed, report.notes
+    assert all(s.status is StepStatus.completed for s in report.steps)
+    assert any(f.agent == "security" for f in report.findings)
+
+    async def child_runs() -> list[tuple[bool, str]]:
+        async with get_client() as client:
+            out = []
+            for s in report.steps:
+                run = await client.read_flow_run(uuid.UUID(s.flow_run_id))
+                parent = await client.read_task_run(run.parent_task_run_id)
+                out.append(
+                    (
+                        run.deployment_id is not None and run.work_pool_name == process_worker,
+                        str(parent.flow_run_id),
+                    )
+                )
+            return out
+
+    runs = asyncio.run(child_runs())
+    assert runs == [(True, report.flow_run_id)] * 4

@@ -1,0 +1,123 @@
+"""Prefect artifacts of a task and its steps, published in real flow runs and read back."""
+
+from __future__ import annotations
+
+import re
+
+import httpx
+import pytest
+from prefect import flow
+from prefect.client.orchestration import get_client
+from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterFlowRunId
+from prefect.runtime import flow_run
+
+from llmgenie.core.settings import get_settings
+from llmgenie.core.storage import close_stores, open_store
+from llmgenie.flows.publish import (
+    MAX_TABLE_ROWS,
+    apublish_step_artifacts,
+    publish_step_artifacts,
+    publish_task_artifacts,
+)
+from tests.support.reports import make_report, make_task
+
+
+def _artifacts(run_id: str) -> list:  # type: ignore[type-arg]
+    with get_client(sync_client=True) as client:
+        return client.read_artifacts(
+            artifact_filter=ArtifactFilter(flow_run_id=ArtifactFilterFlowRunId(any_=[run_id]))
+        )
+
+
+@flow
+def _step_flow(report) -> str:  # type: ignore[no-untyped-def]
+    publish_step_artifacts(report)
+    return flow_run.id
+
+
+@flow
+async def _async_step_flow(report) -> str:  # type: ignore[no-untyped-def]
+    await apublish_step_artifacts(report)
+    return flow_run.id
+
+
+_PENDING: list = []  # type: ignore[type-arg]
+
+
+@flow
+def _task_flow() -> str:
+    # The report is handed over outside the parameters: a big one exceeds Prefect's limit.
+    publish_task_artifacts(_PENDING.pop())
+    return flow_run.id
+
+
+def _by_type(arts: list) -> dict[str, list]:  # type: ignore[type-arg]
+    out: dict[str, list] = {}  # type: ignore[type-arg]
+    for a in arts:
+        out.setdefault(a.type, []).append(a)
+    return out
+
+
+def test_step_artifacts_on_the_subflow_run() -> None:
+    step = make_report().steps[0]
+    run_id = _step_flow(step)
+    arts = _by_type(_artifacts(run_id))
+    [md] = arts["markdown"]
+    assert md.key == "llmgenie-security-report"
+    assert "# security: security" in md.data and "k8s.privileged" in md.data
+    [table] = arts["table"]
+    assert table.key == "llmgenie-security-findings"
+    import json
+
+    rows = json.loads(table.data)
+    assert len(rows) == 3
+    assert {"severity", "category", "resource", "location"} <= set(rows[0])
+    assert rows[0]["location"].startswith("deploy/app-") and ":" in rows[0]["location"]
+
+
+async def test_async_step_artifacts() -> None:
+    step = make_report().steps[0]
+    run_id = await _async_step_flow(step)
+    assert {a.type for a in _artifacts(run_id)} == {"markdown", "table"}
+
+
+def test_task_artifacts_link_presigned_s3_objects(
+    s3_bucket: str,
+    tmp_path,
+    monkeypatch: pytest.MonkeyPatch,  # type: ignore[no-untyped-def]
+) -> None:
+    monkeypatch.setenv("LLMGENIE_HOME", str(tmp_path / "home"))
+    monkeypatch.setenv("LLMGENIE_DATABASE_URL", f"sqlite:///{tmp_path / 'meta.db'}")
+    monkeypatch.setenv("LLMGENIE_ARTIFACTS_URL", f"s3://{s3_bucket}/lg")
+    get_settings.cache_clear()
+    try:
+        store = open_store()
+        task = make_task()
+        store.task_started(task)
+        report = store.task_finished(make_report(task, n_findings=MAX_TABLE_ROWS + 5))
+        _PENDING.append(report)
+        run_id = _task_flow()
+        arts = _by_type(_artifacts(run_id))
+    finally:
+        close_stores()
+        get_settings.cache_clear()
+
+    # Prefect stores a link artifact as Markdown `[text](url)`.
+    links = [a for a in arts["markdown"] if a.key != "llmgenie-task-report"]
+    [md] = [a for a in arts["markdown"] if a.key == "llmgenie-task-report"]
+    assert md.key == "llmgenie-task-report" and task.id in md.data
+    [table] = arts["table"]
+    import json
+
+    assert len(json.loads(table.data)) == MAX_TABLE_ROWS
+    assert f"{MAX_TABLE_ROWS} most severe of {MAX_TABLE_ROWS + 5}" in table.description
+    assert len(links) == len(report.artifacts)
+    keyed = {a.key for a in links if a.key}
+    assert keyed == {"report-md", "report-json", "report-sarif"}
+    for art in links:
+        m = re.fullmatch(r"\[(.+)\]\((.+)\)", art.data)
+        assert m, art.data
+        link = m.group(2)
+        assert link.startswith("http://127.0.0.1:") and "Signature" in link
+        assert httpx.get(link).status_code == 200
+        assert "sha256 " in art.description
