@@ -42,6 +42,9 @@ def prefect_env(home: Path) -> dict[str, str]:
         "PREFECT_CLIENT_MAX_RETRIES": "12",
         "PREFECT_SERVER_LOG_RETRYABLE_ERRORS": "false",
         "PREFECT_UI_SHOW_PROMOTIONAL_CONTENT": "false",
+        # Block types are registered on a server's first start (seconds on SQLite); llmgenie uses
+        # none. `prefect block register -m prefect` adds them when a user wants them.
+        "PREFECT_API_BLOCKS_REGISTER_ON_START": "false",
     }
 
 

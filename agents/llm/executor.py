@@ -53,6 +53,8 @@ class CallMeter:
     calls: int = 0
     tokens: TokenUsage = field(default_factory=TokenUsage)
     stopped: tuple[str, str] | None = None
+    #: the tools the last answer asked for (a model still calling tools at its last turn loops)
+    last_tool_calls: list[str] = field(default_factory=list)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     def interceptor(self) -> Any:
@@ -110,8 +112,11 @@ class CallMeter:
         completion = usage.get("completion_tokens", usage.get("output_tokens", 0)) or 0
         with self._lock:
             self.tokens = self.tokens + TokenUsage(prompt=int(prompt), completion=int(completion))
+        requested = _requested_tools(data)
+        with self._lock:
+            self.last_tool_calls = requested
         if self.guard is not None:
-            for name in _requested_tools(data):
+            for name in requested:
                 if name not in READ_ONLY_TOOLS:
                     self.guard.deny(name, "not a tool this agent has (read-only tools only)")
 
@@ -235,11 +240,18 @@ class CrewAIExecutor:
             )
         except ExecutorError:
             raise
-        except Exception as exc:
+        except (Exception, SystemExit) as exc:  # CrewAI raises SystemExit on context overflow
             if meter.stopped is not None:
                 error_class, reason = meter.stopped
                 raise ExecutorError(
                     f"{self.name}: {reason}", error_class, tokens=meter.tokens
+                ) from None
+            if meter.calls > request.spec.max_iterations and meter.last_tool_calls:
+                raise ExecutorError(
+                    f"{self.name}: still calling tools after {meter.calls} model calls "
+                    f"(max_iterations {request.spec.max_iterations})",
+                    "iteration_limit",
+                    tokens=meter.tokens,
                 ) from None
             raise to_executor_error(exc, self.name, secrets, meter.tokens) from None
         if meter.stopped is not None:

@@ -125,7 +125,7 @@ def plan_with_llm(
             )
             try:
                 answer = llm.call(messages)
-            except Exception as exc:
+            except (Exception, SystemExit) as exc:
                 raise to_executor_error(exc, model_id, secrets, meter.tokens) from None
             plan = _to_plan(_parse(str(answer or "")), specs, model_id)
             outcome = "succeeded"

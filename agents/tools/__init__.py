@@ -10,6 +10,8 @@ from collections.abc import Iterable
 from pathlib import Path
 
 # Toolset modules: importing them registers them with the engine (add new modules here).
+from llmgenie.agents.tools import documentation as _documentation  # noqa: F401
+from llmgenie.agents.tools import performance as _performance  # noqa: F401
 from llmgenie.agents.tools.devops import compose as _devops_compose  # noqa: F401
 from llmgenie.agents.tools.devops import dependencies as _devops_dependencies  # noqa: F401
 from llmgenie.agents.tools.engine import AgentToolset, EngineResult, Progress, run_engine

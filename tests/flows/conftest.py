@@ -26,16 +26,19 @@ EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "shop"
 
 @dataclass
 class TimedToolset:
-    """Sleeps `seconds`, records when it ran, returns one finding (or raises `error`)."""
+    """Waits at `barrier`, sleeps `seconds`, records when it ran, returns one finding (or raises)."""
 
     name: str
     seconds: float = 0.0
     error: Exception | None = None
+    barrier: threading.Barrier | None = None
     runs: list[tuple[float, float]] = field(default_factory=list)
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
     def run(self, inp: ToolsetInput) -> ToolsetResult:
         start = time.monotonic()
+        if self.barrier is not None:  # passes only when every party is running at once
+            self.barrier.wait(timeout=60)
         time.sleep(self.seconds)
         if self.error is not None:
             raise self.error

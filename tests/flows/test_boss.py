@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import threading
 import uuid
 from pathlib import Path
 
@@ -52,16 +53,17 @@ def test_all_specialists_run_as_child_flow_runs_with_documentation_last() -> Non
 
 
 def test_independent_steps_run_at_the_same_time(timed_toolsets: dict[str, TimedToolset]) -> None:
+    # Each independent step waits until all three are inside their toolsets at once: if BOSS
+    # ran them one after another the barrier would break and the steps would fail.
+    barrier = threading.Barrier(3)
     for name in ("devops", "security", "performance"):
-        timed_toolsets[name].seconds = 0.5
+        timed_toolsets[name].barrier = barrier
 
     report = run_boss()
 
-    assert report.status is TaskStatus.completed
+    assert report.status is TaskStatus.completed, report.notes
+    assert not barrier.broken
     runs = [timed_toolsets[n].runs[0] for n in ("devops", "security", "performance")]
-    latest_start = max(start for start, _ in runs)
-    earliest_end = min(end for _, end in runs)
-    assert latest_start < earliest_end, "the three independent steps did not overlap"
     doc_start, _ = timed_toolsets["documentation"].runs[0]
     assert doc_start >= max(end for _, end in runs)
 

@@ -126,6 +126,18 @@ def _split_documents(text: str) -> list[str]:
     return ["".join(c) for c in chunks]
 
 
+def _preamble(chunk: str) -> tuple[str, str]:
+    """Split the leading comments, blank lines and `---` (kept verbatim) from the document."""
+    lines = chunk.splitlines(keepends=True)
+    n = 0
+    for line in lines:
+        stripped = line.strip()
+        if stripped and not stripped.startswith("#") and not _SEPARATOR.match(stripped):
+            break
+        n += 1
+    return "".join(lines[:n]), "".join(lines[n:])
+
+
 def _indent_of(text: str) -> tuple[int, int]:
     """(mapping indent, sequence dash offset) the document mostly uses (ruamel takes one)."""
     mappings: Counter[int] = Counter()
@@ -402,12 +414,13 @@ def patch_text(
     fixes: list[dict[str, Any]] = []
     notes: list[str] = []
     out: list[str] = []
-    for chunk in _split_documents(text):
+    for whole in _split_documents(text):
+        preamble, chunk = _preamble(whole)
         kind = _KIND.search(chunk)
         if kind is None or kind.group(1) not in POD_BEARING_KINDS or "$patch" in chunk:
             # nothing to fix outside pod specs (skip the slow round-trip); a kustomize
             # strategic-merge patch is partial on purpose and is fixed in its base instead
-            out.append(chunk)
+            out.append(whole)
             continue
         y = _yaml()
         mapping, offset = _indent_of(chunk)
@@ -416,10 +429,10 @@ def patch_text(
             data = y.load(chunk)
         except (YAMLError, ValueError, RecursionError) as exc:
             notes.append(f"{rel}: not patched, {type(exc).__name__}")
-            out.append(chunk)
+            out.append(whole)
             continue
         if not isinstance(data, CommentedMap):
-            out.append(chunk)
+            out.append(whole)
             continue
         md = data.get("metadata") if isinstance(data.get("metadata"), dict) else {}
         ns = md.get("namespace") or ""
@@ -427,28 +440,26 @@ def patch_text(
         doc = _Doc(rel, resource, wanted, versions or {}, [], notes)
         _fix_document(doc, data)
         if not doc.fixes:
-            out.append(chunk)
+            out.append(whole)
             continue
         fixes.extend(doc.fixes)
         buf = io.StringIO()
-        explicit = chunk.lstrip().startswith("---")
-        y.explicit_start = explicit
         y.dump(data, buf)
-        dumped = buf.getvalue()
-        lead = chunk[: len(chunk) - len(chunk.lstrip())] if explicit else ""
-        out.append(lead + dumped)
+        out.append(preamble + buf.getvalue())
     return "".join(out), fixes, notes
 
 
 def _unified(rel: str, before: str, after: str) -> str:
-    return "".join(
-        difflib.unified_diff(
-            before.splitlines(keepends=True),
-            after.splitlines(keepends=True),
-            fromfile=f"a/{rel}",
-            tofile=f"b/{rel}",
-        )
-    )
+    out = []
+    for line in difflib.unified_diff(
+        before.splitlines(keepends=True),
+        after.splitlines(keepends=True),
+        fromfile=f"a/{rel}",
+        tofile=f"b/{rel}",
+    ):
+        # `patch` needs the marker for a last line without a newline
+        out.append(line if line.endswith("\n") else line + "\n\\ No newline at end of file\n")
+    return "".join(out)
 
 
 def _read(root: Path, rel: str) -> str | None:

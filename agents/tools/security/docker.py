@@ -469,7 +469,7 @@ def _services(cf: ComposeFile) -> Iterator[ComposeService]:
 def _flag(cf: ComposeFile, key: str, wanted: Any) -> Iterator[Hit]:
     for svc in _services(cf):
         value = svc.body.get(key)
-        if value == wanted or (isinstance(wanted, str) and str(value).lower() == wanted):
+        if value is not None and str(value).strip().lower() == str(wanted).lower():
             yield Hit(
                 file=cf.file,
                 line=svc.line_of(key),
@@ -673,6 +673,64 @@ def _compose_secrets(cf: ComposeFile, ctx: Any) -> Iterable[Hit]:
                 line=svc.line_of("environment", key),
                 resource=f"service/{svc.name}",
                 evidence=f"{name}={mask(v)}",
+            )
+
+
+@COMPOSE_RULES.rule(
+    "LG-COMPOSE-009",
+    category="compose.seccomp",
+    severity=Severity.high,
+    title="Seccomp or AppArmor confinement switched off",
+    message=(
+        "`security_opt` sets seccomp or AppArmor to `unconfined`: the container may make any "
+        "system call, which turns many kernel bugs into host compromises."
+    ),
+    remediation=(
+        "Remove the `unconfined` option (Docker's default profiles apply) or use a custom profile."
+    ),
+    references=["CIS Docker 5.1", "CIS Docker 5.21"],
+)
+def _compose_seccomp(cf: ComposeFile, ctx: Any) -> Iterable[Hit]:
+    for svc in _services(cf):
+        opts = svc.body.get("security_opt")
+        for i, opt in enumerate(opts if isinstance(opts, list) else []):
+            text = str(opt).replace(" ", "").lower()
+            if text in ("seccomp:unconfined", "seccomp=unconfined") or text in (
+                "apparmor:unconfined",
+                "apparmor=unconfined",
+            ):
+                yield Hit(
+                    file=cf.file,
+                    line=svc.line_of("security_opt", i),
+                    resource=f"service/{svc.name}",
+                    evidence=f"security_opt: {opt}",
+                )
+
+
+@COMPOSE_RULES.rule(
+    "LG-COMPOSE-010",
+    category="compose.run-as-root",
+    severity=Severity.medium,
+    title="Service explicitly runs as root",
+    message=(
+        "`user: root` (or uid 0) overrides a non-root image user: a compromised process gets "
+        "root in the container and on any mounted host path."
+    ),
+    remediation='Run as an unprivileged uid (`user: "10001:10001"`); fix file ownership instead.',
+    references=["CIS Docker 4.1"],
+)
+def _compose_root(cf: ComposeFile, ctx: Any) -> Iterable[Hit]:
+    for svc in _services(cf):
+        user = svc.body.get("user")
+        if user is None:
+            continue
+        name = str(user).split(":", 1)[0].strip().lower()
+        if name in _ROOT_NAMES:
+            yield Hit(
+                file=cf.file,
+                line=svc.line_of("user"),
+                resource=f"service/{svc.name}",
+                evidence=f"user: {user}",
             )
 
 

@@ -23,6 +23,7 @@ from llmgenie.agents.tools.scan_context import NAMESPACED_KINDS_EXEMPT, ScanCont
 from llmgenie.core.models import Severity
 
 __all__ = [
+    "BASELINE_CAPABILITIES",
     "DANGEROUS_CAPABILITIES",
     "K8S_RULES",
     "SENSITIVE_HOST_PATHS",
@@ -33,31 +34,28 @@ __all__ = [
 #: Security rules of the Security agent.
 K8S_RULES: RuleSet[K8sObject] = RuleSet(agent="security")
 
-DANGEROUS_CAPABILITIES = frozenset(
+#: Capabilities the Pod Security Standards' baseline profile lets a container add; adding
+#: any other one (SYS_ADMIN, NET_ADMIN, NET_RAW, SYS_PTRACE, ALL, …) is what LG-K8S-008 reports.
+BASELINE_CAPABILITIES = frozenset(
     {
-        "ALL",
-        "SYS_ADMIN",
-        "NET_ADMIN",
-        "SYS_PTRACE",
-        "SYS_MODULE",
-        "SYS_RAWIO",
-        "SYS_BOOT",
-        "SYS_TIME",
-        "SYS_CHROOT",
-        "NET_RAW",
-        "DAC_READ_SEARCH",
+        "AUDIT_WRITE",
+        "CHOWN",
         "DAC_OVERRIDE",
-        "BPF",
-        "PERFMON",
-        "MAC_ADMIN",
-        "MAC_OVERRIDE",
+        "FOWNER",
+        "FSETID",
+        "KILL",
+        "MKNOD",
+        "NET_BIND_SERVICE",
         "SETFCAP",
-        "SYSLOG",
-        "LINUX_IMMUTABLE",
-        "IPC_LOCK",
-        "BLOCK_SUSPEND",
-        "WAKE_ALARM",
+        "SETGID",
+        "SETPCAP",
+        "SETUID",
+        "SYS_CHROOT",
     }
+)
+#: Well-known dangerous ones, for documentation; the rule reports anything outside the baseline.
+DANGEROUS_CAPABILITIES = frozenset(
+    {"ALL", "SYS_ADMIN", "NET_ADMIN", "NET_RAW", "SYS_PTRACE", "SYS_MODULE", "SYS_RAWIO", "BPF"}
 )
 
 #: hostPath mounts that hand a container the node (critical rather than high).
@@ -374,12 +372,13 @@ def host_path(o: K8sObject, ctx: ScanContext) -> Iterator[Hit]:
     category="k8s.capabilities",
     severity=Severity.high,
     title="Container adds a dangerous capability",
-    message="Capabilities such as SYS_ADMIN, NET_ADMIN, SYS_PTRACE or ALL give the container"
-    " near-root power over the node's kernel interfaces.",
+    message="Capabilities beyond the Pod Security Standards baseline (SYS_ADMIN, NET_ADMIN,"
+    " NET_RAW, SYS_PTRACE, ALL, …) give the container power over the node's kernel interfaces.",
     remediation="Remove the capability from securityContext.capabilities.add; add back only"
     " narrowly needed ones (e.g. NET_BIND_SERVICE).",
     references=[
         "CIS Kubernetes 5.2.9",
+        "Pod Security Standards baseline: capabilities",
         "CKV_K8S_25",
         "CKV_K8S_39",
         "kubesec CapSysAdmin",
@@ -388,7 +387,7 @@ def host_path(o: K8sObject, ctx: ScanContext) -> Iterator[Hit]:
 def capabilities_added(o: K8sObject, ctx: ScanContext) -> Iterator[Hit]:
     for c in containers(o):
         caps = _dict(_dict(c.container.get("securityContext")).get("capabilities"))
-        bad = [n for n in _cap_names(caps.get("add")) if n in DANGEROUS_CAPABILITIES]
+        bad = [n for n in _cap_names(caps.get("add")) if n not in BASELINE_CAPABILITIES]
         if bad:
             ev = f"securityContext.capabilities.add: [{', '.join(bad)}]"
             yield _c_hit(o, c, ev, "securityContext", "capabilities", "add")

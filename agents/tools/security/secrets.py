@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import bisect
 import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
@@ -90,7 +91,10 @@ _PLACEHOLDER = re.compile(
 )
 _HASH_CONTEXT = re.compile(
     r"\bsha(?:1|224|256|384|512)|\bmd5\b|integrity|checksum|digest|\bhash\b|_hash|hash_|"
-    r"\bcommit\b|\brev(?:ision)?\b|\bsum\b",
+    r"\bcommit\b|\brev(?:ision)?\b|\bsum\b|\bsha\b|\bref\b|\betag\b|\bversion\b|"
+    # public material: certificates, CA bundles, public keys, fingerprints, ids
+    r"cert|ca_?bundle|public|pubkey|fingerprint|thumbprint|ssh-(?:rsa|ed25519|dss)|"
+    r"ecdsa-sha2|uuid|guid|nonce",
     re.I,
 )
 _PRAGMA = "pragma: allowlist secret"
@@ -102,6 +106,7 @@ _KEY_POINTS_AT = re.compile(
 #: File kinds whose secret-named variables have their own rules (`*.secrets-in-env`).
 _OWN_ENV_RULES = frozenset({"dockerfile", "compose"})
 _K8S_DATA_VALUE = re.compile(r"^(\s+)([\w.\-]+):\s*[\"']?([A-Za-z0-9+/]{16,}={0,2})[\"']?\s*$")
+_K8S_DATA_VALUE_M = re.compile(_K8S_DATA_VALUE.pattern, re.M)
 
 
 @dataclass(frozen=True)
@@ -136,6 +141,21 @@ _ENTROPY: list[HighEntropyStringsPlugin] = [
     Base64HighEntropyString(limit=4.5),
     HexHighEntropyString(limit=3.0),
 ]
+#: Whole-text patterns that pick the lines worth analysing: every specific detector's own
+#: patterns (multi-line mode), quoted strings long enough to be high-entropy secrets.
+#: A pattern that opens with a context alternation is searched from its literal part (a
+#: superset of its matches: the line is then judged by the detector itself), which is ~10x
+#: faster in Python's regex engine.
+_LEADING_CONTEXT = '(?:\\s|=|:|"|^)'
+_PREFILTERS: list[re.Pattern[str]] = [
+    re.compile(r.pattern.removeprefix(_LEADING_CONTEXT), r.flags | re.M)
+    if not r.pattern.startswith("[0-9a-z]{32}-us")
+    else re.compile(r"-us[0-9]")  # Mailchimp: from the literal
+    for plugin, _ in _SPECIFIC
+    for r in plugin.denylist  # type: ignore[attr-defined]
+] + [re.compile(r"[\"'][A-Za-z0-9+/=_.\-]{16,}[\"']")]
+#: Lines the keyword detector can fire on mention one of its keywords.
+_KEYWORD_HINT = re.compile(r"key|pass|pwd|secret|contrase", re.I)
 #: Files whose `KEY=value` lines are assignments even unquoted (dotenv, shell, Dockerfile…).
 _INI_LIKE = (".env", ".sh", ".bash", ".zsh", ".envrc", ".txt")
 
@@ -200,64 +220,106 @@ def detect_secrets_in_lines(
 
     `keywords=False` turns off the generic "secret-named key = value" detector, for files
     whose own rules judge those assignments (Dockerfile ENV/ARG, compose environment).
+
+    Speed: the whole text is searched once per detector pattern (in C); only the lines that
+    any detector could fire on go through the per-line analysis.
     """
     if _skip_file(rel):
         return []
+    lines = list(lines)
+    text = "\n".join(lines)
+    starts = [0]
+    for line in lines[:-1]:
+        starts.append(starts[-1] + len(line) + 1)
+    candidates = _candidate_lines(text, starts, k8s_secret, keywords)
+    if not candidates:
+        return []
+    pem_body = _pem_bodies(lines) if "PRIVATE KEY" in text else set()
     keyword_name = _keyword_file(rel)
     keyword_regexes = REGEX_BY_FILETYPE.get(determine_file_type(keyword_name))
     if determine_file_type(keyword_name) == FileType.OTHER:
         keyword_regexes = None
     hits: list[SecretHit] = []
-    in_pem = False
-    for number, line in enumerate(lines, start=1):
-        if len(line) > _MAX_LINE or _PRAGMA in line:
+    for index in sorted(candidates):
+        line, number = lines[index], index + 1
+        if len(line) > _MAX_LINE or _PRAGMA in line or index in pem_body:
             continue
-        seen: set[str] = set()
-        found: list[SecretHit] = []
-        for category, detector, value in _specific(line):
-            if value in seen or (category != "secret.private-key" and _placeholder(value)):
-                continue
-            seen.add(value)
-            found.append(SecretHit(number, category, detector, mask(value)))
-        if "PRIVATE KEY" in line:
-            in_pem = "BEGIN" in line
-            if found:
-                hits.extend(found)
-                continue
-        if in_pem:
-            continue  # the key's body lines are the same finding
-        if k8s_secret:
-            found.extend(_k8s_decoded(line, number, seen))
-        if keywords and not found and not is_indirect_reference(line):
-            for value in _KEYWORD.analyze_string(line, denylist_regex_to_group=keyword_regexes):
-                if (
-                    value
-                    and value not in seen
-                    and not _placeholder(value)
-                    and not _reference(value)
-                    and not _names_a_secret(line, value)
-                ):
-                    seen.add(value)
-                    found.append(
-                        SecretHit(
-                            number, "secret.hardcoded-credential", _KEYWORD.secret_type, mask(value)
-                        )
-                    )
-        if not found and not _HASH_CONTEXT.search(line):
-            for plugin in _ENTROPY:
-                for value in plugin.analyze_string(line):
-                    if value in seen or _placeholder(value):
-                        continue
-                    if plugin.calculate_shannon_entropy(value) <= plugin.entropy_limit:
-                        continue
-                    seen.add(value)
-                    found.append(
-                        SecretHit(
-                            number, "secret.generic-high-entropy", plugin.secret_type, mask(value)
-                        )
-                    )
-        hits.extend(found)
+        hits.extend(_line_hits(line, number, k8s_secret, keywords, keyword_regexes))
     return hits
+
+
+def _candidate_lines(text: str, starts: list[int], k8s_secret: bool, keywords: bool) -> set[int]:
+    patterns = list(_PREFILTERS)
+    if keywords:
+        patterns.append(_KEYWORD_HINT)
+    if k8s_secret:
+        patterns.append(_K8S_DATA_VALUE_M)
+    out: set[int] = set()
+    for pattern in patterns:
+        for m in pattern.finditer(text):
+            out.add(bisect.bisect_right(starts, m.start()) - 1)
+    return out
+
+
+def _pem_bodies(lines: list[str]) -> set[int]:
+    """Indexes of the lines inside `-----BEGIN … PRIVATE KEY-----` blocks (the same finding)."""
+    out: set[int] = set()
+    inside = False
+    for i, line in enumerate(lines):
+        if "PRIVATE KEY" in line and "BEGIN" in line:
+            inside = True
+            continue
+        if inside and "END" in line and "PRIVATE KEY" in line:
+            inside = False
+            continue
+        if inside:
+            out.add(i)
+    return out
+
+
+def _line_hits(
+    line: str, number: int, k8s_secret: bool, keywords: bool, keyword_regexes: Any
+) -> list[SecretHit]:
+    seen: set[str] = set()
+    found: list[SecretHit] = []
+    for category, detector, value in _specific(line):
+        if value in seen or (category != "secret.private-key" and _placeholder(value)):
+            continue
+        seen.add(value)
+        found.append(SecretHit(number, category, detector, mask(value)))
+    if found:
+        return found
+    if k8s_secret:
+        found.extend(_k8s_decoded(line, number, seen))
+    if keywords and not found and not is_indirect_reference(line):
+        for value in _KEYWORD.analyze_string(line, denylist_regex_to_group=keyword_regexes):
+            if (
+                value
+                and value not in seen
+                and not _placeholder(value)
+                and not _reference(value)
+                and not _names_a_secret(line, value)
+            ):
+                seen.add(value)
+                found.append(
+                    SecretHit(
+                        number, "secret.hardcoded-credential", _KEYWORD.secret_type, mask(value)
+                    )
+                )
+    if not found and not _HASH_CONTEXT.search(line):
+        for plugin in _ENTROPY:
+            for value in plugin.analyze_string(line):
+                if value in seen or _placeholder(value):
+                    continue
+                if plugin.calculate_shannon_entropy(value) <= plugin.entropy_limit:
+                    continue
+                seen.add(value)
+                found.append(
+                    SecretHit(
+                        number, "secret.generic-high-entropy", plugin.secret_type, mask(value)
+                    )
+                )
+    return found
 
 
 def _names_a_secret(line: str, value: str) -> bool:

@@ -347,6 +347,9 @@ class Store:
 
     # -- history --------------------------------------------------------------------------
     def list_tasks(self, limit: int = 20) -> list[TaskListing]:
+        """Newest first. Rows whose process died since the store opened show as interrupted."""
+        self.mark_interrupted()
+
         def tx(s: Session) -> list[TaskListing]:
             rows = s.scalars(
                 select(TaskRow).order_by(TaskRow.created_at.desc(), TaskRow.id).limit(limit)
@@ -389,6 +392,7 @@ class Store:
         full = self.resolve_task_id(task_id)
         if full is None:
             return None
+        self.mark_interrupted()
 
         def tx(s: Session) -> TaskReport | None:
             row = s.get(TaskRow, full)

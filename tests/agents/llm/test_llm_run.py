@@ -34,7 +34,7 @@ def test_every_step_runs_on_the_model_and_specialists_overlap(
     def respond(body: dict[str, Any]) -> Reply:
         if is_planner(body):
             return default_responder(body)
-        return Reply.text(final_answer("The scripted model's narrative."), delay=0.6)
+        return Reply.text(final_answer("The scripted model's narrative."), delay=1.5)
 
     model_server.responder = respond
     use_model(model_server, "openai/scripted-a")

@@ -136,3 +136,35 @@ def test_unparseable_documents_are_left_alone() -> None:
     text = "apiVersion: v1\nkind: Pod\nmetadata: {name: [\n"
     fixed, fixes, notes = patch_text(text, "bad.yaml")
     assert fixed == text and fixes == [] and notes
+
+
+def test_comments_and_separators_before_a_document_survive() -> None:
+    text = (
+        "# Licence header\n---\napiVersion: v1\nkind: Pod\nmetadata:\n  name: p\nspec:\n"
+        "  containers:\n  - name: a\n    image: x:1\n"
+        "---\n# second\napiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: c\n"
+    )
+    fixed, fixes, _ = patch_text(text, "p.yaml")
+    assert fixes
+    assert fixed.startswith("# Licence header\n---\napiVersion: v1\nkind: Pod\n")
+    assert fixed.endswith("---\n# second\napiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: c\n")
+    assert fixed.count("\n---\n") == 2
+
+
+def test_a_file_without_a_final_newline_still_patches(tmp_path: Path) -> None:
+    (tmp_path / "pod.yaml").write_text(
+        "apiVersion: v1\nkind: Pod\nmetadata:\n  name: p\nspec:\n  containers:\n"
+        "    - name: a\n      image: x:1"
+    )
+    patches = build_patches(tmp_path, analyze(str(tmp_path)))
+    proc = subprocess.run(
+        ["patch", "-p1", "--batch"],
+        input=patches.diffs["pod.yaml"],
+        text=True,
+        cwd=tmp_path,
+        capture_output=True,
+        check=False,
+    )
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    (obj,) = iter_k8s_objects(tmp_path / "pod.yaml", "pod.yaml")
+    assert isinstance(obj, K8sObject) and schema_errors(obj.obj) == []

@@ -347,6 +347,8 @@ def test_compose_insecure_file() -> None:
         ("LG-COMPOSE-007", 9, "service/web"),
         ("LG-COMPOSE-008", 15, "service/web"),
         ("LG-COMPOSE-008", 20, "service/api"),
+        ("LG-COMPOSE-009", 28, "service/cache"),
+        ("LG-COMPOSE-010", 25, "service/cache"),
     ]
 
 
@@ -363,6 +365,8 @@ def test_compose_categories_and_masking() -> None:
         "compose.docker-socket",
         "compose.capabilities",
         "compose.secrets-in-env",
+        "compose.seccomp",
+        "compose.run-as-root",
     }
     secrets = sorted(f.evidence or "" for f in findings if f.category == "compose.secrets-in-env")
     assert secrets == ["API_TOKEN=tok_****", "DB_PASSWORD=Sup3****"]
@@ -378,3 +382,30 @@ def test_compose_suppression() -> None:
 
 def test_compose_invalid_yaml_has_no_security_findings() -> None:
     assert _compose("broken.compose.yaml") == []
+
+
+@pytest.mark.parametrize(
+    ("service", "expected"),
+    [
+        ('    privileged: "true"\n', {"LG-COMPOSE-001"}),
+        ("    privileged: false\n", set()),
+        ("    network_mode: bridge\n", set()),
+        ("    user: root\n", {"LG-COMPOSE-010"}),
+        ('    user: "1000:1000"\n', set()),
+        ("    security_opt: [apparmor=unconfined]\n", {"LG-COMPOSE-009"}),
+        ("    cap_add: [CAP_SYS_ADMIN]\n", {"LG-COMPOSE-007"}),
+        ("    cap_add: [NET_BIND_SERVICE]\n", set()),
+        (
+            "    volumes:\n      - type: bind\n        source: /var/run/docker.sock\n"
+            "        target: /var/run/docker.sock\n",
+            {"LG-COMPOSE-006"},
+        ),
+        ("    volumes: [docker-data:/var/lib/docker]\n", set()),
+        ("    environment: [GITHUB_TOKEN=ghp_x1y2z3w4]\n", {"LG-COMPOSE-008"}),
+        ("    environment: [GITHUB_TOKEN]\n", set()),
+    ],
+)
+def test_compose_rule_edges(tmp_path: Path, service: str, expected: set[str]) -> None:
+    (tmp_path / "compose.yaml").write_text("services:\n  s:\n    image: busybox:1.36\n" + service)
+    cf = parse_compose(tmp_path / "compose.yaml", "compose.yaml")
+    assert {f.rule_id for f in COMPOSE_RULES.run(cf, None)} == expected  # type: ignore[arg-type]

@@ -104,7 +104,11 @@ CASES: list[tuple[str, Mutation, set[tuple[str, str | None, str | None]]]] = [
         {("LG-K8S-002", API, "app")},
     ),
     # run as root: pod vs container
-    ("nonroot-unset", _set("securityContext.runAsNonRoot", _DELETE, None), {("LG-K8S-003", API, "app")}),
+    (
+        "nonroot-unset",
+        _set("securityContext.runAsNonRoot", _DELETE, None),
+        {("LG-K8S-003", API, "app")},
+    ),
     (
         "nonroot-on-container-only",
         _all(
@@ -148,6 +152,12 @@ CASES: list[tuple[str, Mutation, set[tuple[str, str | None, str | None]]]] = [
         _set("securityContext.capabilities.add", ["cap_net_admin"]),
         {("LG-K8S-008", API, "app")},
     ),
+    (
+        "cap-add-net-raw-after-drop-all",
+        _set("securityContext.capabilities.add", ["NET_RAW"]),
+        {("LG-K8S-008", API, "app")},
+    ),
+    ("cap-add-baseline-chown", _set("securityContext.capabilities.add", ["CHOWN"]), set()),
     ("cap-add-bind-service", _set("securityContext.capabilities.add", ["NET_BIND_SERVICE"]), set()),
     ("cap-drop-all-lowercase", _set("securityContext.capabilities.drop", ["all"]), set()),
     ("cap-drop-net-raw", _set("securityContext.capabilities.drop", ["NET_RAW"]), set()),
@@ -173,7 +183,11 @@ CASES: list[tuple[str, Mutation, set[tuple[str, str | None, str | None]]]] = [
         {("LG-K8S-010", API, "app")},
     ),
     # seccomp: pod or container, legacy annotation
-    ("seccomp-unset", _set("securityContext.seccompProfile", _DELETE, None), {("LG-K8S-011", API, "app")}),
+    (
+        "seccomp-unset",
+        _set("securityContext.seccompProfile", _DELETE, None),
+        {("LG-K8S-011", API, "app")},
+    ),
     (
         "seccomp-container-only",
         _all(
@@ -202,9 +216,17 @@ CASES: list[tuple[str, Mutation, set[tuple[str, str | None, str | None]]]] = [
         _set("automountServiceAccountToken", _DELETE, None),
         {("LG-K8S-012", API, None)},
     ),
-    ("sa-token-true", _set("automountServiceAccountToken", True, None), {("LG-K8S-012", API, None)}),
+    (
+        "sa-token-true",
+        _set("automountServiceAccountToken", True, None),
+        {("LG-K8S-012", API, None)},
+    ),
     # images
-    ("image-untagged", _set("image", "nginx"), {("LG-K8S-013", API, "app"), ("LG-K8S-014", API, "app")}),
+    (
+        "image-untagged",
+        _set("image", "nginx"),
+        {("LG-K8S-013", API, "app"), ("LG-K8S-014", API, "app")},
+    ),
     (
         "image-latest",
         _set("image", "nginx:latest"),
@@ -232,7 +254,11 @@ CASES: list[tuple[str, Mutation, set[tuple[str, str | None, str | None]]]] = [
         _set("env", [{"name": "PW", "valueFrom": {"secretKeyRef": {"name": "db", "key": "pw"}}}]),
         {("LG-K8S-022", API, "app")},
     ),
-    ("env-from-secret", _set("envFrom", [{"secretRef": {"name": "db"}}]), {("LG-K8S-022", API, "app")}),
+    (
+        "env-from-secret",
+        _set("envFrom", [{"secretRef": {"name": "db"}}]),
+        {("LG-K8S-022", API, "app")},
+    ),
     (
         "env-configmap-ref",
         _set("env", [{"name": "X", "valueFrom": {"configMapKeyRef": {"name": "c", "key": "x"}}}]),
@@ -254,8 +280,14 @@ def test_default_namespace_by_omission_and_explicitly(tmp_path: Path) -> None:
     docs = _base()
     del docs[0]["metadata"]["namespace"]
     docs[1]["metadata"]["namespace"] = "default"
-    docs.append({"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "ClusterRole",
-                 "metadata": {"name": "reader"}, "rules": []})
+    docs.append(
+        {
+            "apiVersion": "rbac.authorization.k8s.io/v1",
+            "kind": "ClusterRole",
+            "metadata": {"name": "reader"},
+            "rules": [],
+        }
+    )
     keys = _keys(_scan(tmp_path, docs))
     # the Service no longer selects... it does: selectors ignore the namespace default/omitted
     assert keys == {
@@ -303,10 +335,18 @@ def test_jobs_and_cronjobs_need_no_probes_but_get_other_rules(tmp_path: Path) ->
     cron_template = copy.deepcopy(pod_template)
     cron_template["spec"]["hostPID"] = True
     docs = [
-        {"apiVersion": "batch/v1", "kind": "Job", "metadata": {"name": "once", "namespace": "shop"},
-         "spec": {"template": pod_template}},
-        {"apiVersion": "batch/v1", "kind": "CronJob", "metadata": {"name": "nightly", "namespace": "shop"},
-         "spec": {"schedule": "0 3 * * *", "jobTemplate": {"spec": {"template": cron_template}}}},
+        {
+            "apiVersion": "batch/v1",
+            "kind": "Job",
+            "metadata": {"name": "once", "namespace": "shop"},
+            "spec": {"template": pod_template},
+        },
+        {
+            "apiVersion": "batch/v1",
+            "kind": "CronJob",
+            "metadata": {"name": "nightly", "namespace": "shop"},
+            "spec": {"schedule": "0 3 * * *", "jobTemplate": {"spec": {"template": cron_template}}},
+        },
     ]
     assert _keys(_scan(tmp_path, docs)) == {("LG-K8S-005", "CronJob/shop/nightly", None)}
 
@@ -334,7 +374,9 @@ def test_seccomp_legacy_annotation_counts(tmp_path: Path) -> None:
     assert _keys(_scan(tmp_path, docs)) == set()
 
 
-def test_service_account_token_looks_at_the_service_account_and_its_bindings(tmp_path: Path) -> None:
+def test_service_account_token_looks_at_the_service_account_and_its_bindings(
+    tmp_path: Path,
+) -> None:
     docs = _base()
     del _pod(docs)["automountServiceAccountToken"]
     _pod(docs)["serviceAccountName"] = "api"
@@ -347,12 +389,19 @@ def test_service_account_token_looks_at_the_service_account_and_its_bindings(tmp
     docs += [
         quiet,
         bound,
-        {"apiVersion": "v1", "kind": "ServiceAccount",
-         "metadata": {"name": "worker", "namespace": "shop"}, "automountServiceAccountToken": False},
-        {"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "RoleBinding",
-         "metadata": {"name": "operator", "namespace": "shop"},
-         "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": "op"},
-         "subjects": [{"kind": "ServiceAccount", "name": "operator", "namespace": "shop"}]},
+        {
+            "apiVersion": "v1",
+            "kind": "ServiceAccount",
+            "metadata": {"name": "worker", "namespace": "shop"},
+            "automountServiceAccountToken": False,
+        },
+        {
+            "apiVersion": "rbac.authorization.k8s.io/v1",
+            "kind": "RoleBinding",
+            "metadata": {"name": "operator", "namespace": "shop"},
+            "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": "op"},
+            "subjects": [{"kind": "ServiceAccount", "name": "operator", "namespace": "shop"}],
+        },
     ]
     assert _keys(_scan(tmp_path, docs)) == {("LG-K8S-012", API, None)}
 
@@ -406,12 +455,27 @@ def test_every_rule_has_complete_metadata() -> None:
     assert ids == [f"LG-K8S-{i:03d}" for i in range(1, 23)]
     categories = {r.category for r in K8S_RULES.rules}
     assert categories == {
-        "k8s.privileged", "k8s.privilege-escalation", "k8s.run-as-root", "k8s.host-network",
-        "k8s.host-pid", "k8s.host-ipc", "k8s.host-path", "k8s.capabilities",
-        "k8s.read-only-root-fs", "k8s.image-latest-tag", "k8s.image-digest", "k8s.cpu-limits",
-        "k8s.memory-limits", "k8s.cpu-requests", "k8s.memory-requests", "k8s.liveness-probe",
-        "k8s.readiness-probe", "k8s.default-namespace", "k8s.secrets-in-env",
-        "k8s.service-account-token", "k8s.seccomp",
+        "k8s.privileged",
+        "k8s.privilege-escalation",
+        "k8s.run-as-root",
+        "k8s.host-network",
+        "k8s.host-pid",
+        "k8s.host-ipc",
+        "k8s.host-path",
+        "k8s.capabilities",
+        "k8s.read-only-root-fs",
+        "k8s.image-latest-tag",
+        "k8s.image-digest",
+        "k8s.cpu-limits",
+        "k8s.memory-limits",
+        "k8s.cpu-requests",
+        "k8s.memory-requests",
+        "k8s.liveness-probe",
+        "k8s.readiness-probe",
+        "k8s.default-namespace",
+        "k8s.secrets-in-env",
+        "k8s.service-account-token",
+        "k8s.seccomp",
     }
     for r in K8S_RULES.rules:
         assert r.title and r.message and r.remediation and r.references, r.id

@@ -97,6 +97,8 @@ def test_generic_keyword_and_high_entropy(tmp_path: Path) -> None:
         "password: os.environ['DB_PASSWORD']",
         "# password: see the vault  pragma: allowlist secret",
         "      secretName: tls-secret",
+        '  caBundle: "LS0tLS1CRUdJTiBDRVJUSUZJQ0FURS0tLS0tCk1JSUJrVENCK3dJSmFPZ3lNZ"',
+        '"ref": "3f786850e387550fdab836ed7e6dc881de23001b"',
         "  password_file: /run/secrets/db_password",
     ],
 )
