@@ -17,7 +17,7 @@ from prefect.runtime import flow_run as current_flow_run
 from llmgenie.agents.planner import plan_task
 from llmgenie.agents.runner import dedupe_findings, severity_counts
 from llmgenie.agents.specs import load_specs
-from llmgenie.core import audit
+from llmgenie.core import audit, telemetry
 from llmgenie.core.context import analyze_opened
 from llmgenie.core.logging import bind_run, get_logger
 from llmgenie.core.models import (
@@ -194,6 +194,8 @@ async def boss_flow(
         update={"flow_run_id": flow_run_id, "started_at": started, "finished_at": utcnow()}
     )
     report = store.task_finished(report)
+    telemetry.record_task(report)
+    await asyncio.to_thread(telemetry.push)
     await _publish(report)
     log.info("task finished", status=report.status.value, findings=len(report.findings))
     return report

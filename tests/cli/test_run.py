@@ -81,3 +81,41 @@ def test_text_summary(capsys: pytest.CaptureFixture[str]) -> None:
     assert "security       completed  tool-only" in out
     assert "no model ran: every step used its tools only" in out
     assert "report: file://" in out
+
+
+def test_json_logs_carry_the_run_fields(llmgenie_home: Path) -> None:
+    import os
+
+    env = {
+        **os.environ,
+        "LLMGENIE_HOME": str(llmgenie_home),
+        "LLMGENIE_LOG_FORMAT": "json",
+        "LLMGENIE_LOG_LEVEL": "INFO",
+    }
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "llmgenie",
+            "run",
+            "find secrets",
+            "--target",
+            str(EXAMPLE),
+            "--format",
+            "json",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env=env,
+    )
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    report = TaskReport.model_validate_json(proc.stdout)
+    lines = [json.loads(line) for line in proc.stderr.splitlines() if line.startswith("{")]
+    step_lines = [line for line in lines if line.get("event") == "step completed"]
+    assert step_lines, proc.stderr[-2000:]
+    for line in step_lines:
+        assert line["task_id"] == report.task_id
+        assert line["step"] == line["agent"] == "security"
+        assert line["flow_run_id"] == report.steps[0].flow_run_id
+        assert line["level"] == "info" and "timestamp" in line

@@ -7,17 +7,17 @@ import json
 import subprocess
 import sys
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from sqlalchemy import delete, text, update
+from sqlalchemy import Executable, delete, text, update
 
 from llmgenie.core import audit
 from llmgenie.core.settings import get_settings
 from llmgenie.core.storage import Store, close_stores, open_store
-from llmgenie.core.storage.tables import AuditEventRow
+from llmgenie.core.storage.tables import AuditEventRow, AuditHeadRow
 from tests.support.cli import run_cli
 from tests.support.postgres import truncate_tables
 
@@ -110,15 +110,25 @@ def test_record_builds_a_verifiable_chain(audit_env: Store) -> None:
         (lambda: delete(AuditEventRow).where(AuditEventRow.seq == 2), 2, "missing"),
         (lambda: delete(AuditEventRow).where(AuditEventRow.seq == 5), 5, "deleted"),
         (lambda: delete(AuditEventRow).where(AuditEventRow.seq == 1), 1, "missing"),
+        (lambda: update(AuditHeadRow).values(hash="0" * 64), 5, "head record was altered"),
+        (lambda: delete(AuditHeadRow), 5, "head record is missing"),
     ],
-    ids=["actor-changed", "data-changed", "middle-deleted", "last-deleted", "first-deleted"],
+    ids=[
+        "actor-changed",
+        "data-changed",
+        "middle-deleted",
+        "last-deleted",
+        "first-deleted",
+        "head-altered",
+        "head-deleted",
+    ],
 )
 def test_verify_names_the_first_broken_link(
     audit_env: Store,
     capsys: pytest.CaptureFixture[str],
-    tamper,
+    tamper: Callable[[], Executable],
     broken_at: int,
-    reason: str,  # type: ignore[no-untyped-def]
+    reason: str,
 ) -> None:
     _fill(5)
     code, out, _ = run_cli(capsys, "audit", "verify")

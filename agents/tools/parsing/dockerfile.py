@@ -10,8 +10,8 @@ Suppression (`# llmgenie:ignore LG-DOCKER-002,LG-DOCKER-004`):
 
 * in the leading comment block, before the first instruction, or as `# llmgenie:ignore-file …`
   anywhere: for the whole file;
-* anywhere else, on a line of its own: for the next instruction (all of its lines); a run of
-  comment lines directly above an instruction all count.
+* anywhere else, on a line of its own directly above an instruction (other comment lines may
+  sit between, a blank line may not): for that instruction, all of its lines.
 
 A file that cannot be a Dockerfile (binary, invalid UTF-8, only comments, no `FROM`) is a
 `ParseProblem` with the reason, never an exception.
@@ -262,6 +262,7 @@ def parse_dockerfile_text(text: str, rel: str) -> Dockerfile | ParseProblem:
     ignores = IgnoreMap()
     file_ids: set[str] = set()
     pending: set[str] = set()
+    pending_end = -1
     consumed_until = -1
     for item in items:
         start, end = item["startline"], item["endline"]
@@ -276,6 +277,7 @@ def parse_dockerfile_text(text: str, rel: str) -> Dockerfile | ParseProblem:
                     file_ids |= ids
                 else:
                     pending |= ids
+                    pending_end = end
             continue
         flags, args = _split_flags(item["value"])
         heredocs: list[str] = []
@@ -285,9 +287,9 @@ def parse_dockerfile_text(text: str, rel: str) -> Dockerfile | ParseProblem:
                 heredocs.append(body)
             consumed_until = end
         ins = Instruction(keyword, item["value"], start + 1, end + 1, 0, flags, args, heredocs)
-        if pending:
+        if pending and all(text.strip() for text in lines[pending_end + 1 : start]):
             ignores.add_lines(ins.line, ins.end_line, frozenset(pending))
-            pending = set()
+        pending = set()
         instructions.append(ins)
     ignores.file_ids = frozenset(file_ids)
     known = [i for i in instructions if i.keyword in _KNOWN]

@@ -288,14 +288,14 @@ class Store:
         from llmgenie.core.storage import reports
 
         for step in report.steps:
-            if step.output:
-                self.put_artifact(
-                    report.task_id,
-                    step.id,
-                    "output.json",
-                    json.dumps(step.output, indent=2, default=str).encode(),
-                    "application/json",
-                )
+            # The step's full result: structured tool output, findings, notes, attempts.
+            self.put_artifact(
+                report.task_id,
+                step.id,
+                "output.json",
+                step.model_dump_json(indent=2).encode(),
+                "application/json",
+            )
             for name, diff in reports.patches_of(step):
                 self.put_artifact(
                     report.task_id, step.id, f"patches/{name}", diff.encode(), "text/x-diff"

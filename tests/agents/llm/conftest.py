@@ -69,3 +69,12 @@ def use_model(
 
     yield configure
     get_settings.cache_clear()
+
+
+@pytest.fixture(autouse=True)
+def _log_to_the_live_stderr() -> None:
+    """structlog's PrintLogger keeps the stderr it was configured with; an earlier test's
+    capsys stream is closed by now, so bind it again to the stream in place for this test."""
+    from llmgenie.core.logging import configure_logging
+
+    configure_logging(force=True)

@@ -56,6 +56,11 @@ def test_task_finished_writes_report_files_with_checksums(store: Store) -> None:
         assert f"/tasks/{task.id}/" in ref.url
     body = json.loads(store.read_artifact(task.id, None, "report.json"))
     assert body["task_id"] == task.id and len(body["findings"]) == 3
+    step_out = json.loads(store.read_artifact(task.id, "security", "output.json"))
+    assert step_out["output"] == {"checked": {"files": 12}, "rules": ["LG-K8S-001"]}
+    assert len(step_out["findings"]) == 3 and len(step_out["attempts"]) == 2
+    diff = store.read_artifact(task.id, "devops", "patches/deploy_app-0.yaml.diff").decode()
+    assert diff.startswith("--- a/deploy/app-0.yaml")
     sarif = json.loads(store.read_artifact(task.id, None, "report.sarif"))
     assert len(sarif["runs"][0]["results"]) == 3
     assert "Container runs privileged" in store.read_artifact(task.id, None, "report.md").decode()

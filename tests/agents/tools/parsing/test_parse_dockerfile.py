@@ -130,3 +130,10 @@ def test_not_a_dockerfile(text: str) -> None:
 def test_missing_file(tmp_path: Path) -> None:
     problem = parse_dockerfile(tmp_path / "nope", "nope")
     assert isinstance(problem, ParseProblem) and problem.reason.startswith("unreadable")
+
+
+def test_ignore_comment_must_sit_directly_above() -> None:
+    df = _parse("FROM alpine:3.20\n# llmgenie:ignore LG-DOCKER-003\n\nADD a /b\n")
+    assert not df.is_suppressed("LG-DOCKER-003", 4)
+    df = _parse("FROM alpine:3.20\n# llmgenie:ignore LG-DOCKER-003\n# why: vendored\nADD a /b\n")
+    assert df.is_suppressed("LG-DOCKER-003", 4)
