@@ -7,6 +7,7 @@ A `PREFECT_API_URL` already set in the environment is used instead.
 
 from __future__ import annotations
 
+import atexit
 import os
 import tempfile
 import uuid
@@ -52,9 +53,6 @@ def s3_bucket(s3_endpoint: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[str
         yield name
 
 
-_SESSION_SERVER_HOME = pytest.StashKey[Path]()
-
-
 def pytest_configure(config: pytest.Config) -> None:
     os.environ.setdefault("CREWAI_DISABLE_TELEMETRY", "true")
     os.environ.setdefault("OTEL_SDK_DISABLED", "true")
@@ -66,21 +64,14 @@ def pytest_configure(config: pytest.Config) -> None:
     os.environ["LLMGENIE_HOME"] = str(home)
     os.environ["LLMGENIE_STEP_RETRY_BASE_DELAY_SECONDS"] = "0.05"
     from llmgenie.core.settings import Settings, get_settings
-    from llmgenie.flows.runtime import ensure_prefect_api
+    from llmgenie.flows.runtime import ensure_prefect_api, stop_embedded_server
 
     if not os.environ.get("PREFECT_API_URL") and not os.environ.get("PYTEST_XDIST_WORKER"):
-        config.stash[_SESSION_SERVER_HOME] = home  # ours to stop when the session ends
+        # Ours to stop when the process exits; registered first, so it runs after Prefect's own
+        # exit handlers have flushed their logs to it.
+        atexit.register(stop_embedded_server, Settings(home=home))
     ensure_prefect_api(Settings(home=home, server_idle_minutes=10))
     get_settings.cache_clear()
-
-
-def pytest_unconfigure(config: pytest.Config) -> None:
-    home = config.stash.get(_SESSION_SERVER_HOME, None)
-    if home is not None:
-        from llmgenie.core.settings import Settings
-        from llmgenie.flows.runtime import stop_embedded_server
-
-        stop_embedded_server(Settings(home=home))
 
 
 @pytest.fixture

@@ -20,6 +20,7 @@ from llmgenie.agents.llm.errors import mask_secrets, to_executor_error
 from llmgenie.agents.llm.guard import READ_ONLY_TOOLS, ToolGuard
 from llmgenie.agents.llm.prompts import build_task_prompt, parse_answer, proposed_finding
 from llmgenie.agents.llm.providers import ModelEndpoint, make_llm, resolve_endpoint
+from llmgenie.agents.llm.quiet import crew_output_suppressed
 from llmgenie.agents.specs import AgentSpec
 from llmgenie.core import audit
 from llmgenie.core.models import Finding, Mode, TokenUsage
@@ -229,15 +230,16 @@ class CrewAIExecutor:
         try:
             from llmgenie.agents.llm.crew_tools import build_tools
 
-            _no_crewai_rate_limit_retries()
-            llm = make_llm(endpoint, timeout=limit, interceptor=meter.interceptor())
-            output = run_crew(
-                request.spec,
-                llm,
-                build_tools(guard),
-                build_task_prompt(request),
-                "one JSON object with summary and findings",
-            )
+            with crew_output_suppressed():
+                _no_crewai_rate_limit_retries()
+                llm = make_llm(endpoint, timeout=limit, interceptor=meter.interceptor())
+                output = run_crew(
+                    request.spec,
+                    llm,
+                    build_tools(guard),
+                    build_task_prompt(request),
+                    "one JSON object with summary and findings",
+                )
         except ExecutorError:
             raise
         except (Exception, SystemExit) as exc:  # CrewAI raises SystemExit on context overflow

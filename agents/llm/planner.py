@@ -19,6 +19,7 @@ from llmgenie.agents.executors import ExecutorError
 from llmgenie.agents.llm.errors import mask_secrets, to_executor_error
 from llmgenie.agents.llm.executor import CallMeter
 from llmgenie.agents.llm.providers import make_llm, resolve_endpoint
+from llmgenie.agents.llm.quiet import crew_output_suppressed
 from llmgenie.agents.llm.telemetry import disable_telemetry
 from llmgenie.agents.specs import AgentSpec
 from llmgenie.core import audit
@@ -120,11 +121,12 @@ def plan_with_llm(
         try:
             endpoint = resolve_endpoint(model_id)
             secrets = [endpoint.api_key]
-            llm = make_llm(
-                endpoint, timeout=PLANNER_TIMEOUT_SECONDS, interceptor=meter.interceptor()
-            )
             try:
-                answer = llm.call(messages)
+                with crew_output_suppressed():
+                    llm = make_llm(
+                        endpoint, timeout=PLANNER_TIMEOUT_SECONDS, interceptor=meter.interceptor()
+                    )
+                    answer = llm.call(messages)
             except (Exception, SystemExit) as exc:
                 raise to_executor_error(exc, model_id, secrets, meter.tokens) from None
             plan = _to_plan(_parse(str(answer or "")), specs, model_id)

@@ -10,4 +10,5 @@ from llmgenie.cli import audit  # noqa: F401
 from llmgenie.cli import artifacts  # noqa: F401
 from llmgenie.cli import db  # noqa: F401
 from llmgenie.cli import orchestration  # noqa: F401
+from llmgenie.cli import api  # noqa: F401
 # isort: on

@@ -279,14 +279,20 @@ def parse_dockerfile_text(text: str, rel: str) -> Dockerfile | ParseProblem:
                     pending |= ids
                     pending_end = end
             continue
-        flags, args = _split_flags(item["value"])
+        value = item["value"]
+        if _continues(lines, start, end):
+            # dockerfile-parse stops at a blank line inside a continuation; Docker does not
+            extra, end = _continuation(lines, end + 1)
+            value = f"{value} {extra}".strip()
+        flags, args = _split_flags(value)
         heredocs: list[str] = []
         if keyword in ("RUN", "COPY", "ADD"):
             for m in _HEREDOC.finditer(args):
                 body, end = _heredoc_body(lines, end + 1, m.group(3), bool(m.group(1)))
                 heredocs.append(body)
             consumed_until = end
-        ins = Instruction(keyword, item["value"], start + 1, end + 1, 0, flags, args, heredocs)
+        consumed_until = max(consumed_until, end)
+        ins = Instruction(keyword, value, start + 1, end + 1, 0, flags, args, heredocs)
         if pending and all(text.strip() for text in lines[pending_end + 1 : start]):
             ignores.add_lines(ins.line, ins.end_line, frozenset(pending))
         pending = set()
@@ -296,6 +302,31 @@ def parse_dockerfile_text(text: str, rel: str) -> Dockerfile | ParseProblem:
     if not known:
         return ParseProblem(rel, "no instructions (empty, only comments, or not a Dockerfile)")
     return _build(rel, known, ignores)
+
+
+def _continues(lines: list[str], start: int, end: int) -> bool:
+    last = min(end, len(lines) - 1)
+    while last > start and not lines[last].strip():
+        last -= 1
+    return 0 <= last < len(lines) and lines[last].rstrip().endswith("\\")
+
+
+def _continuation(lines: list[str], first: int) -> tuple[str, int]:
+    """The rest of a continued instruction from 0-based `first`, skipping blank and comment
+    lines as Docker does; returns its text and the 0-based last line."""
+    parts: list[str] = []
+    last = first - 1
+    for i in range(first, len(lines)):
+        text = lines[i].strip()
+        if not text or text.startswith("#"):
+            continue
+        last = i
+        if text.endswith("\\"):
+            parts.append(text[:-1].strip())
+            continue
+        parts.append(text)
+        break
+    return " ".join(parts), max(last, first - 1)
 
 
 def _heredoc_body(lines: list[str], first: int, word: str, strip_tabs: bool) -> tuple[str, int]:

@@ -5,10 +5,10 @@ plain text for secrets):
 
 * A comment in the file's **leading comment block** (before the first line of content)
   suppresses its ids for the **whole file**. So does `# llmgenie:ignore-file LG-…` anywhere.
-* A comment on a line of its own elsewhere suppresses its ids for the **next content line
-  and the block under it**: the lines that follow it with deeper indentation (a compose
-  service, a Terraform block) — the Dockerfile parser gives the next *instruction* instead,
-  continuation lines included.
+* A comment on a line of its own elsewhere, directly above (no blank line between), suppresses
+  its ids for the **next content line and the block under it**: the lines that follow it with
+  deeper indentation (a compose service, a Terraform block) — the Dockerfile parser gives the
+  next *instruction* instead, continuation lines included.
 * A trailing comment (`privileged: true  # llmgenie:ignore LG-COMPOSE-001`) suppresses its
   ids on that line.
 
@@ -86,6 +86,7 @@ def scan_ignore_comments(lines: Sequence[str]) -> IgnoreMap:
     for i, raw in enumerate(lines):
         stripped = raw.strip()
         if not stripped:
+            pending = set()  # a blank line detaches the comment from what follows
             continue
         if _is_comment(stripped):
             found = parse_ignore(stripped)

@@ -33,3 +33,10 @@ def test_scan_ignore_comments() -> None:
     assert [n for n in range(1, 10) if m.is_suppressed("LG-X", n)] == [4, 5, 6, 7, 9]
     assert m.is_suppressed("ANYTHING", 9) and not m.is_suppressed("ANYTHING", 8)
     assert m.is_suppressed("LG-FILE", None)
+
+
+def test_blank_line_detaches_the_comment() -> None:
+    m = scan_ignore_comments(["a: 1", "# llmgenie:ignore LG-X", "", "b: 2"])
+    assert not m.is_suppressed("LG-X", 4)
+    m = scan_ignore_comments(["a: 1", "# llmgenie:ignore LG-X", "# because", "b: 2"])
+    assert m.is_suppressed("LG-X", 4)

@@ -137,3 +137,20 @@ def test_ignore_comment_must_sit_directly_above() -> None:
     assert not df.is_suppressed("LG-DOCKER-003", 4)
     df = _parse("FROM alpine:3.20\n# llmgenie:ignore LG-DOCKER-003\n# why: vendored\nADD a /b\n")
     assert df.is_suppressed("LG-DOCKER-003", 4)
+
+
+def test_blank_and_comment_lines_inside_a_continuation() -> None:
+    # Docker drops empty and comment lines inside a continued instruction; the RUN goes on.
+    df = _parse(
+        "FROM ubuntu:24.04\n"
+        "RUN apt-get update && \\\n"
+        "\n"
+        "    # a comment\n"
+        "    apt-get install -y curl && \\\n"
+        "    rm -rf /var/lib/apt/lists/*\n"
+        "USER app\n"
+    )
+    run = next(df.final_stage.of("RUN"))
+    assert (run.line, run.end_line) == (2, 6)
+    assert "rm -rf /var/lib/apt/lists/*" in run.args
+    assert [(i.keyword, i.line) for i in df.instructions] == [("FROM", 1), ("RUN", 2), ("USER", 7)]

@@ -1,0 +1,145 @@
+"""The REST API: submit tasks, read reports, scan, health and Prometheus metrics.
+
+Thin: each endpoint parses, calls one function of the layers below, and returns domain types.
+Tasks run as BOSS flows in this process (the API is itself a long-running Prefect client); with
+`LLMGENIE_API_TOKEN` set every endpoint but /health and /metrics needs `Authorization: Bearer …`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hmac
+import os
+import uuid
+from typing import Annotated
+
+from fastapi import Depends, FastAPI, Header, HTTPException, Response, status
+from pydantic import BaseModel, Field
+
+from llmgenie.core.models import AGENT_NAMES, Role, ScanResult, TaskReport, TaskStatus
+from llmgenie.core.settings import get_settings
+
+__all__ = ["ScanRequest", "TaskAccepted", "TaskRequest", "create_app"]
+
+
+class TaskRequest(BaseModel):
+    task: str = Field(description="what to do, e.g. 'audit the manifests'")
+    target: str = Field(description="folder, file, archive or s3://bucket/prefix")
+    agents: list[str] | None = Field(None, description="only these specialists")
+    role: Role = Field(Role.operator, description="the caller's role")
+    caller: str = Field("api", description="who asks: a user, a CI job, an alert")
+
+
+class TaskAccepted(BaseModel):
+    task_id: str
+    status: TaskStatus
+    report_url: str
+
+
+class ScanRequest(BaseModel):
+    path: str
+    agents: list[str] | None = None
+
+
+def _check_token(authorization: Annotated[str | None, Header()] = None) -> None:
+    expected = os.environ.get("LLMGENIE_API_TOKEN")
+    if not expected:
+        return
+    given = (authorization or "").removeprefix("Bearer ").strip()
+    if not hmac.compare_digest(given.encode(), expected.encode()):
+        raise HTTPException(status.HTTP_401_UNAUTHORIZED, "missing or wrong bearer token")
+
+
+def _bad_input(message: str) -> HTTPException:
+    return HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, message)
+
+
+def _validate_agents(agents: list[str] | None) -> None:
+    unknown = [a for a in agents or [] if a not in AGENT_NAMES]
+    if unknown:
+        raise _bad_input(f"unknown agent(s) {unknown}; known: {list(AGENT_NAMES)}")
+
+
+def create_app() -> FastAPI:
+    from llmgenie.flows.runtime import ensure_prefect_api
+
+    ensure_prefect_api(get_settings())  # before Prefect is imported below
+    from llmgenie.core import telemetry
+    from llmgenie.core.storage import open_store
+    from llmgenie.core.targets import TargetError, classify_target
+    from llmgenie.flows.boss import boss_flow
+
+    app = FastAPI(title="llmgenie", version="0.1.0", description=__doc__)
+    running: dict[str, asyncio.Task[TaskReport]] = {}
+    auth = [Depends(_check_token)]
+
+    @app.get("/health")
+    async def health() -> dict[str, str]:
+        return {"status": "ok"}
+
+    @app.get("/metrics")
+    async def metrics() -> Response:
+        return Response(telemetry.render(), media_type="text/plain; version=0.0.4")
+
+    @app.post("/v1/tasks", status_code=status.HTTP_202_ACCEPTED, dependencies=auth)
+    async def submit(request: TaskRequest) -> TaskAccepted:
+        _validate_agents(request.agents)
+        try:
+            classify_target(request.target)
+        except TargetError as exc:
+            raise _bad_input(str(exc)) from None
+        task_id = uuid.uuid4().hex
+        running[task_id] = asyncio.create_task(
+            boss_flow(
+                task=request.task,
+                target=request.target,
+                agents=request.agents,
+                role=request.role,
+                caller=request.caller,
+                task_id=task_id,
+            )
+        )
+        running[task_id].add_done_callback(lambda _: running.pop(task_id, None))
+        return TaskAccepted(
+            task_id=task_id, status=TaskStatus.running, report_url=f"/v1/tasks/{task_id}"
+        )
+
+    @app.get("/v1/tasks", dependencies=auth)
+    async def list_tasks(limit: int = 20) -> list[dict[str, object]]:
+        rows = await asyncio.to_thread(open_store().list_tasks, limit)
+        return [
+            {
+                "task_id": r.id,
+                "task": r.task,
+                "target": r.target,
+                "status": r.status.value,
+                "created_at": r.created_at,
+                "by_severity": r.by_severity,
+            }
+            for r in rows
+        ]
+
+    @app.get("/v1/tasks/{task_id}", dependencies=auth)
+    async def get_task(task_id: str, response: Response) -> TaskReport | TaskAccepted:
+        report = await asyncio.to_thread(open_store().get_report, task_id)
+        if report is not None:
+            return report
+        if task_id in running:
+            response.status_code = status.HTTP_202_ACCEPTED
+            return TaskAccepted(
+                task_id=task_id, status=TaskStatus.running, report_url=f"/v1/tasks/{task_id}"
+            )
+        raise HTTPException(status.HTTP_404_NOT_FOUND, f"no task {task_id!r}")
+
+    @app.post("/v1/scan", dependencies=auth)
+    async def scan(request: ScanRequest) -> ScanResult:
+        from llmgenie.agents.tools import scan as run_scan
+
+        _validate_agents(request.agents)
+        try:
+            classify_target(request.path)
+        except TargetError as exc:
+            raise _bad_input(str(exc)) from None
+        return await asyncio.to_thread(run_scan, request.path, request.agents)
+
+    return app

@@ -1,0 +1,94 @@
+"""The REST API over real HTTP: a uvicorn server on loopback, driven with httpx."""
+
+from __future__ import annotations
+
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+import uvicorn
+
+from llmgenie.core.models import ScanResult, TaskReport
+
+EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "shop"
+TOKEN = "test-token-0123456789"
+
+
+@pytest.fixture
+def api(llmgenie_home: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[httpx.Client]:
+    from llmgenie.api.app import create_app
+
+    monkeypatch.setenv("LLMGENIE_API_TOKEN", TOKEN)
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    server = uvicorn.Server(
+        uvicorn.Config(create_app(), host="127.0.0.1", port=port, log_level="warning")
+    )
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    while not server.started:
+        time.sleep(0.02)
+    with httpx.Client(
+        base_url=f"http://127.0.0.1:{port}",
+        timeout=60,
+        headers={"Authorization": f"Bearer {TOKEN}"},
+    ) as client:
+        yield client
+    server.should_exit = True
+    thread.join(timeout=10)
+
+
+def test_health_and_metrics_need_no_token(api: httpx.Client) -> None:
+    assert httpx.get(f"{str(api.base_url).rstrip('/')}/health").json() == {"status": "ok"}
+    metrics = httpx.get(f"{str(api.base_url).rstrip('/')}/metrics")
+    assert metrics.status_code == 200 and "llmgenie_tasks_total" in metrics.text
+
+
+def test_everything_else_needs_the_token(api: httpx.Client) -> None:
+    for bad in ({}, {"Authorization": "Bearer nope"}):
+        r = httpx.post(f"{str(api.base_url).rstrip('/')}/v1/scan", json={"path": str(EXAMPLE)}, headers=bad)
+        assert r.status_code == 401
+
+
+def test_scan(api: httpx.Client) -> None:
+    r = api.post("/v1/scan", json={"path": str(EXAMPLE), "agents": ["security"]})
+    assert r.status_code == 200
+    result = ScanResult.model_validate(r.json())
+    assert any(f.category == "k8s.privileged" for f in result.findings)
+
+
+@pytest.mark.parametrize(
+    ("body", "message"),
+    [
+        ({"path": "/nonexistent"}, "does not exist"),
+        ({"path": str(EXAMPLE), "agents": ["wizard"]}, "unknown agent"),
+    ],
+)
+def test_bad_scan_input_is_422(api: httpx.Client, body: dict[str, object], message: str) -> None:
+    r = api.post("/v1/scan", json=body)
+    assert r.status_code == 422 and message in r.json()["detail"]
+
+
+def test_submit_a_task_and_read_its_report(api: httpx.Client) -> None:
+    r = api.post("/v1/tasks", json={"task": "find secrets", "target": str(EXAMPLE)})
+    assert r.status_code == 202
+    task_id = r.json()["task_id"]
+    deadline = time.monotonic() + 120
+    while True:
+        r = api.get(f"/v1/tasks/{task_id}")
+        body = r.json()
+        if r.status_code == 200 and body["status"] not in ("running",):
+            break
+        assert time.monotonic() < deadline, body
+        time.sleep(0.2)
+    report = TaskReport.model_validate(body)
+    assert report.task_id == task_id and report.status.value == "completed"
+    assert [s.id for s in report.steps] == ["security"]
+    listed = api.get("/v1/tasks").json()
+    assert listed[0]["task_id"] == task_id
+    assert api.get("/v1/tasks/ffffffff").status_code == 404
