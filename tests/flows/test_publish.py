@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from pathlib import Path
 
 import httpx
 import pytest
@@ -121,3 +122,27 @@ def test_task_artifacts_link_presigned_s3_objects(
         assert link.startswith("http://127.0.0.1:") and "Signature" in link
         assert httpx.get(link).status_code == 200
         assert "sha256 " in art.description
+
+
+def test_task_artifacts_link_local_files(tmp_path, monkeypatch: pytest.MonkeyPatch) -> None:  # type: ignore[no-untyped-def]
+    monkeypatch.setenv("LLMGENIE_HOME", str(tmp_path / "home"))
+    monkeypatch.setenv("LLMGENIE_DATABASE_URL", f"sqlite:///{tmp_path / 'meta.db'}")
+    monkeypatch.delenv("LLMGENIE_ARTIFACTS_URL", raising=False)
+    get_settings.cache_clear()
+    try:
+        store = open_store()
+        task = make_task()
+        report = store.task_finished(make_report(task))
+        _PENDING.append(report)
+        run_id = _task_flow()
+    finally:
+        close_stores()
+        get_settings.cache_clear()
+    links = [
+        a for a in _artifacts(run_id) if a.key != "llmgenie-task-report" and a.type == "markdown"
+    ]
+    assert len(links) == len(report.artifacts)
+    for art in links:
+        m = re.fullmatch(r"\[(.+)\]\((file://.+)\)", art.data)
+        assert m, art.data
+        assert Path(m.group(2).removeprefix("file://")).is_file()

@@ -121,6 +121,33 @@ def _public_bucket(tf: TerraformFile, ctx: Any) -> Iterable[Hit]:
                 resource=b.address,
                 evidence=f"container_access_type = {access}",
             )
+    for b in tf.resources("aws_s3_bucket_policy"):
+        if _public_principal(b.get("policy")):
+            yield Hit(
+                file=tf.file,
+                line=b.line_of("policy"),
+                resource=b.address,
+                evidence='policy allows Principal "*" with no Condition',
+            )
+
+
+_HCL_PUBLIC_PRINCIPAL = re.compile(
+    r"\bPrincipal\s*=\s*(?:\\?\"\*\\?\"|\{\s*\\?\"?AWS\\?\"?\s*=\s*(?:\[\s*)?\\?\"\*\\?\")"
+)
+
+
+def _public_principal(policy: Any) -> bool:
+    """An Allow statement for everyone (`Principal: "*"` / `{"AWS": "*"}`) without a Condition."""
+    if isinstance(policy, str) and "jsonencode" in policy:
+        return bool(_HCL_PUBLIC_PRINCIPAL.search(policy)) and "Condition" not in policy
+    for stmt in _statements(policy):
+        principal = stmt.get("Principal")
+        everyone = principal == "*" or (
+            isinstance(principal, dict) and "*" in _as_list(principal.get("AWS"))
+        )
+        if everyone and stmt.get("Effect", "Allow") == "Allow" and not stmt.get("Condition"):
+            return True
+    return False
 
 
 # --- LG-TF-002 tf.open-ingress ---------------------------------------------------------------
@@ -264,15 +291,18 @@ def _unencrypted_storage(tf: TerraformFile, ctx: Any) -> Iterable[Hit]:
             module = tf.module_blocks()
         return module
 
+    def ebs_by_default() -> bool:
+        return any(
+            m.type == "aws_ebs_encryption_by_default"
+            and truthy(m.get("enabled", True)) is not False
+            for m in module_blocks()
+        )
+
     for b in tf.resources("aws_ebs_volume", "aws_efs_file_system"):
         value = b.get("encrypted")
         if is_expression(value) or truthy(value):
             continue
-        if b.type == "aws_ebs_volume" and any(
-            m.type == "aws_ebs_encryption_by_default"
-            and truthy(m.get("enabled", True)) is not False
-            for m in module_blocks()
-        ):
+        if b.type == "aws_ebs_volume" and ebs_by_default():
             continue
         yield Hit(
             file=tf.file,
@@ -280,6 +310,31 @@ def _unencrypted_storage(tf: TerraformFile, ctx: Any) -> Iterable[Hit]:
             resource=b.address,
             evidence=f"encrypted = {_shown(value)}",
         )
+    for b in tf.resources("aws_redshift_cluster", "aws_elasticache_replication_group"):
+        key = "encrypted" if b.type == "aws_redshift_cluster" else "at_rest_encryption_enabled"
+        value = b.get(key)
+        if is_expression(value) or truthy(value):
+            continue
+        yield Hit(
+            file=tf.file,
+            line=b.line_of(key),
+            resource=b.address,
+            evidence=f"{key} = {_shown(value)}",
+        )
+    for b in tf.resources("aws_instance"):
+        if ebs_by_default():
+            break
+        for key in ("root_block_device", "ebs_block_device"):
+            for i, device in enumerate(b.nested(key)):
+                value = device.get("encrypted")
+                if is_expression(value) or truthy(value):
+                    continue
+                yield Hit(
+                    file=tf.file,
+                    line=b.line_of(key, i),
+                    resource=b.address,
+                    evidence=f"{key}.encrypted = {_shown(value)}",
+                )
     for b in tf.resources("aws_db_instance", "aws_rds_cluster"):
         value = b.get("storage_encrypted")
         if is_expression(value) or truthy(value):

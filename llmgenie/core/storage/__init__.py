@@ -60,10 +60,9 @@ def open_store(settings: Settings | None = None, *, migrate: bool = True) -> Sto
             return store
         engine = make_engine(settings.resolved_database_url)
         try:
-            if migrate:
+            current = migrations.check_schema(engine)
+            if migrate and current != migrations.head_revision():
                 migrations.upgrade(engine)
-            else:
-                migrations.check_schema(engine)
             store = Store(
                 settings,
                 engine,

@@ -150,3 +150,51 @@ def test_terraform_json_syntax() -> None:
     assert [(f.rule_id, f.resource) for f in TERRAFORM_RULES.run(tf, None)] == [
         ("LG-TF-004", "aws_db_instance.db")
     ]
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        (
+            'resource "aws_s3_bucket_policy" "p" {\n  bucket = "b"\n  policy = jsonencode({\n'
+            '    Statement = [{ Effect = "Allow", Principal = "*", Action = "s3:GetObject",'
+            ' Resource = "arn:aws:s3:::b/*" }]\n  })\n}\n',
+            {("LG-TF-001", 3)},
+        ),
+        (
+            'resource "aws_s3_bucket_policy" "p" {\n  bucket = "b"\n  policy = jsonencode({\n'
+            '    Statement = [{ Effect = "Allow", Principal = { AWS = "*" }, Action = "s3:*",'
+            ' Resource = "*", Condition = { IpAddress = { "aws:SourceIp" = "10.0.0.0/8" } } }]\n'
+            "  })\n}\n",
+            set(),
+        ),
+        (
+            'resource "aws_s3_bucket_policy" "p" {\n  bucket = "b"\n  policy = <<EOT\n'
+            '{"Statement": [{"Effect": "Allow", "Principal": {"AWS": "*"}, "Action": "s3:GetObject"}]}\n'
+            "EOT\n}\n",
+            {("LG-TF-001", 3)},
+        ),
+        (
+            'resource "aws_instance" "i" {\n  ami = "x"\n  root_block_device {\n    volume_size = 8\n'
+            "  }\n}\n",
+            {("LG-TF-003", 3)},
+        ),
+        (
+            'resource "aws_instance" "i" {\n  ami = "x"\n  root_block_device {\n    encrypted = true\n'
+            "  }\n}\n",
+            set(),
+        ),
+        ('resource "aws_instance" "i" {\n  ami = "x"\n}\n', set()),
+        (
+            'resource "aws_redshift_cluster" "r" {\n  cluster_identifier = "r"\n}\n',
+            {("LG-TF-003", 1)},
+        ),
+        (
+            'resource "aws_elasticache_replication_group" "r" {\n'
+            "  at_rest_encryption_enabled = true\n}\n",
+            set(),
+        ),
+    ],
+)
+def test_more_resources(text: str, expected: set[tuple[str, int]]) -> None:
+    assert _text(text) == expected
