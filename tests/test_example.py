@@ -17,7 +17,7 @@ def documented() -> set[tuple[str, str]]:
         cells = [c.strip() for c in line.strip().strip("|").split("|")]
         if len(cells) == 3 and cells[0].startswith("`"):
             file = cells[0].strip("`")
-            for category in re.findall(r"`([a-z]+\.[a-z0-9.-]+)`", cells[2]):
+            for category in re.findall(r"`([a-z0-9]+\.[a-z0-9.-]+)`", cells[2]):
                 pairs.add((file, category))
     return pairs
 

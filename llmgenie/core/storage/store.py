@@ -188,13 +188,16 @@ class Store:
         engine: Engine,
         backend: ArtifactBackend,
         *,
-        stale_after: timedelta = timedelta(hours=1),
+        stale_after: timedelta = timedelta(minutes=10),
+        heartbeat_seconds: float = 60.0,
     ) -> None:
         self.settings = settings
         self.engine = engine
         self.backend = backend
         self.spool = Spool(settings.home / "spool")
         self.stale_after = stale_after
+        self.heartbeat_seconds = heartbeat_seconds
+        self._beating: dict[str, threading.Event] = {}
         self._audit_lock = threading.Lock()
         self._sync_lock = threading.Lock()
         self._hostname = socket.gethostname()
@@ -210,6 +213,9 @@ class Store:
         return with_retries(run)
 
     def close(self) -> None:
+        for stop in self._beating.values():
+            stop.set()
+        self._beating.clear()
         self.engine.dispose()
 
     # -- tasks ----------------------------------------------------------------------------
@@ -235,9 +241,32 @@ class Store:
             row.process_start = _process_start(pid)
 
         self._tx(tx)
+        self._start_heartbeat(task.id)
+
+    def _start_heartbeat(self, task_id: str) -> None:
+        """A daemon thread beats while the task runs here; it dies with the process."""
+        stop = threading.Event()
+        old = self._beating.pop(task_id, None)
+        if old is not None:
+            old.set()
+        self._beating[task_id] = stop
+
+        def beat() -> None:
+            while not stop.wait(self.heartbeat_seconds):
+                try:
+                    self.heartbeat(task_id)
+                except Exception as exc:  # a missed beat is not worth failing the task for
+                    _log.warning("heartbeat of task %s failed: %s", task_id, exc)
+
+        threading.Thread(target=beat, name=f"llmgenie-heartbeat-{task_id[:8]}", daemon=True).start()
+
+    def _stop_heartbeat(self, task_id: str) -> None:
+        stop = self._beating.pop(task_id, None)
+        if stop is not None:
+            stop.set()
 
     def heartbeat(self, task_id: str) -> None:
-        """Tell other hosts this task is still alive (long tasks call it now and then)."""
+        """Tell other hosts this task is still alive (`task_started` starts a thread for it)."""
         self._tx(
             lambda s: s.execute(
                 update(TaskRow).where(TaskRow.id == task_id).values(heartbeat_at=utcnow())
@@ -246,6 +275,7 @@ class Store:
 
     def task_finished(self, report: TaskReport) -> TaskReport:
         """Store the report's rows and files; returns it with `artifacts` filled in."""
+        self._stop_heartbeat(report.task_id)
         self._write_report_files(report)
         artifacts = self.artifacts(report.task_id)
         report = report.model_copy(update={"artifacts": artifacts})

@@ -170,18 +170,19 @@ def test_terraform_json_syntax() -> None:
         ),
         (
             'resource "aws_s3_bucket_policy" "p" {\n  bucket = "b"\n  policy = <<EOT\n'
-            '{"Statement": [{"Effect": "Allow", "Principal": {"AWS": "*"}, "Action": "s3:GetObject"}]}\n'
+            '{"Statement": [{"Effect": "Allow", "Principal": {"AWS": "*"}, '
+            '"Action": "s3:GetObject"}]}\n'
             "EOT\n}\n",
             {("LG-TF-001", 3)},
         ),
         (
-            'resource "aws_instance" "i" {\n  ami = "x"\n  root_block_device {\n    volume_size = 8\n'
-            "  }\n}\n",
+            'resource "aws_instance" "i" {\n  ami = "x"\n'
+            "  root_block_device {\n    volume_size = 8\n  }\n}\n",
             {("LG-TF-003", 3)},
         ),
         (
-            'resource "aws_instance" "i" {\n  ami = "x"\n  root_block_device {\n    encrypted = true\n'
-            "  }\n}\n",
+            'resource "aws_instance" "i" {\n  ami = "x"\n'
+            "  root_block_device {\n    encrypted = true\n  }\n}\n",
             set(),
         ),
         ('resource "aws_instance" "i" {\n  ami = "x"\n}\n', set()),

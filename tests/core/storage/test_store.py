@@ -6,6 +6,7 @@ import json
 import subprocess
 import sys
 import threading
+import time
 from datetime import timedelta
 from pathlib import Path
 
@@ -178,6 +179,27 @@ def test_task_on_another_host_is_interrupted_only_without_heartbeat(store: Store
     assert store.mark_interrupted() == [stale.id]
     store.heartbeat(fresh.id)
     assert store.mark_interrupted() == []
+
+
+def test_running_task_heartbeats_until_finished(store: Store) -> None:
+    store.heartbeat_seconds = 0.05
+    task = make_task()
+    store.task_started(task)
+
+    def beat_of() -> object:
+        with store.engine.connect() as conn:
+            return conn.scalar(select(TaskRow.heartbeat_at).where(TaskRow.id == task.id))
+
+    first = beat_of()
+    deadline = time.monotonic() + 10
+    while beat_of() == first and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert beat_of() != first  # the thread beat on its own
+    store.task_finished(make_report(task))
+    time.sleep(0.2)
+    last = beat_of()
+    time.sleep(0.3)
+    assert beat_of() == last  # and stopped with the task
 
 
 def test_many_findings_use_bulk_rows(store: Store) -> None:
