@@ -198,7 +198,11 @@ def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--docs", type=int, default=5000)
     ap.add_argument("--dockerfiles", type=int, default=500)
-    ap.add_argument("--agents", default="all", help="comma-separated agents, or 'all'")
+    ap.add_argument(
+        "--agents",
+        default="security,performance,documentation",
+        help="comma-separated agents, or all (devops builds patches: much slower)",
+    )
     ap.add_argument("--child", help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
     if args.child:

@@ -136,11 +136,15 @@ class ToolGuard:
         except re.error:
             rx = re.compile(re.escape(str(pattern)[:200]), re.IGNORECASE)
         hits: list[str] = []
+        searched: set[str] = set()
         for entry in self.context.files:
             if len(hits) >= _MAX_SEARCH_HITS or entry.size > _MAX_SEARCH_FILE_BYTES:
                 continue
             try:
-                resolved, rel = self.confine("search_target", entry.path)
+                resolved, rel = self.confine_quiet(entry.path)
+                if rel in searched:
+                    continue
+                searched.add(rel)
                 text = resolved.read_text(errors="replace")
             except (ToolDenied, OSError):
                 continue

@@ -204,12 +204,15 @@ def query_usage(
     """Ask every query; fold samples onto (workload, container). Returns usages and unmatched."""
     usage: dict[tuple[str, str], _Usage] = {}
     unmatched: set[tuple[str, str]] = set()
+    by_name: dict[str, list[Workload]] = {}
+    for w in workloads:
+        by_name.setdefault(w.name, []).append(w)
     for signal, promql in QUERIES.items():
         for sample in client.query(promql):
             ns = sample.labels.get("namespace", "")
             pod = sample.labels.get("pod", "")
             container = sample.labels.get("container", "")
-            owner = next((w for w in workloads if w.owns(ns, pod)), None)
+            owner = _owner(by_name, ns, pod)
             if owner is None:
                 unmatched.add((ns, pod))
                 continue
@@ -223,6 +226,16 @@ def query_usage(
                 current = getattr(u, signal)
                 setattr(u, signal, sample.value if current is None else max(current, sample.value))
     return list(usage.values()), len(unmatched)
+
+
+def _owner(by_name: dict[str, list[Workload]], namespace: str, pod: str) -> Workload | None:
+    """The workload whose name, plus its controller's suffixes, makes this pod name."""
+    parts = pod.split("-")
+    for n in range(len(parts), 0, -1):  # the pod itself, then ever shorter dash prefixes
+        for w in by_name.get("-".join(parts[:n]), ()):
+            if w.owns(namespace, pod):
+                return w
+    return None
 
 
 prometheus_rules: RuleSet[_Usage] = RuleSet(agent="performance")

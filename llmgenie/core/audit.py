@@ -83,6 +83,8 @@ def mask(value: Any, *, keep_prompts: bool = False, _key: str | None = None) -> 
     sensitive = (
         _key is not None and _key.lower() not in _SAFE_KEYS and bool(_SENSITIVE_KEY.search(_key))
     )
+    if hasattr(value, "model_dump"):  # domain types (Step, Capability lists, …) as plain data
+        value = value.model_dump(mode="json")
     if isinstance(value, dict):
         return {str(k): mask(v, keep_prompts=keep_prompts, _key=str(k)) for k, v in value.items()}
     if isinstance(value, list | tuple | set | frozenset):

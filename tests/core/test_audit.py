@@ -73,6 +73,14 @@ def test_mask_secrets_by_key_and_by_value() -> None:
     assert masked["size"] == 1234 and masked["object_key"] == "tasks/t/_task/report.md"
 
 
+def test_domain_types_are_recorded_as_data() -> None:
+    from llmgenie.core.models import Caller, Role
+
+    assert audit.mask({"caller": Caller(name="ci", role=Role.viewer)}) == {
+        "caller": {"name": "ci", "role": "viewer"}
+    }
+
+
 def test_prompts_dropped_unless_enabled() -> None:
     assert audit.mask({"prompt": "secret plan"}) == {"prompt": "[omitted: 11 characters]"}
     assert audit.mask({"prompt": "secret plan"}, keep_prompts=True) == {"prompt": "secret plan"}

@@ -143,6 +143,22 @@ def test_a_step_that_times_out_fails_alone(
     assert step(report, "security").status is StepStatus.completed
     assert report.status is TaskStatus.completed_with_errors
 
+    async def child_states() -> list[str]:
+        async with get_client() as client:
+            runs = [await client.read_flow_run(uuid.UUID(s.flow_run_id)) for s in report.steps]
+            boss = await client.read_flow_run(uuid.UUID(report.flow_run_id))
+            return [r.state.type.value for r in runs] + [boss.state.type.value]
+
+    states = asyncio.run(child_states())
+    assert states[-1] == "COMPLETED"
+    assert "RUNNING" not in states and "PENDING" not in states, states
+
+
+def test_boss_parameters_render_as_a_described_form() -> None:
+    schema = boss_flow.parameters.model_dump()
+    assert schema["required"] == ["task", "target"]
+    assert all(p.get("description") for p in schema["properties"].values())
+
 
 def test_a_denied_step_is_recorded_and_the_rest_goes_on(monkeypatch: pytest.MonkeyPatch) -> None:
     use_settings(monkeypatch, prometheus_url="http://127.0.0.1:9")

@@ -28,9 +28,12 @@ def collect_devops(inp: ToolsetInput, ctx: Any, findings: list[Finding]) -> Tool
     """Inventory plus patches.
 
     Patches fix what the security findings name when security ran, else every fixable gap (and
-    say so). `settings["patches"] = False` skips them (the CI fast path needs no diffs);
+    say so). `settings["patches"] = False` skips them, `settings["outputs"] = False` skips
+    inventory and patches both (the CI fast path keeps findings only);
     `settings["patch_budget_seconds"]` bounds the time they take.
     """
+    if inp.settings.get("outputs") is False:
+        return ToolsetResult()  # `llmgenie scan` keeps findings only: skip the structured data
     inventory = collect_inventory(inp.root, inp.context)
     if inp.settings.get("patches") is False:
         return ToolsetResult(

@@ -66,6 +66,9 @@ class DependencyManifest:
     dependencies: list[Dependency] = field(default_factory=list)
     ignores: IgnoreMap = field(default_factory=IgnoreMap)
 
+    def suppressed_ids_for(self, line: int | None) -> frozenset[str]:
+        return self.ignores.suppressed_ids_for(line)
+
     def is_suppressed(self, rule_id: str, line: int | None) -> bool:
         return self.ignores.is_suppressed(rule_id, line)
 

@@ -52,9 +52,24 @@ def _ports(w: dict[str, Any]) -> list[str]:
     ]
 
 
-def _risks_for(w: dict[str, Any], findings: list[Finding]) -> list[Finding]:
-    mine = [f for f in findings if f.resource == w["resource"]]
+def _risks_for(w: dict[str, Any], findings: Iterable[Finding] | _ByResource) -> list[Finding]:
+    if isinstance(findings, _ByResource):
+        mine = findings.get(w["resource"], [])
+    else:
+        mine = [f for f in findings if f.resource == w["resource"]]
     return sorted(mine, key=lambda f: (-f.severity.rank, f.file or "", f.line or 0, f.rule_id))
+
+
+class _ByResource(dict[str, list[Finding]]):
+    """Findings indexed by resource, so linking them to workloads stays linear."""
+
+    @classmethod
+    def of(cls, findings: Iterable[Finding]) -> _ByResource:
+        out = cls()
+        for f in findings:
+            if f.resource:
+                out.setdefault(f.resource, []).append(f)
+        return out
 
 
 def _where(f: Finding) -> str:
@@ -178,7 +193,9 @@ def _watch(w: dict[str, Any], usage: list[dict[str, Any]]) -> list[str]:
 
 
 def render_runbook(
-    w: dict[str, Any], findings: list[Finding], usage: list[dict[str, Any]] | None = None
+    w: dict[str, Any],
+    findings: Iterable[Finding] | _ByResource,
+    usage: list[dict[str, Any]] | None = None,
 ) -> str:
     """The runbook skeleton of one workload of the inventory."""
     lines = [f"# Runbook: {w['name']}", ""]
@@ -292,6 +309,7 @@ def render_catalogue(
         for f in r.findings:
             all_findings.setdefault(f.id, f)
     fs = list(all_findings.values())
+    by_resource = _ByResource.of(fs)
     usage: list[dict[str, Any]] = []
     for r in reports:
         usage += (r.output.get("prometheus") or {}).get("usage") or []
@@ -315,7 +333,7 @@ def render_catalogue(
             "|---|---|---|---|---|---|---|---|",
         ]
         for w in workloads:
-            risks = _by_severity(_risks_for(w, fs))
+            risks = _by_severity(_risks_for(w, by_resource))
             risk_text = ", ".join(f"{n} {s}" for s, n in risks.items()) or "none found"
             lines.append(
                 f"| {_md(service_key(w, duplicates))} | {w['kind']} | {_md(w['namespace'] or '—')} "
@@ -363,7 +381,7 @@ def render_catalogue(
     )
     runbooks: dict[str, str] = {}
     for w in workloads:
-        runbooks[service_key(w, duplicates)] = render_runbook(w, fs, usage)
+        runbooks[service_key(w, duplicates)] = render_runbook(w, by_resource, usage)
     if not workloads:
         for s in compose:
             runbooks[s["name"]] = _compose_runbook(s)

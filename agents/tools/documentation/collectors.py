@@ -14,7 +14,12 @@ __all__ = ["collect_documentation"]
 
 
 def collect_documentation(inp: ToolsetInput, ctx: Any, findings: list[Finding]) -> ToolsetResult:
-    """Use the DevOps report's inventory when there is one, else build it here."""
+    """Use the DevOps report's inventory when there is one, else build it here.
+
+    `settings["outputs"] = False` (the findings-only scan path) skips the catalogue.
+    """
+    if inp.settings.get("outputs") is False:
+        return ToolsetResult()
     inventory = next(
         (r.output["inventory"] for r in inp.prior_reports if r.output.get("inventory")), None
     )

@@ -34,6 +34,7 @@ from .kubernetes import ParseProblem
 
 __all__ = [
     "MAX_DOCKERFILE_BYTES",
+    "MAX_DOCKERFILE_LINES",
     "Dockerfile",
     "ImageRef",
     "Instruction",
@@ -46,7 +47,9 @@ __all__ = [
 ]
 
 #: Larger "Dockerfiles" are not Dockerfiles; the context analysis bounds sizes first.
-MAX_DOCKERFILE_BYTES = 4 * 1024 * 1024
+MAX_DOCKERFILE_BYTES = 1024 * 1024
+#: dockerfile-parse is quadratic in the length of a continued instruction: bound the lines.
+MAX_DOCKERFILE_LINES = 20_000
 
 _KNOWN = frozenset(
     {
@@ -250,6 +253,10 @@ def parse_dockerfile(path: Path, rel: str) -> Dockerfile | ParseProblem:
 
 def parse_dockerfile_text(text: str, rel: str) -> Dockerfile | ParseProblem:
     """Parse Dockerfile text (see the module docstring for the rules)."""
+    if text.count("\n") > MAX_DOCKERFILE_LINES:
+        return ParseProblem(
+            rel, f"more than {MAX_DOCKERFILE_LINES} lines, not a Dockerfile to lint"
+        )
     try:
         structure = DockerfileParser(
             fileobj=io.BytesIO(text.encode("utf-8")), env_replace=False

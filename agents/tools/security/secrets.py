@@ -24,6 +24,7 @@ import base64
 import binascii
 import bisect
 import re
+import threading
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import PurePosixPath
@@ -67,6 +68,7 @@ from detect_secrets.util.filetype import FileType, determine_file_type
 from llmgenie.core.models import Severity
 
 from ..engine import register
+from ..parsing.ignore_comments import IgnoreMap, scan_ignore_comments
 from ..rules import Hit, RuleSet
 
 __all__ = ["SECRET_RULES", "SecretHit", "detect_secrets_in_lines", "mask"]
@@ -347,25 +349,44 @@ def _k8s_decoded(line: str, number: int, seen: set[str]) -> Iterator[SecretHit]:
             yield SecretHit(number, category, f"{detector} (base64 in a Secret)", mask(value))
 
 
-_CACHE: dict[str, Any] = {"key": None, "hits": []}
+_LOCAL = threading.local()
+_K8S_SECRET_KIND = re.compile(r"^kind:\s*[\"']?Secret[\"']?\s*$", re.M)
 
 
-def _hits_of(subject: Any) -> list[SecretHit]:
-    """Detect once per subject; every `secret.*` rule reads its own category from the result."""
-    key = (id(subject), getattr(subject, "file", None))
-    if _CACHE["key"] != key:
-        rel = str(getattr(subject, "file", ""))
-        try:
-            lines = subject.lines
-        except (OSError, ValueError):
-            lines = []
-        text_head = "\n".join(lines[:200])
-        k8s_secret = bool(re.search(r"^kind:\s*Secret\s*$", text_head, re.M))
-        _CACHE["key"] = key
-        kind = str(getattr(subject, "kind", ""))
-        keywords = kind not in _OWN_ENV_RULES
-        _CACHE["hits"] = detect_secrets_in_lines(rel, lines, k8s_secret, keywords)
-    return _CACHE["hits"]
+@dataclass(frozen=True)
+class _Detected:
+    hits: list[SecretHit]
+    ignores: IgnoreMap | None
+
+
+def _detected(subject: Any) -> _Detected:
+    """Detect once per subject (every `secret.*` rule reads its own category from the result).
+
+    The one-entry cache is per thread and holds the subject itself, so a recycled `id()` or
+    a concurrent scan never sees another file's result.
+    """
+    cached = getattr(_LOCAL, "entry", None)
+    if cached is not None and cached[0] is subject:
+        return cached[1]
+    rel = str(getattr(subject, "file", ""))
+    try:
+        lines = list(subject.lines)
+    except (OSError, ValueError):
+        lines = []
+    text = "\n".join(lines)
+    k8s_secret = bool(_K8S_SECRET_KIND.search(text))
+    keywords = str(getattr(subject, "kind", "")) not in _OWN_ENV_RULES
+    found = _Detected(
+        hits=detect_secrets_in_lines(rel, lines, k8s_secret, keywords),
+        ignores=scan_ignore_comments(lines) if "llmgenie:ignore" in text else None,
+    )
+    _LOCAL.entry = (subject, found)
+    return found
+
+
+def _counts_suppressions(subject: Any, rule_id: str, line: int) -> bool:
+    check = getattr(subject, "is_suppressed", None)
+    return bool(check is not None and check(rule_id, line))
 
 
 def _rule(
@@ -387,7 +408,16 @@ def _rule(
         references=refs,
     )
     def check(subject: Any, ctx: Any) -> Iterable[Hit]:
-        for h in _hits_of(subject):
+        found = _detected(subject)
+        for h in found.hits:
+            # `# llmgenie:ignore` comments work in any text file; subjects that count
+            # suppressions themselves (`is_suppressed`) see the rest.
+            if (
+                found.ignores is not None
+                and found.ignores.is_suppressed(rule_id, h.line)
+                and not _counts_suppressions(subject, rule_id, h.line)
+            ):
+                continue
             if h.category == category:
                 yield Hit(
                     file=getattr(subject, "file", None),

@@ -172,6 +172,8 @@ def _ingress_rules(tf: TerraformFile) -> Iterator[tuple[TfBlock, dict[str, Any],
 def _describe_ports(rule: dict[str, Any]) -> tuple[bool, set[int], str] | None:
     """(open to all ports or a range beyond 80/443, admin ports hit, text); None if only web."""
     protocol = str(rule.get("protocol", "")).lower()
+    if protocol in ("icmp", "1", "icmpv6", "58"):
+        return None  # ping and path-MTU discovery: no service listens
     low, high = _port(rule.get("from_port")), _port(rule.get("to_port"))
     if protocol in _ALL_PROTOCOLS or (low is None and high is None and "from_port" not in rule):
         return True, set(_ADMIN_PORTS), "all ports"

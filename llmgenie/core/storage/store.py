@@ -32,6 +32,7 @@ from llmgenie.core.storage.artifacts import (
     artifact_key,
     sha256_hex,
 )
+from llmgenie.core.storage.db import with_retries
 from llmgenie.core.storage.tables import (
     ArtifactRow,
     AttemptRow,
@@ -111,7 +112,7 @@ class AuditEvent(BaseModel):
     hash: str
 
 
-def canonical_json(value: Any) -> str:
+def _canonical_json(value: Any) -> str:
     return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str)
 
 
@@ -126,7 +127,7 @@ def audit_hash(
     data: dict[str, Any],
 ) -> str:
     """The link: sha256 over the previous link and every field of this event."""
-    body = canonical_json(
+    body = _canonical_json(
         {
             "seq": seq,
             "at": at.isoformat(timespec="microseconds"),
@@ -204,8 +205,6 @@ class Store:
 
     # -- sessions -------------------------------------------------------------------------
     def _tx(self, fn: Any) -> Any:
-        from llmgenie.core.storage.db import with_retries
-
         def run() -> Any:
             with Session(self.engine, expire_on_commit=False) as session, session.begin():
                 return fn(session)
@@ -546,9 +545,6 @@ class Store:
 
         return self._tx(tx)
 
-    def artifact_key_of(self, task_id: str, step_id: str | None, name: str) -> str:
-        return artifact_key(task_id, step_id, name)
-
     def presign(self, ref: ArtifactRef, task_id: str, expires_seconds: int = 3600) -> str:
         """An http(s) link for S3 objects (presigned); the file:// URL for a local folder."""
         if ref.pending_upload:
@@ -644,7 +640,7 @@ class Store:
         at: datetime | None = None,
     ) -> int:
         """Append one event to the hash chain; returns its sequence number."""
-        data = json.loads(canonical_json(data))
+        data = json.loads(_canonical_json(data))
         at = at or utcnow()
         with self._audit_lock:
             for attempt in range(50):

@@ -111,7 +111,10 @@ def test_a_model_that_never_stops_calling_tools_hits_our_iteration_cap(
     model_server.responder = lambda body: Reply.tool("search_target", {"pattern": "image"})
     with pytest.raises(ExecutorError) as caught:
         _execute(model_server, use_model, _request(max_iterations=2))
-    assert caught.value.error_class == "iteration_limit", (str(caught.value), len(model_server.chat_requests()))
+    assert caught.value.error_class == "iteration_limit", (
+        str(caught.value),
+        len(model_server.chat_requests()),
+    )
     assert caught.value.tokens.total > 0
     assert len(model_server.chat_requests()) <= 2 + 2
 

@@ -11,7 +11,13 @@ from typing import Any
 import pytest
 
 from llmgenie.core.models import AttemptOutcome, Mode, StepStatus, TaskReport
-from tests.agents.llm.conftest import ALL_STEPS, EXAMPLE, default_responder, is_planner
+from tests.agents.llm.conftest import (
+    ALL_STEPS,
+    API_KEY,
+    EXAMPLE,
+    default_responder,
+    is_planner,
+)
 from tests.support.cli import run_cli
 from tests.support.openai_server import Reply, ScriptedModelServer, final_answer
 
@@ -69,13 +75,7 @@ def test_every_step_runs_on_the_model_and_specialists_overlap(
     earliest_end = min(r.finished for r in independent)
     assert latest_start < earliest_end, "the three specialists' model calls did not overlap"
     assert by_step["documentation"].started >= max(r.finished for r in independent)
-    assert all(r.headers.get("Authorization") == f"Bearer {r_key()}" for r in calls)
-
-
-def r_key() -> str:
-    from tests.agents.llm.conftest import API_KEY
-
-    return API_KEY
+    assert all(r.headers.get("Authorization") == f"Bearer {API_KEY}" for r in calls)
 
 
 def test_server_errors_fall_back_to_tool_only_with_the_same_findings(
@@ -98,11 +98,7 @@ def test_server_errors_fall_back_to_tool_only_with_the_same_findings(
         assert all(a.error_class == "server_error" and "HTTP 500" in a.error for a in failed)
         assert step.attempts[-1].executor == "tool-only"
     assert _findings(report) == _findings(baseline)
-    assert API_KEY_NOT_IN(report)
-
-
-def API_KEY_NOT_IN(report: TaskReport) -> bool:  # noqa: N802
-    return r_key() not in report.model_dump_json()
+    assert API_KEY not in report.model_dump_json()
 
 
 def test_two_model_chain_first_failing_ends_on_the_second(

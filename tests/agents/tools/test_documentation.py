@@ -131,3 +131,16 @@ def test_collector_prefers_the_devops_inventory(inventory: dict) -> None:
     inp = ToolsetInput(root=Path(context.root), context=context, prior_reports=[devops])
     out = collect_documentation(inp, None, [])
     assert set(out.output["runbooks"]) == {"api"}
+
+
+def test_findings_only_runs_skip_the_structured_outputs() -> None:
+    context = analyze(str(FIXTURE))
+    result = run_engine(
+        Path(context.root), context, ["devops", "documentation"], settings={"outputs": False}
+    )
+    assert result.per_agent["documentation"].output == {}
+    assert result.per_agent["devops"].output == {}
+    without_patches = run_engine(
+        Path(context.root), context, ["devops"], settings={"patches": False}
+    ).per_agent["devops"]
+    assert "inventory" in without_patches.output and "patches" not in without_patches.output

@@ -138,3 +138,28 @@ def test_dockerfile_env_is_left_to_the_docker_rules(tmp_path: Path) -> None:
 def test_detect_secrets_in_lines_reports_one_hit_per_value() -> None:
     hits = detect_secrets_in_lines("config.py", [f'AWS_SECRET_ACCESS_KEY = "{AWS_SECRET}"'])
     assert [(h.line, h.category) for h in hits] == [(1, "secret.aws-access-key")]
+
+
+def test_ignore_comments_in_text_files(tmp_path: Path) -> None:
+    text = (
+        "# llmgenie:ignore LG-SECRET-011\n"
+        "DB_PASSWORD=Sup3rS3cretPass\n"
+        "[other]\n"
+        "# llmgenie:ignore LG-SECRET-011\n"
+        "password = AnotherS3cret99\n"
+        "\n"
+        "api_key = Th1rdS3cretValue\n"
+    )
+    found = _scan(tmp_path, "app.ini", text)
+    assert _ids(found) == []  # the leading comment covers the whole file
+    text = text.replace("# llmgenie:ignore LG-SECRET-011\nDB_PASSWORD", "DB_PASSWORD")
+    assert _ids(_scan(tmp_path, "app.ini", text)) == [
+        ("LG-SECRET-011", "secret.hardcoded-credential", 1),
+        ("LG-SECRET-011", "secret.hardcoded-credential", 6),
+    ]
+
+
+def test_each_subject_gets_its_own_result(tmp_path: Path) -> None:
+    first = _scan(tmp_path / "a", "same.yaml", f"token: {GITHUB}\n")
+    second = _scan(tmp_path / "b", "same.yaml", "token: nothing-here\n")
+    assert [f.rule_id for f in first] == ["LG-SECRET-003"] and second == []

@@ -108,6 +108,8 @@ def test_binary_and_invalid_utf8(tmp_path: Path, data: bytes) -> None:
             False,
         ),
         ('from_port = 22\n to_port = 22\n protocol = "tcp"\n cidr_blocks = var.cidrs', False),
+        ('from_port = -1\n to_port = -1\n protocol = "icmp"\n cidr_blocks = ["0.0.0.0/0"]', False),
+        ('from_port = 0\n to_port = 0\n protocol = "-1"\n cidr_blocks = ["0.0.0.0/0"]', True),
     ],
 )
 def test_open_ingress_edges(ingress: str, fires: bool) -> None:

@@ -154,3 +154,9 @@ def test_blank_and_comment_lines_inside_a_continuation() -> None:
     assert (run.line, run.end_line) == (2, 6)
     assert "rm -rf /var/lib/apt/lists/*" in run.args
     assert [(i.keyword, i.line) for i in df.instructions] == [("FROM", 1), ("RUN", 2), ("USER", 7)]
+
+
+def test_pathologically_long_files_are_refused() -> None:
+    # dockerfile-parse is quadratic on one long continuation; such input is bounded, not parsed
+    problem = parse_dockerfile_text("FROM a\nRUN " + "x \\\n" * 50_000, "Dockerfile")
+    assert isinstance(problem, ParseProblem) and "lines" in problem.reason
