@@ -137,6 +137,11 @@ class ScanContext:
     bound_service_accounts: set[tuple[str, str]] = field(default_factory=set)
     namespaces: set[str] = field(default_factory=set)
     suppressed: int = 0
+    # (namespace, label, value) -> indexes into services / pdb_selectors whose selector
+    # requires that label: lookups touch only candidates, not every Service of the target.
+    _service_keys: dict[tuple[str, str, str], list[int]] = field(default_factory=dict, repr=False)
+    _pdb_keys: dict[tuple[str, str, str], list[int]] = field(default_factory=dict, repr=False)
+    _pdb_unkeyed: dict[str, list[int]] = field(default_factory=dict, repr=False)
 
     def index(self, o: K8sObject) -> None:
         """Pass 1: record what cross-resource rules need of one object."""
@@ -162,6 +167,8 @@ class ScanContext:
         if o.kind == "Service":
             sel = _str_map(spec.get("selector"))
             if sel:
+                k, v = next(iter(sel.items()))
+                self._service_keys.setdefault((ns, k, v), []).append(len(self.services))
                 self.services.append((ns, sel, o.resource))
         elif o.kind == "HorizontalPodAutoscaler":
             ref = spec.get("scaleTargetRef")
@@ -170,6 +177,12 @@ class ScanContext:
         elif o.kind == "PodDisruptionBudget":
             sel = spec.get("selector")
             if isinstance(sel, dict):
+                ml = _str_map(sel.get("matchLabels"))
+                if ml:
+                    k, v = next(iter(ml.items()))
+                    self._pdb_keys.setdefault((ns, k, v), []).append(len(self.pdb_selectors))
+                else:
+                    self._pdb_unkeyed.setdefault(ns, []).append(len(self.pdb_selectors))
                 self.pdb_selectors.append((ns, sel))
         elif o.kind == "ServiceAccount":
             auto = o.obj.get("automountServiceAccountToken")
@@ -202,7 +215,9 @@ class ScanContext:
     def has_pdb(self, o: K8sObject) -> bool:
         labels = self.pod_labels(o)
         ns = _ns(o.namespace)
-        return any(pns == ns and _selector_matches(sel, labels) for pns, sel in self.pdb_selectors)
+        hits = {i for k, v in labels.items() for i in self._pdb_keys.get((ns, k, v), ())}
+        hits.update(self._pdb_unkeyed.get(ns, ()))
+        return any(_selector_matches(self.pdb_selectors[i][1], labels) for i in hits)
 
     def service_account_automount(self, namespace: str | None, name: str) -> bool | None:
         """The ServiceAccount's automountServiceAccountToken if the target defines it."""

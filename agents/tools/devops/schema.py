@@ -229,8 +229,9 @@ def _validator(version: str, kind: str, api_version: str) -> jsonschema.Validato
     return jsonschema.Draft202012Validator(schema, registry=registry)
 
 
-#: Objects of one kind validated by jsonschema alone before the compiled check takes over.
-FAST_AFTER = 50
+#: Objects of one kind validated by jsonschema alone before the compiled check takes over
+#: (compiling costs about as much as validating a few hundred objects with jsonschema).
+FAST_AFTER = 300
 _SEEN: Counter[tuple[str, str, str]] = Counter()
 
 
