@@ -133,6 +133,42 @@ def _requested_tools(data: dict[str, Any]) -> list[str]:
     return names
 
 
+#: Meters of providers metered by CrewAI's before-LLM-call hook, by id() of their LLM object.
+_HOOKED: dict[int, CallMeter] = {}
+_hook_lock = threading.Lock()
+_hook_installed = False
+
+
+def _meter_by_hook(llm: Any, meter: CallMeter) -> None:
+    """Cap calls of an LLM whose SDK cannot take our transport (one global hook, looked up by
+    the LLM object), and count its tokens from CrewAI's usage metrics afterwards."""
+    global _hook_installed
+    from crewai.hooks import register_before_llm_call_hook
+
+    with _hook_lock:
+        if not _hook_installed:
+            register_before_llm_call_hook(_before_llm_call)
+            _hook_installed = True
+        _HOOKED[id(llm)] = meter
+
+
+def _before_llm_call(context: Any) -> bool | None:
+    meter = _HOOKED.get(id(context.llm))
+    if meter is not None:
+        meter.before_call()  # raises CapReached at a cap
+    return None
+
+
+def _release_hook(llm: Any, meter: CallMeter) -> None:
+    with _hook_lock:
+        _HOOKED.pop(id(llm), None)
+    try:
+        usage = llm.get_token_usage_summary()
+    except Exception:  # the tokens are accounting, not the answer
+        return
+    meter.tokens = TokenUsage(prompt=usage.prompt_tokens, completion=usage.completion_tokens)
+
+
 def _no_crewai_rate_limit_retries() -> None:
     """CrewAI retries 429s itself (up to 3 tries with sleeps); the chain does that, visibly."""
     try:
@@ -233,13 +269,19 @@ class CrewAIExecutor:
             with crew_output_suppressed():
                 _no_crewai_rate_limit_retries()
                 llm = make_llm(endpoint, timeout=limit, interceptor=meter.interceptor())
-                output = run_crew(
-                    request.spec,
-                    llm,
-                    build_tools(guard),
-                    build_task_prompt(request),
-                    "one JSON object with summary and findings",
-                )
+                if not endpoint.metered_at_transport:
+                    _meter_by_hook(llm, meter)
+                try:
+                    output = run_crew(
+                        request.spec,
+                        llm,
+                        build_tools(guard),
+                        build_task_prompt(request),
+                        "one JSON object with summary and findings",
+                    )
+                finally:
+                    if not endpoint.metered_at_transport:
+                        _release_hook(llm, meter)
         except ExecutorError:
             raise
         except (Exception, SystemExit) as exc:  # CrewAI raises SystemExit on context overflow

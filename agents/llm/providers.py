@@ -40,6 +40,11 @@ class ModelEndpoint:
         return f"ModelEndpoint({self.model_id!r}, base_url={self.base_url!r})"
 
     @property
+    def metered_at_transport(self) -> bool:
+        """Whether our transport interceptor can meter it (Anthropic's SDK uses its own httpx)."""
+        return self.provider != "anthropic"
+
+    @property
     def host(self) -> str:
         return self.base_url or (
             "https://api.anthropic.com"
@@ -89,7 +94,7 @@ def make_llm(endpoint: ModelEndpoint, *, timeout: float, interceptor: Any = None
     }
     if endpoint.base_url:
         kwargs["base_url"] = endpoint.base_url
-    if interceptor is not None:
+    if interceptor is not None and endpoint.metered_at_transport:
         kwargs["interceptor"] = interceptor
     if endpoint.provider == "anthropic":
         kwargs["max_tokens"] = 4096

@@ -104,7 +104,7 @@ def _selector_matches(selector: Mapping[str, Any], labels: Mapping[str, str]) ->
     return all(labels.get(str(k)) == str(v) for k, v in selector.items())
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class ObjectSummary:
     """What the index keeps of one object: identity, place and labels."""
 
@@ -205,9 +205,10 @@ class ScanContext:
         """Services (by resource) whose selector matches the object's pod labels."""
         labels = self.pod_labels(o)
         ns = _ns(o.namespace)
-        return [
-            res for sns, sel, res in self.services if sns == ns and _selector_matches(sel, labels)
-        ]
+        hits = sorted(
+            {i for k, v in labels.items() for i in self._service_keys.get((ns, k, v), ())}
+        )
+        return [self.services[i][2] for i in hits if _selector_matches(self.services[i][1], labels)]
 
     def has_hpa(self, o: K8sObject) -> bool:
         return (_ns(o.namespace), o.kind, o.name) in self.hpa_targets

@@ -1,4 +1,5 @@
-"""A scripted model server on loopback speaking the OpenAI chat-completions protocol.
+"""A scripted model server on loopback speaking the OpenAI chat-completions protocol
+(`/v1/chat/completions`) and the Anthropic messages protocol (`/v1/messages`).
 
 llmgenie talks to it through the real CrewAI and the real `openai` client over real HTTP. A
 `responder(request) -> Reply` decides each answer: text, tool calls, a delay, an HTTP error, a
@@ -131,6 +132,8 @@ class ScriptedModelServer:
                     )
                 elif reply.malformed:
                     self._send_raw(200, b'{"id": "x", "choices": [ {"mess')
+                elif self.path.endswith("/messages"):
+                    self._send(200, outer._anthropic_message(body, reply))
                 else:
                     self._send(200, outer._completion(body, reply))
                 rec.finished = time.time()
@@ -178,6 +181,39 @@ class ScriptedModelServer:
             },
         }
 
+    @staticmethod
+    def _anthropic_message(body: dict[str, Any], reply: Reply) -> dict[str, Any]:
+        content: list[dict[str, Any]] = []
+        if reply.content:
+            content.append({"type": "text", "text": reply.content})
+        for name, args in reply.tool_calls:
+            content.append(
+                {
+                    "type": "tool_use",
+                    "id": f"toolu_{uuid.uuid4().hex[:12]}",
+                    "name": name,
+                    "input": args,
+                }
+            )
+        return {
+            "id": f"msg_{uuid.uuid4().hex[:12]}",
+            "type": "message",
+            "role": "assistant",
+            "model": body.get("model", "scripted"),
+            "content": content,
+            "stop_reason": "tool_use" if reply.tool_calls else "end_turn",
+            "stop_sequence": None,
+            "usage": {
+                "input_tokens": reply.prompt_tokens,
+                "output_tokens": reply.completion_tokens,
+            },
+        }
+
+    @property
+    def root_url(self) -> str:
+        """The base URL for Anthropic's client (it adds /v1/messages itself)."""
+        return f"http://127.0.0.1:{self.port}"
+
     @property
     def port(self) -> int:
         return self._server.server_address[1]
@@ -188,7 +224,11 @@ class ScriptedModelServer:
 
     def chat_requests(self) -> list[Recorded]:
         with self._lock:
-            return [r for r in self.requests if r.path.endswith("/chat/completions")]
+            return [
+                r
+                for r in self.requests
+                if r.path.endswith("/chat/completions") or r.path.endswith("/messages")
+            ]
 
     def start(self) -> ScriptedModelServer:
         self._thread.start()

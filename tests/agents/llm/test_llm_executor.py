@@ -189,3 +189,30 @@ def test_the_prompt_is_budgeted_when_tool_output_is_large(
     prompt = json.dumps(req.body["messages"])
     assert len(prompt) < 30_000
     assert "tool output summarised" in prompt
+
+
+def test_anthropic_models_speak_the_messages_protocol(
+    model_server: ScriptedModelServer, use_model: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    replies = iter(
+        [
+            Reply.tool("search_target", {"pattern": "image:"}),
+            Reply.text(final_answer("Claude's narrative."), prompt_tokens=70, completion_tokens=9),
+        ]
+    )
+    model_server.responder = lambda body: next(replies)
+    use_model(model_server, "anthropic/claude-scripted")
+    monkeypatch.setenv("ANTHROPIC_BASE_URL", model_server.root_url)
+    monkeypatch.setenv("ANTHROPIC_API_KEY", API_KEY)
+    request = _request()
+    result = CrewAIExecutor("anthropic/claude-scripted", request.spec).execute(request)
+
+    assert (result.mode, result.model) == (Mode.llm, "anthropic/claude-scripted")
+    assert result.summary == "Claude's narrative."
+    assert result.tokens.total == 100 + 20 + 70 + 9
+    first, second = model_server.chat_requests()
+    assert first.path == "/v1/messages" and first.headers["x-api-key"] == API_KEY
+    assert "search_target" in first.tool_names or any(
+        t.get("name") == "search_target" for t in first.body.get("tools", [])
+    )
+    assert "image:" in json.dumps(second.body["messages"])  # the tool's answer went back

@@ -144,3 +144,25 @@ def test_jvm_heap_flags_in_shell_commands_and_env(command: str, opts: str, evide
 )
 def test_jvm_heap_with_headroom_passes(opts: str) -> None:
     assert _scan_text(_JVM_POD.format(command='["java"]', opts=opts)) == []
+
+
+def test_ignore_annotation_suppresses_performance_rules(tmp_path: Path) -> None:
+    import llmgenie.agents.tools.performance  # noqa: F401  (registers the rules)
+    from llmgenie.agents.tools.engine import run_engine
+    from llmgenie.core.context import analyze
+
+    manifest = (FIXTURES / "cross.yaml").read_text()
+    (tmp_path / "web.yaml").write_text(
+        manifest.replace(
+            "  namespace: front\nspec:\n  replicas: 1",
+            '  namespace: front\n  annotations:\n    llmgenie.io/ignore: "LG-PERF-006"\n'
+            "spec:\n  replicas: 1",
+            1,
+        )
+    )
+    context = analyze(str(tmp_path))
+    result = run_engine(tmp_path, context, ["performance"]).per_agent["performance"]
+    assert {(f.rule_id, f.resource) for f in result.findings} == {
+        ("LG-PERF-004", "Deployment/front/web")
+    }
+    assert result.suppressed == 1
