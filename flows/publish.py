@@ -7,6 +7,7 @@ BOSS flow publishes the task report, the findings table, and links to the stored
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import re
 from typing import Any
@@ -148,11 +149,14 @@ def _publish(calls: list[tuple[str, dict[str, Any]]]) -> None:
 
 
 async def _apublish(calls: list[tuple[str, dict[str, Any]]]) -> None:
-    for kind, kwargs in calls:
+    # Concurrently: each artifact is one API call, and they sit on the step's critical path.
+    async def one(kind: str, kwargs: dict[str, Any]) -> None:
         try:
             await _ASYNC[kind](**kwargs)
         except Exception as exc:
             _log.warning("Prefect %s artifact not published: %s", kind, exc)
+
+    await asyncio.gather(*(one(kind, kwargs) for kind, kwargs in calls))
 
 
 def publish_step_artifacts(report: AgentReport) -> None:

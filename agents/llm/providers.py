@@ -90,8 +90,9 @@ def make_llm(endpoint: ModelEndpoint, *, timeout: float, interceptor: Any = None
         "api_key": endpoint.api_key,
         "timeout": timeout,
         "max_retries": 0,
-        "temperature": 0.0,
     }
+    if endpoint.provider != "anthropic":
+        kwargs["temperature"] = 0.0
     if endpoint.base_url:
         kwargs["base_url"] = endpoint.base_url
     if interceptor is not None and endpoint.metered_at_transport:
