@@ -154,13 +154,20 @@ def _finding_bytes(sample: list[Any]) -> float:
     return (after - before) / len(copies)
 
 
-def _child(path: str, agents: str) -> None:
+def _child(path: str, agents: str, stream: bool) -> None:
     start_rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     from llmgenie.agents.tools import scan_detailed
 
     base_rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     t0 = time.perf_counter()
-    result = scan_detailed(path, None if agents == "all" else agents.split(","))
+    streamed: list[int] = [0]
+
+    def sink(_: Any) -> None:
+        streamed[0] += 1
+
+    result = scan_detailed(
+        path, None if agents == "all" else agents.split(","), sink=sink if stream else None
+    )
     wall = time.perf_counter() - t0
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     per_finding = _finding_bytes(result.scan.findings[:2000])
@@ -168,7 +175,7 @@ def _child(path: str, agents: str) -> None:
         json.dumps(
             {
                 "wall": wall,
-                "findings": len(result.scan.findings),
+                "findings": len(result.scan.findings) + streamed[0],
                 "files": result.scan.summary.files_scanned,
                 "rss_start_kb": start_rss,
                 "rss_after_import_kb": base_rss,
@@ -179,19 +186,19 @@ def _child(path: str, agents: str) -> None:
     )
 
 
-def _measure(docs: int, dockerfiles: int, agents: str) -> dict[str, float]:
+def _measure(docs: int, dockerfiles: int, agents: str) -> list[dict[str, Any]]:
+    rows = []
     with tempfile.TemporaryDirectory(prefix="llmgenie-bench-") as tmp:
         n = generate_tree(Path(tmp), docs, dockerfiles)
-        out = subprocess.run(
-            [sys.executable, __file__, "--child", tmp, "--agents", agents],
-            capture_output=True,
-            text=True,
-            check=True,
-        ).stdout
-    row = json.loads(out.strip().splitlines()[-1])
-    row["docs"] = n
-    row["dockerfiles"] = dockerfiles
-    return row
+        for mode in ("report", "stream"):
+            cmd = [sys.executable, __file__, "--child", tmp, "--agents", agents]
+            if mode == "stream":
+                cmd.append("--stream")
+            out = subprocess.run(cmd, capture_output=True, text=True, check=True).stdout
+            row = json.loads(out.strip().splitlines()[-1])
+            row.update(docs=n, dockerfiles=dockerfiles, mode=mode)
+            rows.append(row)
+    return rows
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -204,22 +211,30 @@ def main(argv: list[str] | None = None) -> None:
         help="comma-separated agents, or all (devops builds patches: much slower)",
     )
     ap.add_argument("--child", help=argparse.SUPPRESS)
+    ap.add_argument("--stream", action="store_true", help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
     if args.child:
-        _child(args.child, args.agents)
+        _child(args.child, args.agents, args.stream)
         return
-    rows = [_measure(args.docs * k, args.dockerfiles * k, args.agents) for k in (1, 2)]
+    rows = [
+        (k, row)
+        for k in (1, 2)
+        for row in _measure(args.docs * k, args.dockerfiles * k, args.agents)
+    ]
     head = (
-        f"{'size':>4} {'k8s docs':>9} {'Dockerfiles':>11} {'files':>6} {'findings':>9} "
+        f"{'size':>4} {'mode':>6} {'k8s docs':>9} {'Dockerfiles':>11} {'files':>6} {'findings':>9} "
         f"{'wall s':>7} {'docs/s':>8} {'RSS base MB':>11} {'RSS peak MB':>11} {'growth MB':>9} "
         f"{'findings MB':>11} {'growth-findings MB':>18}"
     )
     print(head)
     print("-" * len(head))
-    for k, r in zip((1, 2), rows, strict=True):
+    for k, r in rows:
         growth = (r["rss_peak_kb"] - r["rss_after_import_kb"]) / 1024
+        if r["mode"] == "stream":
+            r["findings_mb"] = 0.0
         print(
-            f"{k:>3}x {r['docs']:>9} {r['dockerfiles']:>11} {r['files']:>6} {r['findings']:>9} "
+            f"{k:>3}x {r['mode']:>6} {r['docs']:>9} {r['dockerfiles']:>11} {r['files']:>6} "
+            f"{r['findings']:>9} "
             f"{r['wall']:>7.2f} {r['docs'] / r['wall']:>8.0f} "
             f"{r['rss_after_import_kb'] / 1024:>11.1f} {r['rss_peak_kb'] / 1024:>11.1f} "
             f"{growth:>9.1f} {r['findings_mb']:>11.1f} {growth - r['findings_mb']:>18.1f}"
@@ -227,7 +242,8 @@ def main(argv: list[str] | None = None) -> None:
     print(
         f"\nagents: {args.agents}; python {sys.version.split()[0]}; peak RSS via ru_maxrss; "
         "'findings MB' is the result list itself (tracemalloc size of a finding x count), "
-        "'growth-findings' what the scan holds beyond its output"
+        "'growth-findings' what the scan holds beyond its output; mode 'report' keeps every "
+        "finding for the report, 'stream' hands each to a sink as found (run_engine(sink=…))"
     )
 
 

@@ -290,7 +290,9 @@ class CrewAIExecutor:
                 raise ExecutorError(
                     f"{self.name}: {reason}", error_class, tokens=meter.tokens
                 ) from None
-            if meter.calls > request.spec.max_iterations and meter.last_tool_calls:
+            # CrewAI's forced last turn still answered with tool calls: the runaway loop
+            looping = meter.last_tool_calls or "TaskOutput" in str(exc)
+            if meter.calls > request.spec.max_iterations and looping:
                 raise ExecutorError(
                     f"{self.name}: still calling tools after {meter.calls} model calls "
                     f"(max_iterations {request.spec.max_iterations})",

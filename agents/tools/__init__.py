@@ -14,7 +14,7 @@ from llmgenie.agents.tools import documentation as _documentation  # noqa: F401
 from llmgenie.agents.tools import performance as _performance  # noqa: F401
 from llmgenie.agents.tools.devops import compose as _devops_compose  # noqa: F401
 from llmgenie.agents.tools.devops import dependencies as _devops_dependencies  # noqa: F401
-from llmgenie.agents.tools.engine import AgentToolset, EngineResult, Progress, run_engine
+from llmgenie.agents.tools.engine import AgentToolset, EngineResult, Progress, Sink, run_engine
 from llmgenie.agents.tools.security import docker as _security_docker  # noqa: F401
 from llmgenie.agents.tools.security import kubernetes as _security_kubernetes  # noqa: F401
 from llmgenie.agents.tools.security import secrets as _security_secrets  # noqa: F401
@@ -33,6 +33,7 @@ def scan_detailed(
     *,
     settings: Settings | None = None,
     progress: Progress | None = None,
+    sink: Sink | None = None,
 ) -> EngineResult:
     """Analyse a target and run the toolsets of `agents` (all by default) over it."""
     from llmgenie.core.context import analyze_opened
@@ -44,7 +45,7 @@ def scan_detailed(
         raise ValueError(f"unknown agent(s): {', '.join(unknown)}; known: {', '.join(TOOLSETS)}")
     with open_target(str(path), settings) as opened:
         context = analyze_opened(opened, settings)
-        return run_engine(opened.root, context, agent_list, progress=progress)
+        return run_engine(opened.root, context, agent_list, progress=progress, sink=sink)
 
 
 def scan(path: str | Path, agents: Iterable[str] | None = None) -> ScanResult:

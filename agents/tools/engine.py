@@ -61,6 +61,7 @@ __all__ = [
     "EngineResult",
     "Parser",
     "Progress",
+    "Sink",
     "TextFile",
     "iter_k8s_subjects",
     "register",
@@ -73,6 +74,7 @@ __all__ = [
 Parser = Callable[[Path, str], Any]
 Collector = Callable[[ToolsetInput, ScanContext, list[Finding]], "dict[str, Any] | ToolsetResult"]
 Progress = Callable[[str, int, int], None]
+Sink = Callable[[Finding], None]
 
 #: Subject -> the file kinds it is parsed from (None: every text file of the target).
 SUBJECTS: dict[str, tuple[FileKind, ...] | None] = {
@@ -198,14 +200,25 @@ class _SourceMap:
     def __init__(self, root: Path, files: list[str]) -> None:
         self.root = root
         self.index: dict[tuple[str, str], list[tuple[str, int]]] = {}
+        self.by_file: dict[str, list[tuple[str, str]]] = {}
         for rel in files:
             for item in iter_k8s_objects(root / rel, rel):
                 if isinstance(item, K8sObject):
                     self.index.setdefault((item.kind, item.name), []).append((rel, item.line))
+                    self.by_file.setdefault(rel, []).append((item.kind, item.name))
         self._cache: dict[str, dict[int, K8sObject]] = {}
+        self._names: dict[str, list[str]] | None = None
+
+    def _names_of(self, kind: str) -> list[str]:
+        if self._names is None:
+            self._names = {}
+            for k, n in self.index:
+                if n:
+                    self._names.setdefault(k, []).append(n)
+        return self._names.get(kind, [])
 
     def keys_of(self, rel: str) -> list[tuple[str, str]]:
-        return [k for k, places in self.index.items() if any(p[0] == rel for p in places)]
+        return self.by_file.get(rel, [])
 
     def _objects(self, rel: str) -> dict[int, K8sObject]:
         if rel not in self._cache:
@@ -222,7 +235,7 @@ class _SourceMap:
         """The raw object `o` was rendered from (namePrefix/nameSuffix allowed), if found."""
         found = self.index.get((o.kind, o.name))
         if not found:
-            names = [n for k, n in self.index if k == o.kind and n and n in o.name]
+            names = [n for n in self._names_of(o.kind) if n in o.name]
             if not names:
                 return None
             found = self.index[(o.kind, max(names, key=len))]
@@ -378,12 +391,15 @@ def _iter_subjects(root: Path, context: Context, subject: str) -> Iterator[tuple
 
 
 class _Runner:
-    def __init__(self, agents: list[str], ctx: ScanContext) -> None:
+    def __init__(self, agents: list[str], ctx: ScanContext, sink: Sink | None = None) -> None:
         self.agents = agents
         self.ctx = ctx
+        self.sink = sink
         self.results = {a: ToolsetResult() for a in agents}
         self.seen: set[str] = set()
         self.errors: dict[str, str] = {}
+        self.by_severity: dict[str, int] = {}
+        self.by_category: dict[str, int] = {}
 
     def run(self, subject_kind: str, subject: Any) -> None:
         for agent in self.agents:
@@ -405,7 +421,12 @@ class _Runner:
         if f.id in self.seen:
             return
         self.seen.add(f.id)
-        self.results[agent].findings.append(f)
+        self.by_severity[f.severity.value] = self.by_severity.get(f.severity.value, 0) + 1
+        self.by_category[f.category] = self.by_category.get(f.category, 0) + 1
+        if self.sink is not None:
+            self.sink(f)  # streamed out, not held
+        else:
+            self.results[agent].findings.append(f)
 
 
 def _sort_key(f: Finding) -> tuple[str, int, str, str]:
@@ -421,8 +442,14 @@ def run_engine(
     capabilities: frozenset[Capability] = frozenset({Capability.read_target}),
     settings: dict[str, Any] | None = None,
     progress: Progress | None = None,
+    sink: Sink | None = None,
 ) -> EngineResult:
-    """Scan `root` (analysed as `context`) with the rule sets and collectors of `agents`."""
+    """Scan `root` (analysed as `context`) with the rule sets and collectors of `agents`.
+
+    With a `sink`, every finding is handed to it as it is found and none is kept: the result
+    then carries counts but no findings (and collectors see no findings), so memory stays flat
+    however large the target.
+    """
     agent_list = list(agents) if agents is not None else list(AGENT_NAMES)
     root = Path(root)
     ctx = ScanContext(root=root, settings=dict(settings or {}))
@@ -439,7 +466,7 @@ def run_engine(
     if progress:
         progress("index", 0, total)
 
-    runner = _Runner(agent_list, ctx)
+    runner = _Runner(agent_list, ctx, sink)
     scanned: set[str] = set()
     done = 0
     # pass 2: stream subjects through the rule sets
@@ -494,9 +521,7 @@ def run_engine(
                 continue
             if isinstance(out, ToolsetResult):
                 for f in out.findings:
-                    if f.id not in runner.seen:
-                        runner.seen.add(f.id)
-                        res.findings.append(f)
+                    runner._add(agent, None, f)
                 res.output.update(out.output)
                 res.notes.extend(out.notes)
                 res.skipped.extend(out.skipped)
@@ -511,8 +536,8 @@ def run_engine(
     findings = sorted((f for r in runner.results.values() for f in r.findings), key=_sort_key)
     summary = ScanSummary(
         files_scanned=len(scanned),
-        by_severity=_count(f.severity.value for f in findings),
-        by_category=_count(f.category for f in findings),
+        by_severity=dict(sorted(runner.by_severity.items())),
+        by_category=dict(sorted(runner.by_category.items())),
         suppressed=sum(r.suppressed for r in runner.results.values()),
         skipped=_dedupe_skipped(skipped + [s for r in runner.results.values() for s in r.skipped]),
         notes=notes + [n for r in runner.results.values() for n in r.notes if n not in notes],
@@ -520,13 +545,6 @@ def run_engine(
     return EngineResult(
         per_agent=runner.results, scan=ScanResult(findings=findings, summary=summary)
     )
-
-
-def _count(values: Iterable[str]) -> dict[str, int]:
-    out: dict[str, int] = {}
-    for v in values:
-        out[v] = out.get(v, 0) + 1
-    return dict(sorted(out.items()))
 
 
 def _dedupe_skipped(items: list[SkippedFile]) -> list[SkippedFile]:

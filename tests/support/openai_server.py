@@ -107,9 +107,16 @@ class ScriptedModelServer:
                     body = json.loads(raw or b"{}")
                 except ValueError:
                     body = {"_raw": raw.decode("utf-8", "replace")}
-                rec = Recorded(self.path, dict(self.headers), body, started)
+                rec = Recorded(
+                    self.path, {k.lower(): v for k, v in self.headers.items()}, body, started
+                )
                 with outer._lock:
                     outer.requests.append(rec)
+                if self.path.endswith("/messages/count_tokens"):  # Anthropic's pre-flight
+                    rec.status = 200
+                    self._send(200, {"input_tokens": len(json.dumps(body)) // 4})
+                    rec.finished = time.time()
+                    return
                 reply = outer.responder(body)
                 if reply.hang:
                     outer._release.wait(600)

@@ -75,7 +75,7 @@ def test_every_step_runs_on_the_model_and_specialists_overlap(
     earliest_end = min(r.finished for r in independent)
     assert latest_start < earliest_end, "the three specialists' model calls did not overlap"
     assert by_step["documentation"].started >= max(r.finished for r in independent)
-    assert all(r.headers.get("Authorization") == f"Bearer {API_KEY}" for r in calls)
+    assert all(r.headers.get("authorization") == f"Bearer {API_KEY}" for r in calls)
 
 
 def test_server_errors_fall_back_to_tool_only_with_the_same_findings(

@@ -142,6 +142,17 @@ def test_toolset_protocol_runs_one_agent(tmp_path: Path) -> None:
     assert {f.agent for f in out.findings} == {"security"}
 
 
+def test_sink_streams_findings_instead_of_holding_them(tmp_path: Path) -> None:
+    (tmp_path / "pod.yaml").write_text(PRIVILEGED_POD)
+    held = scan_detailed(tmp_path, ["security"]).scan
+    streamed: list[Finding] = []
+    res = scan_detailed(tmp_path, ["security"], sink=streamed.append).scan
+    assert res.findings == [] and held.findings
+    assert sorted(f.id for f in streamed) == sorted(f.id for f in held.findings)
+    assert res.summary.by_severity == held.summary.by_severity
+    assert res.summary.by_category == held.summary.by_category
+
+
 def test_unknown_agent_is_refused(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="unknown agent"):
         scan_detailed(tmp_path, ["nope"])
@@ -171,6 +182,7 @@ def test_hostile_tree_is_reported_and_the_rest_scanned(tmp_path: Path) -> None:
     (chart / "templates" / "svc.yaml").write_text(
         "apiVersion: v1\nkind: Service\nmetadata:\n  name: {{ .Release.Name }}\n"
     )
+    (tmp_path / "Dockerfile").write_text("# only a comment\n# and another\n")
     result = scan(tmp_path, ["security"])
     assert {(f.rule_id, f.resource) for f in result.findings if f.rule_id == "LG-K8S-001"} == {
         ("LG-K8S-001", "Pod/ops/root")
@@ -184,6 +196,7 @@ def test_hostile_tree_is_reported_and_the_rest_scanned(tmp_path: Path) -> None:
     assert "UTF-8" in skipped["latin1.yaml"]
     assert "not analysed" in skipped["chart/Chart.yaml"] or "helm" in skipped["chart/Chart.yaml"]
     assert "Helm template" in skipped["chart/templates/svc.yaml"]
+    assert skipped.get("Dockerfile")  # reason worded by the Dockerfile parser
 
 
 KUSTOMIZATION = """\
