@@ -165,8 +165,11 @@ def _child(path: str, agents: str, stream: bool) -> None:
     def sink(_: Any) -> None:
         streamed[0] += 1
 
-    result = scan_detailed(
-        path, None if agents == "all" else agents.split(","), sink=sink if stream else None
+    result = scan_detailed(  # the `llmgenie scan` path: findings only
+        path,
+        None if agents == "all" else agents.split(","),
+        sink=sink if stream else None,
+        outputs=False,
     )
     wall = time.perf_counter() - t0
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
@@ -207,8 +210,8 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--dockerfiles", type=int, default=500)
     ap.add_argument(
         "--agents",
-        default="security,performance,documentation",
-        help="comma-separated agents, or all (devops builds patches: much slower)",
+        default="all",
+        help="comma-separated agents, or all (as `llmgenie scan` runs them)",
     )
     ap.add_argument("--child", help=argparse.SUPPRESS)
     ap.add_argument("--stream", action="store_true", help=argparse.SUPPRESS)

@@ -34,8 +34,13 @@ def scan_detailed(
     settings: Settings | None = None,
     progress: Progress | None = None,
     sink: Sink | None = None,
+    outputs: bool = True,
 ) -> EngineResult:
-    """Analyse a target and run the toolsets of `agents` (all by default) over it."""
+    """Analyse a target and run the toolsets of `agents` (all by default) over it.
+
+    `outputs=False` is the findings-only path (`llmgenie scan`): collectors that only build
+    structured output — inventory, remediation patches, the catalogue — are skipped.
+    """
     from llmgenie.core.context import analyze_opened
     from llmgenie.core.targets import open_target
 
@@ -45,9 +50,16 @@ def scan_detailed(
         raise ValueError(f"unknown agent(s): {', '.join(unknown)}; known: {', '.join(TOOLSETS)}")
     with open_target(str(path), settings) as opened:
         context = analyze_opened(opened, settings)
-        return run_engine(opened.root, context, agent_list, progress=progress, sink=sink)
+        return run_engine(
+            opened.root,
+            context,
+            agent_list,
+            progress=progress,
+            sink=sink,
+            settings=None if outputs else {"outputs": False},
+        )
 
 
 def scan(path: str | Path, agents: Iterable[str] | None = None) -> ScanResult:
     """The fast path of `llmgenie scan`: every finding of the chosen agents' toolsets."""
-    return scan_detailed(path, agents).scan
+    return scan_detailed(path, agents, outputs=False).scan

@@ -122,7 +122,7 @@ def _run(path: str, agents: list[str] | None) -> ScanResult:
     from llmgenie.agents.tools import scan_detailed
 
     if not sys.stdout.isatty():
-        return scan_detailed(path, agents).scan
+        return scan_detailed(path, agents, outputs=False).scan
     from rich.console import Console
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 
@@ -145,7 +145,7 @@ def _run(path: str, agents: list[str] | None) -> ScanResult:
         progress.update(task_id, completed=done, description=phase)
 
     try:
-        return scan_detailed(path, agents, progress=report).scan
+        return scan_detailed(path, agents, progress=report, outputs=False).scan
     finally:
         if task_id is not None:
             progress.stop()
