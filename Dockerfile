@@ -1,11 +1,9 @@
-# llmgenie:ignore LG-DOCKER-004
-FROM python:3.12-slim
-# why: the base image is rebuilt nightly on purpose
-# llmgenie:ignore LG-DOCKER-002
-FROM ubuntu:latest
-RUN apt-get update && apt-get install -y --no-install-recommends jq && rm -rf /var/lib/apt/lists/*
-# llmgenie:ignore LG-DOCKER-003
-ADD config.json \
-    /etc/app/
-ADD settings.json /etc/app/
-USER app
+FROM python:latest
+
+WORKDIR /srv/shop
+RUN apt-get update && apt-get install -y curl
+COPY app/requirements.txt .
+RUN pip install -r requirements.txt
+COPY app/ .
+EXPOSE 8080
+CMD ["gunicorn", "-b", "0.0.0.0:8080", "shop:app"]

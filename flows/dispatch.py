@@ -23,6 +23,8 @@ async def dispatch_step(request: SpecialistRequest, settings: Settings) -> Agent
     if settings.dispatch == "deployment":
         return await _run_on_work_pool(request, settings)
     subflow = specialist_flow.with_options(
+        # in process the report comes back in memory; persisting it is for work-pool runs
+        persist_result=False,
         timeout_seconds=settings.step_timeout_seconds,
         retries=settings.step_retries,
         retry_delay_seconds=settings.step_retry_base_delay_seconds,

@@ -1,8 +1,9 @@
 """The specialist subflow: one step of the plan, the four wrapper stages as visible tasks.
 
-1 context slice → 2 permission check → 3 environment setup → 4 tools, then executors with
-fallback: each model in the chain (transient faults retried with exponential backoff and
-jitter), tool-only last. Every attempt is recorded on the step's report.
+1 context slice → 2 permission check → 3 environment setup → 4 execute with fallback: the
+toolset, then each model in the chain (transient faults retried with exponential backoff and
+jitter), tool-only last. Every attempt is recorded on the step's report. Attempts are not task
+runs of their own: a Prefect task costs ~20-35 ms here, and the step's report lists them.
 """
 
 from __future__ import annotations
@@ -128,8 +129,7 @@ async def environment_stage(
     return chain, notes, capabilities
 
 
-@task(name="4 tools", cache_policy=NO_CACHE, persist_result=False)
-async def tools_stage(
+async def _run_tools(
     request: SpecialistRequest, session: TaskSession, capabilities: frozenset[Capability]
 ) -> ToolsetResult:
     settings = get_settings()
@@ -156,19 +156,40 @@ async def tools_stage(
     return result
 
 
-@task(
-    name="attempt",
-    task_run_name="attempt {executor.name} #{number}",
-    cache_policy=NO_CACHE,
-    persist_result=False,
-)
-async def attempt_task(
-    executor: Executor, number: int, request: ExecutionRequest, timeout: float
+async def _attempt(
+    executor: Executor, request: ExecutionRequest, timeout: float
 ) -> ExecutionResult:
     try:
         return await asyncio.wait_for(asyncio.to_thread(executor.execute, request), timeout)
     except TimeoutError as exc:
         raise ExecutorError(f"no answer within {timeout:.0f} s", "timeout") from exc
+
+
+@task(name="4 execute with fallback", cache_policy=NO_CACHE, persist_result=False)
+async def execute_stage(
+    request: SpecialistRequest,
+    spec: AgentSpec,
+    session: TaskSession,
+    chain: list[Executor],
+    capabilities: frozenset[Capability],
+) -> tuple[ToolsetResult, ExecutionResult, list[Attempt]]:
+    """The toolset first (its findings are never lost), then the executors in chain order."""
+    tools = await _run_tools(request, session, capabilities)
+    exec_request = ExecutionRequest(
+        task_text=request.task,
+        step=request.step,
+        spec=spec,
+        context=session.context,
+        root=session.root,
+        toolset=tools,
+        prior_reports=request.prior_reports,
+        capabilities=capabilities,
+        task_id=request.task_id,
+        tokens_left=request.tokens_left,
+    )
+    attempts: list[Attempt] = []
+    result = await _execute_with_fallback(chain, exec_request, spec, attempts)
+    return tools, result, attempts
 
 
 def _backoff(base: float, retry: int) -> float:
@@ -187,7 +208,7 @@ async def _execute_with_fallback(
         for number in range(1, tries + 1):
             started = utcnow()
             try:
-                result = await attempt_task(executor, number, req, spec.attempt_timeout_seconds)
+                result = await _attempt(executor, req, spec.attempt_timeout_seconds)
             except ExecutorError as exc:
                 outcome = (
                     AttemptOutcome.timed_out
@@ -290,21 +311,7 @@ async def specialist_flow(request: SpecialistRequest) -> AgentReport:
                 }
             )
         chain, notes, capabilities = await environment_stage(request, spec, session)
-        tools = await tools_stage(request, session, capabilities)
-        exec_request = ExecutionRequest(
-            task_text=request.task,
-            step=step,
-            spec=spec,
-            context=session.context,
-            root=session.root,
-            toolset=tools,
-            prior_reports=request.prior_reports,
-            capabilities=capabilities,
-            task_id=request.task_id,
-            tokens_left=request.tokens_left,
-        )
-        attempts: list[Attempt] = []
-        result = await _execute_with_fallback(chain, exec_request, spec, attempts)
+        tools, result, attempts = await execute_stage(request, spec, session, chain, capabilities)
     findings = dedupe_findings([*tools.findings, *result.findings])
     log.info("step completed", mode=result.mode.value, findings=len(findings))
     final = report.model_copy(
