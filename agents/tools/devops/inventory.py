@@ -13,10 +13,10 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from dockerfile_parse import DockerfileParser
 
 from llmgenie.core.models import Context, FileKind
 
+from ..parsing.dockerfile import Dockerfile, parse_dockerfile
 from ..parsing.kubernetes import (
     K8sObject,
     containers,
@@ -298,44 +298,23 @@ def _compose_services(root: Path, rel: str) -> list[dict[str, Any]]:
 
 
 def _dockerfile(root: Path, rel: str) -> dict[str, Any] | None:
-    try:
-        text = (root / rel).read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError):
+    parsed = parse_dockerfile(root / rel, rel)
+    if not isinstance(parsed, Dockerfile):
         return None
-    parser = DockerfileParser(fileobj=None, cache_content=False)
-    try:
-        parser.content = text
-        structure = parser.structure
-    except Exception:
-        return None
-    stages: list[dict[str, Any]] = []
-    exposed: list[str] = []
-    user = None
-    healthcheck = False
-    for instr in structure:
-        cmd, value = instr["instruction"], instr["value"]
-        if cmd == "FROM":
-            parts = value.split()
-            args = [p for p in parts if not p.startswith("--")]
-            image = args[0] if args else ""
-            alias = args[2] if len(args) >= 3 and args[1].lower() == "as" else None
-            stages.append({"image": image, "name": alias, "line": instr["startline"] + 1})
-            exposed, user, healthcheck = [], None, False
-        elif cmd == "EXPOSE":
-            exposed.extend(value.split())
-        elif cmd == "USER":
-            user = value.strip()
-        elif cmd == "HEALTHCHECK":
-            healthcheck = not value.strip().upper().startswith("NONE")
-    final = stages[-1]["image"] if stages else None
+    stages = [{"image": st.base, "name": st.name, "line": st.line} for st in parsed.stages]
+    final = parsed.final_stage
+    exposed = [p for ins in final.of("EXPOSE") for p in ins.args.split()]
+    users = [ins.args.strip() for ins in final.of("USER")]
+    checks = [ins.args.strip() for ins in final.of("HEALTHCHECK")]
+    base = final.base
     return {
         "file": rel,
         "stages": stages,
-        "base_image": final,
-        **(split_image(final) if final else {}),
+        "base_image": base,
+        **(split_image(base) if base else {}),
         "exposed_ports": exposed,
-        "user": user,
-        "healthcheck": healthcheck,
+        "user": users[-1] if users else None,
+        "healthcheck": bool(checks) and not checks[-1].upper().startswith("NONE"),
     }
 
 

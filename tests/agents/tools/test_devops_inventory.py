@@ -110,3 +110,22 @@ def test_compose_and_dockerfile(inventory: dict) -> None:
 )
 def test_split_image(ref: str, repository: str, tag: str | None, digest: str | None) -> None:
     assert split_image(ref) == {"repository": repository, "tag": tag, "digest": digest}
+
+
+def test_toolsets_never_write_outside_their_outputs(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # dockerfile-parse writes `./Dockerfile` when given content without a path; a toolset must
+    # leave the caller's working folder (and the target) exactly as they were.
+    from llmgenie.agents.tools import TOOLSETS
+    from llmgenie.agents.tools.base import ToolsetInput
+    from llmgenie.core.context import analyze
+
+    example = Path(__file__).resolve().parents[3] / "examples" / "shop"
+    before = sorted(p.relative_to(example) for p in example.rglob("*"))
+    monkeypatch.chdir(tmp_path)
+    ctx = analyze(str(example))
+    for toolset in TOOLSETS.values():
+        toolset.run(ToolsetInput(root=example, context=ctx))
+    assert list(tmp_path.iterdir()) == []
+    assert sorted(p.relative_to(example) for p in example.rglob("*")) == before
