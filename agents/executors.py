@@ -39,10 +39,17 @@ TRANSIENT_ERRORS = frozenset(
 class ExecutorError(Exception):
     """An executor attempt failed; `error_class` says how (rate_limit, auth, timeout, …)."""
 
-    def __init__(self, message: str, error_class: str, tokens: TokenUsage | None = None) -> None:
+    def __init__(
+        self,
+        message: str,
+        error_class: str,
+        tokens: TokenUsage | None = None,
+        notes: list[str] | None = None,
+    ) -> None:
         super().__init__(message)
         self.error_class = error_class
         self.tokens = tokens or TokenUsage()
+        self.notes = list(notes or [])  # what the attempt refused or dropped before it failed
 
     @property
     def transient(self) -> bool:
@@ -61,6 +68,8 @@ class ExecutionRequest:
     capabilities: frozenset[Capability] = frozenset({Capability.read_target})
     task_id: str = ""
     tokens_left: int | None = None
+    #: what failed attempts refused or dropped (tool denials, …), kept for the step's notes
+    notes_of_failed_attempts: list[str] = field(default_factory=list)
 
 
 @dataclass

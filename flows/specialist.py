@@ -189,6 +189,8 @@ async def execute_stage(
     )
     attempts: list[Attempt] = []
     result = await _execute_with_fallback(chain, exec_request, spec, attempts)
+    if exec_request.notes_of_failed_attempts:
+        result.notes = [*exec_request.notes_of_failed_attempts, *result.notes]
     return tools, result, attempts
 
 
@@ -226,6 +228,7 @@ async def _execute_with_fallback(
                         tokens=exc.tokens,
                     )
                 )
+                req.notes_of_failed_attempts.extend(exc.notes)
                 log.warning(
                     "attempt failed",
                     executor=executor.name,

@@ -240,6 +240,9 @@ class CrewAIExecutor:
             result = self._result(raw, request, guard, meter)
             outcome = "succeeded"
             return result
+        except ExecutorError as exc:
+            exc.notes.extend(n for n in guard.notes if n not in exc.notes)
+            raise
         finally:
             audit.record(
                 "model.called",

@@ -40,10 +40,15 @@ def configure_logging(settings: Settings | None = None, *, force: bool = False) 
             renderer,
         ],
         wrapper_class=structlog.make_filtering_bound_logger(level),
-        logger_factory=structlog.PrintLoggerFactory(file=sys.stderr),
+        logger_factory=_stderr_logger,
         cache_logger_on_first_use=False,
     )
     _configured = True
+
+
+def _stderr_logger(*_args: Any) -> structlog.PrintLogger:
+    # Looked up per logger, not once: tests and tools swap sys.stderr after configuration.
+    return structlog.PrintLogger(file=sys.stderr)
 
 
 def get_logger(name: str | None = None) -> Any:

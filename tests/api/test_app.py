@@ -51,7 +51,8 @@ def test_health_and_metrics_need_no_token(api: httpx.Client) -> None:
 
 def test_everything_else_needs_the_token(api: httpx.Client) -> None:
     for bad in ({}, {"Authorization": "Bearer nope"}):
-        r = httpx.post(f"{str(api.base_url).rstrip('/')}/v1/scan", json={"path": str(EXAMPLE)}, headers=bad)
+        url = f"{str(api.base_url).rstrip('/')}/v1/scan"
+        r = httpx.post(url, json={"path": str(EXAMPLE)}, headers=bad)
         assert r.status_code == 401
 
 

@@ -26,7 +26,7 @@ EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "shop"
 
 @dataclass
 class TimedToolset:
-    """Waits at `barrier`, sleeps `seconds`, records when it ran, returns one finding (or raises)."""
+    """Waits at `barrier`, sleeps `seconds`, records when it ran, returns a finding (or raises)."""
 
     name: str
     seconds: float = 0.0
@@ -77,7 +77,12 @@ class ScriptedExecutor:
         step = self.script[min(self.calls, len(self.script) - 1)]
         self.calls += 1
         if step is not None:
-            raise ExecutorError(f"scripted {step}", step, tokens=TokenUsage(prompt=3))
+            raise ExecutorError(
+                f"scripted {step}",
+                step,
+                tokens=TokenUsage(prompt=3),
+                notes=[f"{self.name} attempt {self.calls}: refused a tool call"],
+            )
         return ExecutionResult(
             summary=f"{self.name} wrote this",
             mode=Mode.llm,

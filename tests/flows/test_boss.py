@@ -106,6 +106,7 @@ def test_retries_exhausted_move_to_the_next_executor(
         ("tool-only", AttemptOutcome.succeeded),
     ]
     assert sec.findings, "tool findings are never lost when models fail"
+    assert "scripted/auth attempt 1: refused a tool call" in sec.notes
 
 
 def test_a_step_that_raises_fails_alone(
