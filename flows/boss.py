@@ -40,6 +40,7 @@ from llmgenie.core.targets import OpenedTarget, classify_target, open_target
 from llmgenie.flows import progress
 from llmgenie.flows.dispatch import dispatch_step
 from llmgenie.flows.specialist import _SESSIONS, SpecialistRequest, TaskSession
+from llmgenie.flows.threads import run_blocking
 
 __all__ = ["StepRunner", "boss_flow", "merge_reports", "run_plan"]
 
@@ -50,13 +51,13 @@ StepRunner = Callable[[SpecialistRequest], Awaitable[AgentReport]]
 
 @task(name="analyse target", cache_policy=NO_CACHE, persist_result=False)
 async def analyse_stage(opened: OpenedTarget) -> Context:
-    return await asyncio.to_thread(analyze_opened, opened)
+    return await run_blocking(analyze_opened, opened)
 
 
 @task(name="plan", cache_policy=NO_CACHE, persist_result=False)
 async def plan_stage(task_: Task, context: Context) -> Plan:
     settings = get_settings()
-    plan = await asyncio.to_thread(
+    plan = await run_blocking(
         plan_task,
         task_.text,
         context,
@@ -195,7 +196,7 @@ async def boss_flow(
     )
     report = store.task_finished(report)
     telemetry.record_task(report)
-    await asyncio.to_thread(telemetry.push)
+    await run_blocking(telemetry.push)
     await _publish(report)
     log.info("task finished", status=report.status.value, findings=len(report.findings))
     return report

@@ -30,11 +30,13 @@ def server_state_path(home: Path) -> Path:
 
 
 def prefect_env(home: Path) -> dict[str, str]:
-    """Settings the embedded server and its clients share; applied before Prefect is imported."""
+    """Settings the embedded server and its clients share; applied before Prefect is imported.
+
+    The environment wins over these (they are defaults), except the API's own database.
+    """
     prefect_home = home / "prefect"
     return {
         "PREFECT_HOME": str(prefect_home),
-        "PREFECT_API_DATABASE_CONNECTION_URL": f"sqlite+aiosqlite:///{prefect_home / 'prefect.db'}",
         "PREFECT_LOCAL_STORAGE_PATH": str(prefect_home / "storage"),
         "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
         "PREFECT_SERVER_LOGGING_LEVEL": "WARNING",
@@ -45,7 +47,16 @@ def prefect_env(home: Path) -> dict[str, str]:
         # Block types are registered on a server's first start (seconds on SQLite); llmgenie uses
         # none. `prefect block register -m prefect` adds them when a user wants them.
         "PREFECT_API_BLOCKS_REGISTER_ON_START": "false",
+        # Stored events (the UI's event feed) and automations cost a write per state change and
+        # take a third of the time of eight concurrent steps here; local runs need neither.
+        # Set either to true to have them (docs/decisions/0002-embedded-prefect-api.md).
+        "PREFECT_SERVER_SERVICES_EVENT_PERSISTER_ENABLED": "false",
+        "PREFECT_SERVER_SERVICES_TRIGGERS_ENABLED": "false",
     }
+
+
+def _database_url(home: Path) -> str:
+    return f"sqlite+aiosqlite:///{home / 'prefect' / 'prefect.db'}"
 
 
 class RetryAfterOn503:
@@ -120,7 +131,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--idle-minutes", type=float, default=30.0)
     args = parser.parse_args(argv)
 
-    os.environ.update(prefect_env(args.home))
+    for key, value in prefect_env(args.home).items():
+        os.environ.setdefault(key, value)
+    os.environ["PREFECT_API_DATABASE_CONNECTION_URL"] = _database_url(args.home)
     os.environ.pop("PREFECT_API_URL", None)
     (args.home / "prefect").mkdir(parents=True, exist_ok=True)
 

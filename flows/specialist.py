@@ -49,6 +49,7 @@ from llmgenie.core.permissions import granted, missing_capabilities
 from llmgenie.core.settings import get_settings
 from llmgenie.core.targets import open_target
 from llmgenie.flows.publish import apublish_step_artifacts
+from llmgenie.flows.threads import run_blocking
 
 __all__ = ["SpecialistRequest", "TaskSession", "specialist_flow"]
 
@@ -94,7 +95,7 @@ async def context_stage(
     session = _SESSIONS.get(request.task_id)
     if session is None:  # a worker elsewhere: open and analyse the target itself
         opened = stack.enter_context(open_target(request.target))
-        context = await asyncio.to_thread(analyze_opened, opened)
+        context = await run_blocking(analyze_opened, opened)
         session = TaskSession(root=opened.root, context=context)
     return TaskSession(root=session.root, context=slice_context(session.context, spec))
 
@@ -134,7 +135,7 @@ async def _run_tools(
 ) -> ToolsetResult:
     settings = get_settings()
     started = time.perf_counter()
-    result = await asyncio.to_thread(
+    result = await run_blocking(
         run_toolset,
         request.step.agent,
         session.root,
@@ -160,7 +161,7 @@ async def _attempt(
     executor: Executor, request: ExecutionRequest, timeout: float
 ) -> ExecutionResult:
     try:
-        return await asyncio.wait_for(asyncio.to_thread(executor.execute, request), timeout)
+        return await asyncio.wait_for(run_blocking(executor.execute, request), timeout)
     except TimeoutError as exc:
         raise ExecutorError(f"no answer within {timeout:.0f} s", "timeout") from exc
 
