@@ -174,7 +174,7 @@ async def boss_flow(
         context = await analyse_stage(opened)
         plan = await plan_stage(task_, context)
         store.task_started(task_, plan)
-        _SESSIONS[task_.id] = TaskSession(root=opened.root, context=context)
+        session = _SESSIONS[task_.id] = TaskSession(root=opened.root, context=context)
         try:
             steps = await run_plan(
                 plan,
@@ -191,6 +191,7 @@ async def boss_flow(
             )
         finally:
             _SESSIONS.pop(task_.id, None)
+            await asyncio.gather(*session.publishing)
     report = merge_reports(task_, plan, steps, context).model_copy(
         update={"flow_run_id": flow_run_id, "started_at": started, "finished_at": utcnow()}
     )

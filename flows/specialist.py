@@ -12,7 +12,7 @@ import asyncio
 import random
 import time
 from contextlib import ExitStack
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from prefect import flow, task
@@ -72,10 +72,15 @@ class SpecialistRequest(BaseModel):
 
 @dataclass
 class TaskSession:
-    """What BOSS already analysed, shared with in-process subflows (workers re-analyse)."""
+    """What BOSS already analysed, shared with in-process subflows (workers re-analyse).
+
+    `publishing` collects the steps' Prefect-artifact uploads: in process a step hands them to
+    BOSS, which awaits them all before it finishes, instead of waiting on them itself.
+    """
 
     root: Path
     context: Context
+    publishing: list[asyncio.Task[None]] = field(default_factory=list)
 
 
 _SESSIONS: dict[str, TaskSession] = {}
@@ -335,8 +340,16 @@ async def specialist_flow(request: SpecialistRequest) -> AgentReport:
             "finished_at": utcnow(),
         }
     )
+    session = _SESSIONS.get(request.task_id)
+    if session is not None:  # BOSS is in this process and awaits the upload
+        session.publishing.append(asyncio.create_task(_publish_step(final)))
+    else:
+        await _publish_step(final)
+    return final
+
+
+async def _publish_step(report: AgentReport) -> None:
     try:
-        await apublish_step_artifacts(final)
+        await apublish_step_artifacts(report)
     except Exception as exc:  # the UI artifacts are a view; the step's report is the record
         log.warning("prefect artifacts not published", error=str(exc)[:200])
-    return final

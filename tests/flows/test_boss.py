@@ -51,6 +51,22 @@ def test_all_specialists_run_as_child_flow_runs_with_documentation_last() -> Non
 
     assert asyncio.run(parents()) == {report.flow_run_id}
 
+    async def artifact_types(flow_run_id: str) -> set[str]:
+        from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterFlowRunId
+
+        async with get_client() as client:
+            found = await client.read_artifacts(
+                artifact_filter=ArtifactFilter(
+                    flow_run_id=ArtifactFilterFlowRunId(any_=[uuid.UUID(flow_run_id)])
+                )
+            )
+            return {a.type for a in found}
+
+    # every child shows its own report, BOSS the task's, before BOSS completes
+    for run_id in ids:
+        assert asyncio.run(artifact_types(run_id)) >= {"markdown", "table"}
+    assert asyncio.run(artifact_types(report.flow_run_id)) >= {"markdown", "table"}
+
 
 def test_independent_steps_run_at_the_same_time(timed_toolsets: dict[str, TimedToolset]) -> None:
     # Each independent step waits until all three are inside their toolsets at once: if BOSS
