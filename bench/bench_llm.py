@@ -116,6 +116,13 @@ def _sequential_crew(base_url: str, key: str) -> float:
     return time.perf_counter() - started
 
 
+def _stop_embedded_api(home: str) -> None:
+    from llmgenie.core.settings import Settings
+    from llmgenie.flows.runtime import stop_embedded_server
+
+    stop_embedded_server(Settings(home=Path(home)))
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--delay", type=float, default=1.0, help="model answer delay, seconds")
@@ -141,6 +148,7 @@ def main() -> int:
             paths.append(_critical_path(report, server, since))
         _sequential_crew(server.base_url, key)  # warm-up
         sequential = [_sequential_crew(server.base_url, key) for _ in range(args.runs)]
+    _stop_embedded_api(home)
 
     wall, path, seq = (statistics.median(x) for x in (walls, paths, sequential))
     rows = [
