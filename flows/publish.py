@@ -56,22 +56,16 @@ def _table_description(n: int, what: str) -> str:
 
 
 def _step_calls(report: AgentReport) -> list[tuple[str, dict[str, Any]]]:
+    # One artifact per step: its Markdown carries the findings table too. A second (table)
+    # artifact per step cost ~30 ms of API time on every step; BOSS publishes the task's table.
     name = _key(f"llmgenie-{report.id}")
     return [
         (
             "markdown",
             {
-                "markdown": reports.step_markdown(report),
+                "markdown": reports.step_markdown(report, max_findings=MAX_TABLE_ROWS),
                 "key": f"{name}-report",
                 "description": f"{report.agent} step {report.id}: {report.status.value}",
-            },
-        ),
-        (
-            "table",
-            {
-                "table": reports.findings_rows(report.findings, MAX_TABLE_ROWS),
-                "key": f"{name}-findings",
-                "description": _table_description(len(report.findings), f"step {report.id}"),
             },
         ),
     ]
