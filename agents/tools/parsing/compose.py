@@ -26,7 +26,7 @@ from typing import Any
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
 from .ignore_comments import IgnoreMap, scan_ignore_comments
-from .kubernetes import ParseProblem, iter_yaml_documents
+from .kubernetes import ParseProblem, iter_yaml_documents, read_text
 
 __all__ = [
     "COMPOSE_FILE_NAMES",
@@ -172,19 +172,9 @@ def _definitions(
 
 def parse_compose(path: Path, rel: str) -> ComposeFile | ParseProblem:
     """Read and parse one compose file; problems are returned, never raised."""
-    try:
-        size = path.stat().st_size
-        if size > MAX_COMPOSE_BYTES:
-            return ParseProblem(rel, f"file too large for a compose file ({size} bytes)")
-        raw = path.read_bytes()
-    except OSError as exc:
-        return ParseProblem(rel, f"unreadable: {exc.strerror or exc}")
-    if b"\x00" in raw[:8192]:
-        return ParseProblem(rel, "binary file (NUL bytes), not a compose file")
-    try:
-        text = raw.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        return ParseProblem(rel, f"invalid UTF-8 at byte {exc.start}")
+    text = read_text(path, rel, max_bytes=MAX_COMPOSE_BYTES, kind="a compose file")
+    if isinstance(text, ParseProblem):
+        return text
     parsed = parse_compose_text(text, rel)
     parsed.path = path
     return parsed

@@ -30,7 +30,7 @@ from pathlib import Path
 from dockerfile_parse import DockerfileParser
 
 from .ignore_comments import IgnoreMap, parse_ignore
-from .kubernetes import ParseProblem
+from .kubernetes import ParseProblem, read_text
 
 __all__ = [
     "MAX_DOCKERFILE_BYTES",
@@ -227,25 +227,9 @@ def _split_flags(value: str) -> tuple[dict[str, str], str]:
     return flags, rest
 
 
-def _decode(data: bytes, rel: str) -> str | ParseProblem:
-    if b"\x00" in data[:8192]:
-        return ParseProblem(rel, "binary file (NUL bytes), not a Dockerfile")
-    try:
-        return data.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        return ParseProblem(rel, f"invalid UTF-8 at byte {exc.start}, not a Dockerfile")
-
-
 def parse_dockerfile(path: Path, rel: str) -> Dockerfile | ParseProblem:
     """Read and parse one Dockerfile; any problem is returned, never raised."""
-    try:
-        size = path.stat().st_size
-        if size > MAX_DOCKERFILE_BYTES:
-            return ParseProblem(rel, f"file too large for a Dockerfile ({size} bytes)")
-        data = path.read_bytes()
-    except OSError as exc:
-        return ParseProblem(rel, f"unreadable: {exc.strerror or exc}")
-    text = _decode(data, rel)
+    text = read_text(path, rel, max_bytes=MAX_DOCKERFILE_BYTES, kind="a Dockerfile")
     if isinstance(text, ParseProblem):
         return text
     return parse_dockerfile_text(text, rel)

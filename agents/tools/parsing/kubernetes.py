@@ -282,20 +282,29 @@ def iter_yaml_documents(text: str, rel: str) -> Iterator[tuple[Any, Node] | Pars
         loader.dispose()
 
 
-def _read_text(path: Path, rel: str) -> str | ParseProblem:
+def read_text(
+    path: Path, rel: str, *, max_bytes: int | None = None, kind: str | None = None
+) -> str | ParseProblem:
+    """A file as UTF-8 text within a size cap, or the problem that stopped it (never raises).
+
+    Shared by every parser: `kind` ("a Dockerfile", …) ends each reason, so a skipped file says
+    what it was read as.
+    """
+    not_kind = f", not {kind}" if kind else ""
+    max_bytes = MAX_FILE_BYTES if max_bytes is None else max_bytes
     try:
         size = path.stat().st_size
-        if size > MAX_FILE_BYTES:
-            return ParseProblem(rel, f"file too large ({size} bytes > {MAX_FILE_BYTES})")
+        if size > max_bytes:
+            return ParseProblem(rel, f"file too large ({size} bytes > {max_bytes}){not_kind}")
         data = path.read_bytes()
     except OSError as exc:
         return ParseProblem(rel, f"unreadable: {exc.strerror or exc}")
     if b"\x00" in data[:8192]:
-        return ParseProblem(rel, "binary file")
+        return ParseProblem(rel, f"binary file{not_kind}")
     try:
         return data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
-        return ParseProblem(rel, f"invalid UTF-8 at byte {exc.start}")
+        return ParseProblem(rel, f"invalid UTF-8 at byte {exc.start}{not_kind}")
 
 
 def _object(data: dict[str, Any], node: Node | None, rel: str, line: int) -> K8sObject:
@@ -342,7 +351,7 @@ def _objects_of(
 
 def iter_k8s_objects(path: Path, rel: str) -> Iterator[K8sObject | ParseProblem]:
     """Every Kubernetes object of a YAML or JSON file (multi-document, `List`s flattened)."""
-    text = _read_text(path, rel)
+    text = read_text(path, rel)
     if isinstance(text, ParseProblem):
         yield text
         return

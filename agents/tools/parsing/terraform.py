@@ -28,7 +28,7 @@ import hcl2
 from hcl2.utils import SerializationOptions
 
 from .ignore_comments import IgnoreMap, scan_ignore_comments
-from .kubernetes import ParseProblem
+from .kubernetes import ParseProblem, read_text
 
 __all__ = [
     "MAX_TF_BYTES",
@@ -171,21 +171,9 @@ def _cached_parse(path: str, size: int, mtime_ns: int) -> TerraformFile | ParseP
 
 def parse_terraform(path: Path, rel: str) -> TerraformFile | ParseProblem:
     """Read and parse one `.tf` file; any problem is returned, never raised."""
-    try:
-        size = path.stat().st_size
-        if size > MAX_TF_BYTES:
-            return ParseProblem(
-                rel, f"Terraform file too large to parse ({size} bytes > {MAX_TF_BYTES})"
-            )
-        data = path.read_bytes()
-    except OSError as exc:
-        return ParseProblem(rel, f"unreadable: {exc.strerror or exc}")
-    if b"\x00" in data[:8192]:
-        return ParseProblem(rel, "binary file (NUL bytes), not Terraform")
-    try:
-        text = data.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        return ParseProblem(rel, f"invalid UTF-8 at byte {exc.start}")
+    text = read_text(path, rel, max_bytes=MAX_TF_BYTES, kind="Terraform")
+    if isinstance(text, ParseProblem):
+        return text
     parsed = parse_terraform_text(text, rel)
     if isinstance(parsed, TerraformFile):
         parsed.path = path
