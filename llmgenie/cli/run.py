@@ -200,9 +200,10 @@ def render_text(report: TaskReport, elapsed: float, api_url: str, drift: str | N
         lines.append(drift)
     if all(s.mode.value == "tool-only" for s in report.steps if s.status is StepStatus.completed):
         lines.append("no model ran: every step used its tools only (set LLMGENIE_LLM to add one)")
+    shown = {"report.md": "report", "catalogue.md": "service catalogue"}
     for a in report.artifacts:
-        if a.name == "report.md":
-            lines.append(f"report: {a.url}")
+        if a.name in shown:
+            lines.append(f"{shown[a.name]}: {a.url}")
     ui = _ui_url(api_url, report.flow_run_id)
     if ui:
         lines.append(f"prefect: {ui}")

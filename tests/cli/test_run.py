@@ -70,7 +70,10 @@ def test_json_report_and_fail_on(capsys: pytest.CaptureFixture[str]) -> None:
         "documentation": "completed",
     }
     assert all(s.mode.value == "tool-only" and s.flow_run_id for s in report.steps)
-    assert {"report.json", "report.md", "report.sarif"} <= {a.name for a in report.artifacts}
+    names = {a.name for a in report.artifacts}
+    assert {"report.json", "report.md", "report.sarif", "catalogue.md", "output.json"} <= names
+    assert any(n.startswith("runbooks/") for n in names), names
+    assert any(n.startswith("patches/") for n in names), names
 
 
 @pytest.mark.usefixtures("llmgenie_home")

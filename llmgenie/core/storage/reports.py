@@ -176,6 +176,23 @@ def patches_of(step: AgentReport) -> Iterator[tuple[str, str]]:
         yield fname, diff
 
 
+def documents_of(step: AgentReport) -> Iterator[tuple[str, str]]:
+    """(file name, Markdown) for the documents a step wrote: `output["catalogue_md"]` as
+    `catalogue.md` and each `output["runbooks"][service]` as `runbooks/<service>.md`."""
+    output = step.output if isinstance(step.output, dict) else {}
+    catalogue = output.get("catalogue_md")
+    if isinstance(catalogue, str) and catalogue:
+        yield "catalogue.md", catalogue
+    runbooks = output.get("runbooks")
+    if isinstance(runbooks, dict):
+        for service, text in sorted(runbooks.items()):
+            if isinstance(text, str) and text:
+                yield (
+                    f"runbooks/{_SAFE_NAME.sub('-', str(service)).strip('-') or 'service'}.md",
+                    text,
+                )
+
+
 def step_markdown(step: AgentReport, *, max_findings: int = 500) -> str:
     """One specialist step as Markdown (what its subflow shows in the Prefect UI)."""
     out = [f"# {step.agent}: {step.id}", ""]

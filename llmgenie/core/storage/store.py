@@ -329,6 +329,10 @@ class Store:
                 self.put_artifact(
                     report.task_id, step.id, f"patches/{name}", diff.encode(), "text/x-diff"
                 )
+            for name, text in reports.documents_of(step):
+                self.put_artifact(
+                    report.task_id, step.id, name, text.encode(), "text/markdown; charset=utf-8"
+                )
         self.put_artifact(
             report.task_id,
             None,
