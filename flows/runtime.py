@@ -34,6 +34,11 @@ def ensure_prefect_api(settings: Settings | None = None) -> str:
     configured = os.environ.get("PREFECT_API_URL")
     if configured:
         os.environ.setdefault("PREFECT_HOME", str(settings.home / "prefect"))
+        if not _healthy(configured.rstrip("/")):
+            raise PrefectUnavailable(
+                f"the Prefect API at {configured} (PREFECT_API_URL) does not answer; "
+                "start it, or unset PREFECT_API_URL to use the embedded one"
+            )
         return configured
     for key, value in prefect_env(settings.home).items():
         os.environ.setdefault(key, value)

@@ -6,6 +6,7 @@ Entry points stay thin: parse, call one function of the layer below, render. Hea
 
 from __future__ import annotations
 
+import os
 import sys
 
 import typer
@@ -35,6 +36,16 @@ def main(argv: list[str] | None = None) -> None:
     except UserError as exc:
         typer.echo(f"llmgenie: error: {exc}", err=True)
         sys.exit(2)
+    except Exception as exc:  # a fault, not the user's: one line; the traceback on request
+        if os.environ.get("LLMGENIE_DEBUG"):
+            raise
+        message = " ".join(str(exc).split())[:300] or type(exc).__name__
+        typer.echo(
+            f"llmgenie: failed: {type(exc).__name__}: {message} "
+            "(set LLMGENIE_DEBUG=1 for the traceback)",
+            err=True,
+        )
+        sys.exit(1)
 
 
 if __name__ == "__main__":

@@ -122,3 +122,25 @@ def test_json_logs_carry_the_run_fields(llmgenie_home: Path) -> None:
         assert line["step"] == line["agent"] == "security"
         assert line["flow_run_id"] == report.steps[0].flow_run_id
         assert line["level"] == "info" and "timestamp" in line
+
+
+def test_a_dead_prefect_api_is_one_line_not_a_traceback(llmgenie_home: Path) -> None:
+    import os
+
+    env = {
+        **os.environ,
+        "LLMGENIE_HOME": str(llmgenie_home),
+        "PREFECT_API_URL": "http://127.0.0.1:9/api",
+    }
+    proc = subprocess.run(
+        [sys.executable, "-m", "llmgenie", "run", "audit", "--target", str(EXAMPLE)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=env,
+    )
+    assert proc.returncode == 1
+    assert proc.stderr.strip().splitlines() == [
+        "llmgenie: error: the Prefect API at http://127.0.0.1:9/api (PREFECT_API_URL) does not "
+        "answer; start it, or unset PREFECT_API_URL to use the embedded one"
+    ]
