@@ -7,6 +7,10 @@ that would lose the other steps' results.
 
 from __future__ import annotations
 
+import functools
+from typing import Any
+
+from prefect import Flow
 from prefect.client.schemas.objects import State
 
 from llmgenie.core.models import AgentReport, StepStatus, utcnow
@@ -22,15 +26,24 @@ SPECIALIST_ENTRYPOINT = "llmgenie.flows.specialist:specialist_flow"
 async def dispatch_step(request: SpecialistRequest, settings: Settings) -> AgentReport:
     if settings.dispatch == "deployment":
         return await _run_on_work_pool(request, settings)
-    subflow = specialist_flow.with_options(
-        # in process the report comes back in memory; persisting it is for work-pool runs
-        persist_result=False,
-        timeout_seconds=settings.step_timeout_seconds,
-        retries=settings.step_retries,
-        retry_delay_seconds=settings.step_retry_base_delay_seconds,
+    subflow = _configured_subflow(
+        settings.step_timeout_seconds, settings.step_retries, settings.step_retry_base_delay_seconds
     )
     state = await subflow(request, return_state=True)
     return await _report_from_state(request, state)
+
+
+@functools.lru_cache(maxsize=8)
+def _configured_subflow(timeout: float, retries: int, retry_delay: float) -> Flow[..., Any]:
+    """One configured copy per setting: each `with_options` copy rebuilds the parameter schema,
+    ~10 ms of pydantic work, on every call otherwise."""
+    return specialist_flow.with_options(
+        # in process the report comes back in memory; persisting it is for work-pool runs
+        persist_result=False,
+        timeout_seconds=timeout,
+        retries=retries,
+        retry_delay_seconds=retry_delay,
+    )
 
 
 async def _run_on_work_pool(request: SpecialistRequest, settings: Settings) -> AgentReport:
