@@ -116,7 +116,8 @@ class _Walker:
     def walk(self, only: str | None, skipped: list[SkippedFile]) -> Context:
         self.skipped = skipped
         if only is not None:
-            self._visit(self.root / only, only)
+            if (self.root / only).exists():  # else its copy was refused, and said so already
+                self._visit(self.root / only, only)
         else:
             for dirpath, dirnames, filenames in os.walk(self.root, followlinks=False):
                 rel_dir = os.path.relpath(dirpath, self.root)

@@ -55,18 +55,26 @@ def classify_target(location: str) -> Target:
 
 @contextmanager
 def open_target(location: str, settings: Settings | None = None) -> Iterator[OpenedTarget]:
-    """Yield the target as a local folder; temporary copies are removed on exit."""
+    """Yield the target as a local folder; temporary copies are removed on exit.
+
+    A folder is used in place; a file, an archive or an S3 prefix is copied (within the size
+    caps) into a temporary folder of its own.
+    """
     settings = settings or get_settings()
     target = classify_target(location)
     if target.kind is TargetKind.folder:
         yield OpenedTarget(target=target, root=Path(location).expanduser().resolve())
         return
-    if target.kind is TargetKind.file:
-        path = Path(location).expanduser().resolve()
-        yield OpenedTarget(target=target, root=path.parent, single_file=path.name)
-        return
     workdir = Path(tempfile.mkdtemp(prefix="llmgenie-target-"))
     try:
+        if target.kind is TargetKind.file:
+            # A copy in a folder of its own: the confined view holds that file, nothing beside it.
+            path = Path(location).expanduser()
+            skipped = _copy_file(path, workdir / path.name, settings)
+            yield OpenedTarget(
+                target=target, root=workdir.resolve(), single_file=path.name, skipped=skipped
+            )
+            return
         if target.kind is TargetKind.archive:
             skipped = _unpack(Path(location).expanduser(), workdir, settings)
         else:
@@ -76,11 +84,24 @@ def open_target(location: str, settings: Settings | None = None) -> Iterator[Ope
         shutil.rmtree(workdir, ignore_errors=True)
 
 
+def _copy_file(src: Path, dest: Path, settings: Settings) -> list[SkippedFile]:
+    try:
+        with src.open("rb") as fh:
+            reason = _Budget(settings).copy(fh, dest)
+    except OSError as exc:
+        raise TargetError(f"target {str(src)!r} cannot be read: {exc.strerror or exc}") from exc
+    return [SkippedFile(path=src.name, reason=reason)] if reason else []
+
+
 def _safe_member_path(name: str) -> PurePosixPath | None:
     p = PurePosixPath(name.replace("\\", "/"))
     if p.is_absolute() or ".." in p.parts or not p.parts or ":" in p.parts[0]:
         return None
     return p
+
+
+def _size(n: int) -> str:
+    return f"{n} bytes" if n < 1_000_000 else f"{n / 1e6:.1f} MB"
 
 
 class _Budget:
@@ -97,7 +118,7 @@ class _Budget:
             while chunk := src.read(_COPY_CHUNK):
                 written += len(chunk)
                 if written > self.max_file:
-                    reason = f"larger than the {self.max_file // (1024 * 1024)} MiB per-file limit"
+                    reason = f"larger than the {_size(self.max_file)} per-file limit"
                     break
                 if written > self.bytes_left:
                     reason = "archive exceeds the total unpacked size limit"

@@ -190,3 +190,22 @@ def test_corrupt_archive_is_a_clear_error(tmp_path: Path) -> None:
     bad.write_bytes(b"not a tarball")
     with pytest.raises(TargetError, match=r"bad\.tar\.gz.*cannot be read"), open_target(str(bad)):
         pass
+
+
+def test_a_single_file_target_sees_nothing_beside_it() -> None:
+    with open_target(str(EXAMPLE / "deploy" / "api.yaml")) as opened:
+        ctx = analyze_opened(opened)
+        assert sorted(p.name for p in opened.root.iterdir()) == ["api.yaml"]
+    assert [f.path for f in ctx.files] == ["api.yaml"]
+
+
+def test_a_single_file_over_the_cap_is_skipped_with_its_reason(tmp_path: Path) -> None:
+    big = tmp_path / "big.yaml"
+    big.write_text("kind: Pod\n" + "#" * 5000)
+    settings = Settings(home=tmp_path / "h", max_file_bytes=1000)
+    with open_target(str(big), settings) as opened:
+        ctx = analyze_opened(opened, settings)
+    assert ctx.files == []
+    assert [(s.path, s.reason) for s in ctx.skipped] == [
+        ("big.yaml", "larger than the 1000 bytes per-file limit")
+    ]
