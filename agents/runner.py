@@ -11,9 +11,9 @@ from pathlib import Path
 
 from llmgenie.agents.specs import AgentSpec
 from llmgenie.agents.tools.base import ToolsetInput, ToolsetResult
-from llmgenie.core.models import AgentReport, Capability, Context, Finding, Severity
+from llmgenie.core.models import AgentReport, Capability, Context, Finding
 
-__all__ = ["dedupe_findings", "run_toolset", "severity_counts", "slice_context"]
+__all__ = ["dedupe_findings", "run_toolset", "slice_context"]
 
 
 def slice_context(context: Context, spec: AgentSpec) -> Context:
@@ -58,10 +58,3 @@ def dedupe_findings(findings: Iterable[Finding]) -> list[Finding]:
     return sorted(
         best.values(), key=lambda f: (-f.severity.rank, f.file or "", f.line or 0, f.rule_id)
     )
-
-
-def severity_counts(findings: Iterable[Finding]) -> dict[str, int]:
-    counts = {s.value: 0 for s in Severity}
-    for f in findings:
-        counts[f.severity.value] += 1
-    return {k: v for k, v in counts.items() if v}

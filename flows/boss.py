@@ -15,7 +15,7 @@ from prefect.cache_policies import NO_CACHE
 from prefect.runtime import flow_run as current_flow_run
 
 from llmgenie.agents.planner import plan_task
-from llmgenie.agents.runner import dedupe_findings, severity_counts
+from llmgenie.agents.runner import dedupe_findings
 from llmgenie.agents.specs import load_specs
 from llmgenie.core import audit, telemetry
 from llmgenie.core.context import analyze_opened
@@ -32,6 +32,7 @@ from llmgenie.core.models import (
     TaskReport,
     TaskStatus,
     TokenUsage,
+    severity_counts,
     utcnow,
 )
 from llmgenie.core.settings import get_settings

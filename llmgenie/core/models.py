@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import uuid
+from collections.abc import Iterable
 from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any, Literal
@@ -44,6 +45,7 @@ __all__ = [
     "TaskStatus",
     "TokenUsage",
     "finding_id",
+    "severity_counts",
     "utcnow",
 ]
 
@@ -260,6 +262,14 @@ class Finding(_Model):
     def model_post_init(self, __context: Any) -> None:
         if not self.id:
             self.id = finding_id(self.rule_id, self.file, self.resource, self.evidence)
+
+
+def severity_counts(findings: Iterable[Finding]) -> dict[str, int]:
+    """How many findings at each severity, worst first; severities with none are left out."""
+    counts = {s.value: 0 for s in Severity}
+    for f in findings:
+        counts[f.severity.value] += 1
+    return {k: v for k, v in counts.items() if v}
 
 
 def finding_id(rule_id: str, file: str | None, resource: str | None, evidence: str | None) -> str:

@@ -14,7 +14,7 @@ from importlib import resources
 from typing import Any, Literal
 from urllib.parse import quote
 
-from llmgenie.core.models import Finding, ScanResult, ScanSummary, Severity
+from llmgenie.core.models import Finding, ScanResult, ScanSummary, Severity, severity_counts
 
 __all__ = [
     "FORMATS",
@@ -69,10 +69,7 @@ def _as_result(result: ScanResult | Sequence[Finding]) -> ScanResult:
     if isinstance(result, ScanResult):
         return result
     findings = list(result)
-    by_sev: dict[str, int] = {}
-    for f in findings:
-        by_sev[f.severity.value] = by_sev.get(f.severity.value, 0) + 1
-    return ScanResult(findings=findings, summary=ScanSummary(by_severity=by_sev))
+    return ScanResult(findings=findings, summary=ScanSummary(by_severity=severity_counts(findings)))
 
 
 def render_json(result: ScanResult | Sequence[Finding]) -> str:

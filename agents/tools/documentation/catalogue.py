@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-from llmgenie.core.models import AgentReport, Finding, Severity
+from llmgenie.core.models import AgentReport, Finding, severity_counts
 
 __all__ = ["OWNER_UNKNOWN", "render_catalogue", "render_runbook", "service_key"]
 
@@ -288,13 +288,6 @@ def _compose_runbook(s: dict[str, Any]) -> str:
     )
 
 
-def _by_severity(findings: Iterable[Finding]) -> dict[str, int]:
-    out = {s.value: 0 for s in Severity}
-    for f in findings:
-        out[f.severity.value] += 1
-    return {k: v for k, v in out.items() if v}
-
-
 def render_catalogue(
     inventory: dict[str, Any],
     reports: Iterable[AgentReport] = (),
@@ -333,7 +326,7 @@ def render_catalogue(
             "|---|---|---|---|---|---|---|---|",
         ]
         for w in workloads:
-            risks = _by_severity(_risks_for(w, by_resource))
+            risks = severity_counts(_risks_for(w, by_resource))
             risk_text = ", ".join(f"{n} {s}" for s, n in risks.items()) or "none found"
             lines.append(
                 f"| {_md(service_key(w, duplicates))} | {w['kind']} | {_md(w['namespace'] or '—')} "
@@ -374,7 +367,7 @@ def render_catalogue(
                 f"| {_md(', '.join(d['exposed_ports']) or '—')} "
                 f"| {_md(d.get('user') or 'root (none set)')} |"
             )
-    counts = _by_severity(fs)
+    counts = severity_counts(fs)
     lines += ["", "## Findings across the target", ""]
     lines.append(
         ", ".join(f"{n} {s}" for s, n in counts.items()) if counts else "No findings reported."
