@@ -11,32 +11,10 @@ import typer
 
 from llmgenie.cli.errors import EXIT_FINDINGS, EXIT_OK, UserError
 from llmgenie.cli.main import app
-from llmgenie.core.models import AGENT_NAMES, Role, Severity, StepStatus, TaskReport, TaskStatus
+from llmgenie.cli.options import at_or_above, parse_agents, parse_severity
+from llmgenie.core.models import Role, Severity, StepStatus, TaskReport, TaskStatus
 
 __all__ = ["run"]
-
-
-def parse_agents(raw: str | None) -> list[str] | None:
-    if not raw:
-        return None
-    agents = [a.strip().lower() for a in raw.split(",") if a.strip()]
-    unknown = [a for a in agents if a not in AGENT_NAMES]
-    if unknown:
-        raise UserError(
-            f"--agents: unknown agent {', '.join(unknown)} (known: {', '.join(AGENT_NAMES)})"
-        )
-    return agents
-
-
-def parse_severity(raw: str | None, flag: str = "--fail-on") -> Severity | None:
-    if raw is None:
-        return None
-    try:
-        return Severity(raw.lower())
-    except ValueError:
-        raise UserError(
-            f"{flag}: {raw!r} is not a severity (one of {', '.join(s.value for s in Severity)})"
-        ) from None
 
 
 def gate_exit_code(
@@ -44,9 +22,7 @@ def gate_exit_code(
 ) -> int:
     if report_status is TaskStatus.failed:
         return EXIT_FINDINGS
-    if fail_on is not None and any(s.at_least(fail_on) for s in severities):
-        return EXIT_FINDINGS
-    return EXIT_OK
+    return EXIT_FINDINGS if at_or_above(severities, fail_on) else EXIT_OK
 
 
 @app.command("run")
@@ -70,7 +46,7 @@ def run(
 
     if output_format not in ("text", "json"):
         raise UserError(f"--format: {output_format!r} is not one of text, json")
-    chosen = parse_agents(agents)
+    chosen = parse_agents(agents or None)  # an empty --agents means every agent, as before
     threshold = parse_severity(fail_on)
     try:
         caller_role = Role(role.lower())

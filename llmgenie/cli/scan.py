@@ -14,37 +14,13 @@ import typer
 
 from llmgenie.cli.errors import EXIT_FINDINGS, EXIT_OK, UserError
 from llmgenie.cli.main import app
-from llmgenie.core.models import AGENT_NAMES, ScanResult, Severity
+from llmgenie.cli.options import at_or_above, parse_agents, parse_severity
+from llmgenie.core.models import AGENT_NAMES, ScanResult
 
 __all__ = ["scan_command"]
 
 _FORMATS = ("json", "sarif", "markdown", "text")
 _PROGRESS_MIN_FILES = 200
-
-
-def _parse_agents(raw: str | None) -> list[str] | None:
-    if raw is None:
-        return None
-    agents = [a.strip().lower() for a in raw.split(",") if a.strip()]
-    unknown = [a for a in agents if a not in AGENT_NAMES]
-    if unknown or not agents:
-        raise UserError(
-            f"--agents: unknown agent {', '.join(unknown) or '(none given)'}; "
-            f"expected a comma-separated list of {', '.join(AGENT_NAMES)}"
-        )
-    return agents
-
-
-def _parse_severity(raw: str | None) -> Severity | None:
-    if raw is None:
-        return None
-    try:
-        return Severity(raw.strip().lower())
-    except ValueError:
-        raise UserError(
-            f"--fail-on: unknown severity {raw!r}; expected one of "
-            f"{', '.join(s.value for s in Severity)}"
-        ) from None
 
 
 def _render_text(result: ScanResult) -> str:
@@ -86,8 +62,8 @@ def scan_command(
         raise UserError(
             f"--format: unknown format {format!r}; expected one of {', '.join(_FORMATS)}"
         )
-    agent_list = _parse_agents(agents)
-    threshold = _parse_severity(fail_on)
+    agent_list = parse_agents(agents)
+    threshold = parse_severity(fail_on)
     if not path.startswith("s3://") and not Path(path).expanduser().exists():
         raise UserError(f"PATH: {path!r} does not exist")
 
@@ -113,7 +89,7 @@ def scan_command(
         typer.echo(f"wrote {len(result.findings)} findings to {output}", err=True)
     else:
         sys.stdout.write(text)
-    if threshold is not None and any(f.severity.at_least(threshold) for f in result.findings):
+    if at_or_above((f.severity for f in result.findings), threshold):
         raise typer.Exit(EXIT_FINDINGS)
     raise typer.Exit(EXIT_OK)
 

@@ -32,9 +32,9 @@ def test_missing_target_is_exit_2_with_one_line() -> None:
 @pytest.mark.parametrize(
     ("args", "message"),
     [
-        (["--agents", "security,wizard"], "--agents: unknown agent wizard"),
+        (["--agents", "security,wizard"], "--agents: unknown agent wizard; expected"),
         (["--format", "yaml"], "--format: 'yaml' is not one of text, json"),
-        (["--fail-on", "severe"], "--fail-on: 'severe' is not a severity"),
+        (["--fail-on", "severe"], "--fail-on: unknown severity 'severe'; expected one of"),
         (["--role", "king"], "--role: 'king' is not one of viewer"),
     ],
 )
