@@ -12,7 +12,6 @@ import argparse
 import json
 import os
 import shutil
-import socket
 import statistics
 import subprocess
 import sys
@@ -21,6 +20,10 @@ import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+from tests.support.net import free_port  # noqa: E402
+
 EXAMPLE = REPO / "examples" / "shop"
 STEP_SECONDS = 0.5
 PG_ADMIN = "postgresql://postgres@127.0.0.1:5432/postgres"
@@ -98,12 +101,6 @@ def _child(api_url: str, home: Path) -> dict[str, object]:
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 def _postgres_prefect(home: Path) -> tuple[subprocess.Popen[bytes], str] | None:
     """A stock `prefect server start` on PostgreSQL, or None when PostgreSQL is unreachable."""
     import psycopg
@@ -115,7 +112,7 @@ def _postgres_prefect(home: Path) -> tuple[subprocess.Popen[bytes], str] | None:
     except psycopg.Error as exc:
         print(f"(PostgreSQL not reachable, skipped: {exc})")
         return None
-    port = _free_port()
+    port = free_port()
     env = {
         **os.environ,
         "PREFECT_HOME": str(home / "pg-prefect"),

@@ -13,7 +13,7 @@ import argparse
 import hashlib
 import logging
 import os
-import socket
+import sys
 import tempfile
 import time
 import uuid
@@ -21,6 +21,8 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import timedelta
 from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from llmgenie.core.models import (
     AgentReport,
@@ -38,6 +40,7 @@ from llmgenie.core.models import (
 )
 from llmgenie.core.settings import Settings
 from llmgenie.core.storage import S3ArtifactBackend, close_stores, open_store
+from tests.support.net import free_port
 
 _ADMIN_DSN = os.environ.get(
     "LLMGENIE_BENCH_POSTGRES", "host=127.0.0.1 port=5432 user=postgres dbname=postgres"
@@ -131,18 +134,12 @@ def bench_findings(label: str, db_url: str, home: Path, n: int) -> list[tuple[st
     ]
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def bench_s3() -> list[tuple[str, str, str]]:
     import boto3
     from moto.server import ThreadedMotoServer
 
     logging.getLogger("werkzeug").setLevel(logging.ERROR)  # one line per request otherwise
-    port = _free_port()
+    port = free_port()
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
     server.start()
     endpoint = f"http://127.0.0.1:{port}"

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import socket
 import threading
 import time
 from collections.abc import Iterator
@@ -13,6 +12,7 @@ import pytest
 import uvicorn
 
 from llmgenie.core.models import ScanResult, TaskReport
+from tests.support.net import free_port
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "shop"
 TOKEN = "test-token-0123456789"
@@ -23,9 +23,7 @@ def api(llmgenie_home: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[httpx.
     from llmgenie.api.app import create_app
 
     monkeypatch.setenv("LLMGENIE_API_TOKEN", TOKEN)
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
+    port = free_port()
     server = uvicorn.Server(
         uvicorn.Config(create_app(), host="127.0.0.1", port=port, log_level="warning")
     )

@@ -6,13 +6,14 @@ points boto3 at it through the usual variables (`AWS_ENDPOINT_URL`, credentials,
 
 from __future__ import annotations
 
-import socket
 from collections.abc import Iterator
 from contextlib import contextmanager
 
 import pytest
 
-__all__ = ["S3_ENV", "closed_port_url", "make_bucket", "s3_environment", "start_s3_server"]
+from tests.support.net import free_port
+
+__all__ = ["S3_ENV", "make_bucket", "s3_environment", "start_s3_server"]
 
 #: Fake credentials: moto accepts anything, boto3 only needs some.
 S3_ENV = {
@@ -23,21 +24,10 @@ S3_ENV = {
 }
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def closed_port_url() -> str:
-    """An http URL on loopback where nothing listens: an S3 endpoint that is down."""
-    return f"http://127.0.0.1:{_free_port()}"
-
-
 def start_s3_server():  # -> tuple[ThreadedMotoServer, str]
     from moto.server import ThreadedMotoServer
 
-    port = _free_port()
+    port = free_port()
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
     server.start()
     return server, f"http://127.0.0.1:{port}"

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import socket
 import threading
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -24,6 +23,7 @@ from llmgenie.agents.tools.prometheus import (
 from llmgenie.core.context import analyze
 from llmgenie.core.models import Capability
 from llmgenie.core.settings import get_settings
+from tests.support.net import free_port
 
 MiB = 1024 * 1024
 
@@ -185,9 +185,7 @@ def test_erroring_server_gives_a_clear_error(failing_prometheus: str) -> None:
 
 
 def test_unreachable_server_gives_a_clear_error() -> None:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
+    port = free_port()
     with pytest.raises(PrometheusError, match=rf"127.0.0.1:{port} is unreachable"):
         PrometheusClient(f"http://127.0.0.1:{port}", timeout=1.0).query("up")
 
@@ -227,9 +225,7 @@ def test_collector_needs_the_network_capability(prometheus: tuple[str, list[str]
 
 
 def test_collector_reports_an_unreachable_prometheus() -> None:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
+    port = free_port()
     result = collect_prometheus(_input(f"http://127.0.0.1:{port}", Capability.network), None, [])
     assert result.findings == []
     assert "unreachable" in result.notes[0]

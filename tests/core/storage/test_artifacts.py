@@ -18,8 +18,8 @@ from llmgenie.core.storage.artifacts import (
     make_backend,
 )
 from tests.support.cli import run_cli
+from tests.support.net import closed_port_url
 from tests.support.reports import make_report, make_task
-from tests.support.s3 import closed_port_url
 
 _MB = 1024 * 1024
 
