@@ -9,6 +9,7 @@ before the chain moves on, the rest move on at once.
 from __future__ import annotations
 
 import importlib
+import threading
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -70,6 +71,9 @@ class ExecutionRequest:
     tokens_left: int | None = None
     #: what failed attempts refused or dropped (tool denials, …), kept for the step's notes
     notes_of_failed_attempts: list[str] = field(default_factory=list)
+    #: set when BOSS drops the step (a speculative start the final plan does not keep): the
+    #: executor stops before its next model call
+    cancelled: threading.Event | None = None
 
 
 @dataclass

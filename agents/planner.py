@@ -13,7 +13,7 @@ from llmgenie.agents.specs import AgentSpec
 from llmgenie.core.models import AGENT_NAMES, Caller, Capability, Context, FileKind, Plan, Step
 from llmgenie.core.permissions import ROLE_GRANTS
 
-__all__ = ["PlanError", "plan_with_rules", "validate_plan"]
+__all__ = ["PlanError", "plan_task", "plan_with_rules", "plans_with_model", "validate_plan"]
 
 _INFRA_KINDS = {
     FileKind.kubernetes,
@@ -164,6 +164,12 @@ def _find_cycle(plan: Plan) -> list[str] | None:
     return None
 
 
+def plans_with_model(model_chain: list[str] | None, agents: list[str] | None) -> bool:
+    """Whether BOSS asks a model for the plan: a model is configured and the caller did not
+    name the agents."""
+    return bool(model_chain) and not agents
+
+
 def plan_task(
     task_text: str,
     context: Context,
@@ -173,13 +179,16 @@ def plan_task(
     agents: list[str] | None = None,
     model_chain: list[str] | None = None,
     prometheus_configured: bool = False,
+    rules: Plan | None = None,
+    task_id: str | None = None,
 ) -> Plan:
     """BOSS's plan: the LLM planner's when a model is configured and its plan is valid, else the
-    rule-based one, with the reason recorded in the plan's notes."""
-    rules = plan_with_rules(
-        task_text, context, specs, agents=agents, prometheus_configured=prometheus_configured
-    )
-    if not model_chain or agents:
+    rule-based one (`rules`, when the caller already made it), with the reason in the notes."""
+    if rules is None:
+        rules = plan_with_rules(
+            task_text, context, specs, agents=agents, prometheus_configured=prometheus_configured
+        )
+    if not plans_with_model(model_chain, agents):
         return rules
     try:
         from llmgenie.agents.llm.planner import plan_with_llm
@@ -188,7 +197,7 @@ def plan_task(
             update={"notes": [*rules.notes, f"LLM planner unavailable ({exc}); rule-based plan"]}
         )
     try:
-        proposed = plan_with_llm(task_text, context, specs, model_chain)
+        proposed = plan_with_llm(task_text, context, specs, model_chain, task_id=task_id)
         return validate_plan(proposed, specs, caller)
     except Exception as exc:  # any failure of the model or of its plan: the rules decide
         reason = " ".join(str(exc).split())[:300]

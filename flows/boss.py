@@ -8,13 +8,14 @@ from __future__ import annotations
 
 import asyncio
 from collections import Counter
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 
 from prefect import flow, task
 from prefect.cache_policies import NO_CACHE
 from prefect.runtime import flow_run as current_flow_run
+from prefect.utilities.annotations import quote
 
-from llmgenie.agents.planner import plan_task
+from llmgenie.agents.planner import plan_task, plan_with_rules, plans_with_model
 from llmgenie.agents.runner import dedupe_findings
 from llmgenie.agents.specs import load_specs
 from llmgenie.core import audit, telemetry
@@ -27,6 +28,7 @@ from llmgenie.core.models import (
     Plan,
     ReportSummary,
     Role,
+    Step,
     StepStatus,
     Task,
     TaskReport,
@@ -35,7 +37,7 @@ from llmgenie.core.models import (
     severity_counts,
     utcnow,
 )
-from llmgenie.core.settings import get_settings
+from llmgenie.core.settings import Settings, get_settings
 from llmgenie.core.storage import Store, open_store
 from llmgenie.core.targets import OpenedTarget, classify_target, open_target
 from llmgenie.flows import progress
@@ -43,7 +45,14 @@ from llmgenie.flows.dispatch import dispatch_step
 from llmgenie.flows.specialist import _SESSIONS, SpecialistRequest, TaskSession
 from llmgenie.flows.threads import run_blocking
 
-__all__ = ["StepRunner", "boss_flow", "merge_reports", "run_plan"]
+__all__ = [
+    "StepRunner",
+    "boss_flow",
+    "merge_reports",
+    "run_plan",
+    "settle_speculation",
+    "start_speculatively",
+]
 
 log = get_logger(__name__)
 
@@ -56,8 +65,8 @@ async def analyse_stage(opened: OpenedTarget) -> Context:
 
 
 @task(name="plan", cache_policy=NO_CACHE, persist_result=False)
-async def plan_stage(task_: Task, context: Context) -> Plan:
-    settings = get_settings()
+async def plan_stage(task_: Task, context: Context, rules: Plan) -> Plan:
+    """The final plan: the model's when it plans and its plan is valid, else `rules`."""
     plan = await run_blocking(
         plan_task,
         task_.text,
@@ -65,16 +74,9 @@ async def plan_stage(task_: Task, context: Context) -> Plan:
         load_specs(),
         caller=task_.caller,
         agents=task_.agents,
-        model_chain=settings.model_chain,
-        prometheus_configured=bool(settings.prometheus_url),
-    )
-    audit.record(
-        "plan.decided",
-        actor="boss",
+        model_chain=get_settings().model_chain,
+        rules=rules,
         task_id=task_.id,
-        planner=plan.planner,
-        steps=[s.model_dump(mode="json") for s in plan.steps],
-        notes=plan.notes,
     )
     return plan
 
@@ -83,13 +85,22 @@ async def run_plan(
     plan: Plan,
     make_request: Callable[[str, list[AgentReport]], SpecialistRequest],
     run_step: StepRunner,
+    started: Mapping[str, Awaitable[AgentReport]] | None = None,
 ) -> list[AgentReport]:
-    """Run the DAG: each step as soon as its dependencies are done; wait for every step."""
+    """Run the DAG: each step as soon as its dependencies are done; wait for every step.
+
+    `started` holds steps already running (speculative starts the plan keeps): awaited, not run.
+    """
     done = {s.id: asyncio.Event() for s in plan.steps}
     reports: dict[str, AgentReport] = {}
+    started = started or {}
 
     async def one(step_id: str, depends_on: list[str]) -> None:
         try:
+            if step_id in started:
+                reports[step_id] = await started[step_id]
+                progress.notify(step_id, "finished", reports[step_id])
+                return
             for dep in depends_on:
                 await done[dep].wait()
             prior = [reports[d] for d in depends_on if reports[d].status is StepStatus.completed]
@@ -101,6 +112,80 @@ async def run_plan(
 
     await asyncio.gather(*(one(s.id, s.depends_on) for s in plan.steps))
     return [reports[s.id] for s in plan.steps]
+
+
+def _speculates(settings: Settings, task_: Task) -> bool:
+    """Start steps before the model's plan arrives: only when a model plans, in process."""
+    return (
+        settings.speculative_start
+        and settings.dispatch == "inprocess"
+        and plans_with_model(settings.model_chain, task_.agents)
+    )
+
+
+def start_speculatively(
+    rules: Plan,
+    request_for: Callable[[Step, list[AgentReport]], SpecialistRequest],
+    run_step: StepRunner,
+) -> dict[str, asyncio.Task[AgentReport]]:
+    """Start the rule-based plan's independent steps while the model plans.
+
+    The planner's model call and the specialists' work then overlap instead of adding up. The
+    final plan decides which of them stay (`settle_speculation`). See
+    docs/decisions/0013-speculative-start.md.
+    """
+    early = {}
+    for step in rules.steps:
+        if not step.depends_on:
+            progress.notify(step.id, "started")
+            request = request_for(step, []).model_copy(update={"speculative": True})
+            early[step.id] = asyncio.create_task(run_step(request))
+    return early
+
+
+def settle_speculation(
+    plan: Plan,
+    rules: Plan,
+    early: Mapping[str, asyncio.Task[AgentReport]],
+    session: TaskSession,
+) -> tuple[Plan, dict[str, asyncio.Task[AgentReport]]]:
+    """Keep each early step the final plan runs the same way; drop the others.
+
+    The same way: same id and agent, no dependencies, the same capabilities. A kept step keeps
+    the goal it started with, and the plan records it. A dropped step is told to stop (it ends
+    Cancelled in the UI, before its next model call) and is left out of the report.
+    """
+    if not early:
+        return plan, {}
+    started = {s.id: s for s in rules.steps if s.id in early}
+    kept: dict[str, asyncio.Task[AgentReport]] = {}
+    steps: list[Step] = []
+    for step in plan.steps:
+        first = started.get(step.id)
+        same = (
+            first is not None
+            and first.agent == step.agent
+            and not step.depends_on
+            and set(first.capabilities) == set(step.capabilities)
+        )
+        if same and first is not None:
+            kept[step.id] = early[step.id]
+            steps.append(first)
+        else:
+            steps.append(step)
+    dropped = [step_id for step_id in early if step_id not in kept]
+    for step_id in dropped:
+        session.drop_signal(step_id).set()
+        progress.notify(step_id, "dropped")
+    notes = list(plan.notes)
+    if plan.planner != rules.planner and kept:
+        notes.append(
+            f"started before the model's plan and kept: {', '.join(sorted(kept))} "
+            "(with the rule-based goal)"
+        )
+    if dropped:
+        notes.append(f"started before the model's plan and dropped: {', '.join(sorted(dropped))}")
+    return plan.model_copy(update={"steps": steps, "notes": notes}), kept
 
 
 def merge_reports(
@@ -172,25 +257,60 @@ async def boss_flow(
     started = utcnow()
     store = _store()
     with open_target(target, settings) as opened:
-        context = await analyse_stage(opened)
-        plan = await plan_stage(task_, context)
-        store.task_started(task_, plan)
+        context = await analyse_stage(quote(opened))
+        rules = plan_with_rules(
+            task_.text,
+            context,
+            load_specs(),
+            agents=task_.agents,
+            prometheus_configured=bool(settings.prometheus_url),
+        )
         session = _SESSIONS[task_.id] = TaskSession(root=opened.root, context=context)
+
+        def request_for(step: Step, prior: list[AgentReport]) -> SpecialistRequest:
+            return SpecialistRequest(
+                task_id=task_.id,
+                task=task_.text,
+                target=target,
+                step=step,
+                caller=task_.caller,
+                prior_reports=prior,
+                tokens_left=settings.token_budget,
+            )
+
+        def run_step(request: SpecialistRequest) -> Awaitable[AgentReport]:
+            return dispatch_step(request, settings)
+
+        early: dict[str, asyncio.Task[AgentReport]] = {}
         try:
+            if _speculates(settings, task_):
+                early = start_speculatively(rules, request_for, run_step)
+            plan = await plan_stage(quote(task_), quote(context), quote(rules))
+            plan, kept = settle_speculation(plan, rules, early, session)
+            audit.record(
+                "plan.decided",
+                actor="boss",
+                task_id=task_.id,
+                planner=plan.planner,
+                steps=[s.model_dump(mode="json") for s in plan.steps],
+                notes=plan.notes,
+            )
+            store.task_started(task_, plan)
             steps = await run_plan(
                 plan,
-                lambda step_id, prior: SpecialistRequest(
-                    task_id=task_.id,
-                    task=task_.text,
-                    target=target,
-                    step=next(s for s in plan.steps if s.id == step_id),
-                    caller=task_.caller,
-                    prior_reports=prior,
-                    tokens_left=settings.token_budget,
+                lambda step_id, prior: request_for(
+                    next(s for s in plan.steps if s.id == step_id), prior
                 ),
-                lambda request: dispatch_step(request, settings),
+                run_step,
+                started=kept,
             )
+        except BaseException:
+            for step_id in early:  # nothing will use them now
+                session.drop_signal(step_id).set()
+            raise
         finally:
+            # BOSS never finishes while a child runs, dropped and failed ones included
+            await asyncio.gather(*early.values(), return_exceptions=True)
             _SESSIONS.pop(task_.id, None)
             await asyncio.gather(*session.publishing)
     report = merge_reports(task_, plan, steps, context).model_copy(

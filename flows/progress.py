@@ -13,7 +13,8 @@ _listeners: list[Listener] = []
 
 
 def listen(listener: Listener) -> Callable[[], None]:
-    """Call `listener(step_id, event, report)` on 'started' and 'finished'; returns unsubscribe."""
+    """Call `listener(step_id, event, report)` on 'started', 'finished' and 'dropped' (a step
+    started before the final plan, which does not keep it); returns unsubscribe."""
     _listeners.append(listener)
     return lambda: _listeners.remove(listener)
 

@@ -4,12 +4,15 @@
 toolset, then each model in the chain (transient faults retried with exponential backoff and
 jitter), tool-only last. Every attempt is recorded on the step's report. Attempts are not task
 runs of their own: a Prefect task costs ~20-35 ms here, and the step's report lists them.
+Stage arguments are `quote`d: they never hold futures, and Prefect would otherwise walk every
+field of them (the context, prior reports' findings) on each call.
 """
 
 from __future__ import annotations
 
 import asyncio
 import random
+import threading
 import time
 from contextlib import ExitStack
 from dataclasses import dataclass, field
@@ -18,6 +21,8 @@ from pathlib import Path
 from prefect import flow, task
 from prefect.cache_policies import NO_CACHE
 from prefect.runtime import flow_run as current_flow_run
+from prefect.states import Cancelled, State
+from prefect.utilities.annotations import quote
 from pydantic import BaseModel, Field
 
 from llmgenie.agents.executors import (
@@ -51,7 +56,7 @@ from llmgenie.core.targets import open_target
 from llmgenie.flows.publish import apublish_step_artifacts
 from llmgenie.flows.threads import run_blocking
 
-__all__ = ["SpecialistRequest", "TaskSession", "specialist_flow"]
+__all__ = ["SpecialistRequest", "StepDropped", "TaskSession", "specialist_flow"]
 
 log = get_logger(__name__)
 
@@ -68,6 +73,9 @@ class SpecialistRequest(BaseModel):
         default_factory=list, description="reports of the steps this one depends on"
     )
     tokens_left: int | None = Field(None, description="what is left of the task's token budget")
+    speculative: bool = Field(
+        False, description="started before the final plan, which may drop it (in process only)"
+    )
 
 
 @dataclass
@@ -81,9 +89,30 @@ class TaskSession:
     root: Path
     context: Context
     publishing: list[asyncio.Task[None]] = field(default_factory=list)
+    #: per step: set when BOSS drops a step it started before the final plan was known
+    drops: dict[str, threading.Event] = field(default_factory=dict)
+
+    def drop_signal(self, step_id: str) -> threading.Event:
+        return self.drops.setdefault(step_id, threading.Event())
 
 
 _SESSIONS: dict[str, TaskSession] = {}
+
+
+class StepDropped(Exception):
+    """BOSS dropped this step: it started before the final plan, which does not keep it."""
+
+
+def _drop_signal(request: SpecialistRequest) -> threading.Event | None:
+    if not request.speculative:
+        return None
+    session = _SESSIONS.get(request.task_id)
+    return session.drop_signal(request.step.id) if session is not None else None
+
+
+def _check_dropped(signal: threading.Event | None) -> None:
+    if signal is not None and signal.is_set():
+        raise StepDropped("dropped by BOSS: the final plan does not keep this step")
 
 
 def _run_name() -> str:
@@ -192,6 +221,7 @@ async def execute_stage(
         capabilities=capabilities,
         task_id=request.task_id,
         tokens_left=request.tokens_left,
+        cancelled=_drop_signal(request),
     )
     attempts: list[Attempt] = []
     result = await _execute_with_fallback(chain, exec_request, spec, attempts)
@@ -214,6 +244,7 @@ async def _execute_with_fallback(
         is_last = executor is chain[-1]
         tries = 1 if is_last else 1 + settings.step_retries
         for number in range(1, tries + 1):
+            _check_dropped(req.cancelled)
             started = utcnow()
             try:
                 result = await _attempt(executor, req, spec.attempt_timeout_seconds)
@@ -235,6 +266,7 @@ async def _execute_with_fallback(
                     )
                 )
                 req.notes_of_failed_attempts.extend(exc.notes)
+                _check_dropped(req.cancelled)
                 log.warning(
                     "attempt failed",
                     executor=executor.name,
@@ -286,13 +318,22 @@ async def _execute_with_fallback(
     result_serializer="json",
     log_prints=False,
 )
-async def specialist_flow(request: SpecialistRequest) -> AgentReport:
+async def specialist_flow(request: SpecialistRequest) -> AgentReport | State:
     """Run one plan step: context slice, permission check, environment, tools and executors.
 
     Args:
         request: the step, its task and target, the caller, and the reports it depends on.
     """
+    try:
+        return await _run_step(request)
+    except StepDropped as exc:  # the run ends Cancelled in the UI, not Failed or Crashed
+        log.info("step dropped", reason=str(exc))
+        return Cancelled(message=str(exc))
+
+
+async def _run_step(request: SpecialistRequest) -> AgentReport:
     step = request.step
+    dropped = _drop_signal(request)
     flow_run_id = str(current_flow_run.id) if current_flow_run.id else None
     bind_run(task_id=request.task_id, step=step.id, agent=step.agent, flow_run_id=flow_run_id)
     started = utcnow()
@@ -305,8 +346,9 @@ async def specialist_flow(request: SpecialistRequest) -> AgentReport:
         started_at=started,
     )
     with ExitStack() as stack:
-        session = await context_stage(request, spec, stack)
-        missing = await permission_stage(request, spec)
+        session = await context_stage(quote(request), quote(spec), quote(stack))
+        _check_dropped(dropped)
+        missing = await permission_stage(quote(request), quote(spec))
         if missing:
             names = ", ".join(c.value for c in missing)
             log.warning("step denied", missing=names)
@@ -319,8 +361,14 @@ async def specialist_flow(request: SpecialistRequest) -> AgentReport:
                     f"({request.caller.role.value}) does not grant",
                 }
             )
-        chain, notes, capabilities = await environment_stage(request, spec, session)
-        tools, result, attempts = await execute_stage(request, spec, session, chain, capabilities)
+        chain, notes, capabilities = await environment_stage(
+            quote(request), quote(spec), quote(session)
+        )
+        _check_dropped(dropped)
+        tools, result, attempts = await execute_stage(
+            quote(request), quote(spec), quote(session), quote(chain), quote(capabilities)
+        )
+        _check_dropped(dropped)
     findings = dedupe_findings([*tools.findings, *result.findings])
     log.info("step completed", mode=result.mode.value, findings=len(findings))
     final = report.model_copy(

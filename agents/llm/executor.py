@@ -51,6 +51,8 @@ class CallMeter:
     max_calls: int
     token_budget: int | None
     guard: ToolGuard | None = None
+    #: BOSS dropped the step: no further model call
+    cancelled: threading.Event | None = None
     calls: int = 0
     tokens: TokenUsage = field(default_factory=TokenUsage)
     stopped: tuple[str, str] | None = None
@@ -92,6 +94,8 @@ class CallMeter:
     def before_call(self) -> None:
         with self._lock:
             calls, used = self.calls, self.tokens.total
+        if self.cancelled is not None and self.cancelled.is_set():
+            raise self._stop("cancelled", f"step dropped from the plan after {calls} call(s)")
         if time.monotonic() >= self.deadline:
             raise self._stop("timeout", f"wall-clock cap reached after {calls} model call(s)")
         if calls >= self.max_calls:
@@ -199,7 +203,27 @@ def run_crew(
     )
     task = Task(description=description, expected_output=expected_output, agent=agent)
     crew = Crew(agents=[agent], tasks=[task], process=Process.sequential, verbose=False)
+    if hasattr(crew, "_task_output_handler"):
+        crew._task_output_handler = _NoReplayLog()
     return crew.kickoff()
+
+
+class _NoReplayLog:
+    """Stands in for CrewAI's replay log: a SQLite file it rewrites (and fsyncs) on every
+    kickoff, ~25 ms of each step, for `crew.replay()`, which llmgenie never calls; the step's
+    report is the record."""
+
+    def update(self, task_index: int, log: dict[str, Any]) -> None:
+        pass
+
+    def add(self, *args: Any, **kwargs: Any) -> None:
+        pass
+
+    def reset(self) -> None:
+        pass
+
+    def load(self) -> None:
+        return None
 
 
 class CrewAIExecutor:
@@ -233,6 +257,7 @@ class CrewAIExecutor:
             max_calls=spec.max_iterations + _EXTRA_CALLS,
             token_budget=budget,
             guard=guard,
+            cancelled=request.cancelled,
         )
         outcome = "failed"
         try:

@@ -96,7 +96,12 @@ def _to_plan(proposal: PlanProposal, specs: Mapping[str, AgentSpec], model: str)
 
 
 def plan_with_llm(
-    task_text: str, context: Context, specs: Mapping[str, AgentSpec], model_chain: list[str]
+    task_text: str,
+    context: Context,
+    specs: Mapping[str, AgentSpec],
+    model_chain: list[str],
+    *,
+    task_id: str | None = None,
 ) -> Plan:
     """The first model's plan that parses; raises ExecutorError when no model gives one.
 
@@ -138,6 +143,7 @@ def plan_with_llm(
             audit.record(
                 "model.called",
                 actor="boss",
+                task_id=task_id,
                 model=model_id,
                 purpose="plan",
                 calls=meter.calls,

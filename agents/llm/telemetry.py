@@ -32,9 +32,16 @@ _QUIET_LOGGERS = ("crewai", "crewai.llms.base_llm", "openai", "anthropic", "http
 
 
 def disable_telemetry() -> None:
-    """Set every switch; call before CrewAI or OpenTelemetry is imported."""
+    """Set every switch; call before CrewAI or OpenTelemetry is imported.
+
+    Also keeps CrewAI's files under LLMGENIE_HOME instead of `~/.local/share/<cwd name>`.
+    """
     for name, value in TELEMETRY_SWITCHES.items():
         os.environ[name] = value
+    if "CREWAI_STORAGE_DIR" not in os.environ:
+        from llmgenie.core.settings import get_settings
+
+        os.environ["CREWAI_STORAGE_DIR"] = str((get_settings().home / "crewai").resolve())
     for name in _QUIET_LOGGERS:
         logging.getLogger(name).setLevel(logging.CRITICAL)
     root = logging.getLogger()

@@ -102,7 +102,8 @@ def _run_with_progress(
             running.add(step_id)
         else:
             running.discard(step_id)
-            finished.append(step_id)
+            if event == "finished":
+                finished.append(step_id)
         if status is not None:
             status.update(
                 f"running: {', '.join(sorted(running)) or '—'}   done: {', '.join(finished) or '—'}"

@@ -40,6 +40,11 @@ class Settings(BaseSettings):
     step_retries: int = 2
     step_retry_base_delay_seconds: float = 1.0
     server_idle_minutes: float = Field(30.0, description="embedded Prefect API stops when idle")
+    speculative_start: bool = Field(
+        True,
+        description="while a model plans, start the rule-based plan's independent steps; the "
+        "final plan keeps or drops them",
+    )
 
     # context analysis bounds
     max_files: int = 20_000
