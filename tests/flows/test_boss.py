@@ -195,3 +195,46 @@ def test_missing_target_fails_before_any_step(tmp_path: Path) -> None:
 
     with pytest.raises(TargetError, match="does not exist"):
         asyncio.run(boss_flow(task="review", target=str(tmp_path / "missing")))
+
+
+def test_settle_speculation_keeps_same_steps_and_signals_the_others() -> None:
+    from llmgenie.core.context import analyze
+    from llmgenie.core.models import AgentReport, Capability, Plan, Step
+    from llmgenie.flows.boss import settle_speculation
+    from llmgenie.flows.specialist import TaskSession
+
+    rules = Plan(
+        steps=[
+            Step(id="security", agent="security", goal="rules goal"),
+            Step(id="devops", agent="devops"),
+            Step(id="performance", agent="performance"),
+        ],
+        planner="rules",
+    )
+    model = Plan(
+        steps=[
+            Step(id="security", agent="security", goal="model goal"),  # kept, rules goal stays
+            Step(id="devops", agent="devops", depends_on=["security"]),  # now waits: dropped
+            Step(id="performance", agent="performance", capabilities=[Capability.network]),
+        ],
+        planner="llm",
+    )
+
+    async def settle() -> tuple[Plan, set[str], TaskSession]:
+        async def report() -> AgentReport:
+            return AgentReport(id="x", agent="security", status=StepStatus.completed)
+
+        early = {s.id: asyncio.create_task(report()) for s in rules.steps}
+        session = TaskSession(root=EXAMPLE, context=analyze(str(EXAMPLE)))
+        plan, kept = settle_speculation(model, rules, early, session)
+        await asyncio.gather(*early.values())
+        return plan, set(kept), session
+
+    plan, kept, session = asyncio.run(settle())
+
+    assert kept == {"security"}
+    assert next(s for s in plan.steps if s.id == "security").goal == "rules goal"
+    assert next(s for s in plan.steps if s.id == "devops").depends_on == ["security"]
+    assert {i for i, e in session.drops.items() if e.is_set()} == {"devops", "performance"}
+    assert any("dropped: devops, performance" in n for n in plan.notes)
+    assert any("kept: security" in n for n in plan.notes)

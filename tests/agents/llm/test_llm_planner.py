@@ -77,3 +77,28 @@ def test_the_next_model_is_tried(model_server: ScriptedModelServer, use_model: A
     use_model(model_server)
     plan = plan_with_llm("audit", analyze(str(EXAMPLE)), load_specs(), ["openai/down", "openai/up"])
     assert plan.notes[0] == "planned by openai/up"
+
+
+def test_the_planners_model_call_is_audited_with_the_task_id(
+    model_server: ScriptedModelServer, use_model: Any
+) -> None:
+    from llmgenie.core.settings import get_settings
+    from llmgenie.core.storage import open_store
+
+    model_server.responder = lambda body: Reply.text(rules_like_plan())
+    use_model(model_server)
+    plan_task(
+        "audit the shop",
+        analyze(str(EXAMPLE)),
+        load_specs(),
+        caller=Caller(),
+        model_chain=["openai/scripted"],
+        task_id="t-planner-audit",
+    )
+    events = [
+        e
+        for e in open_store(get_settings()).audit_events()
+        if e.kind == "model.called" and e.data.get("purpose") == "plan"
+    ]
+    assert events and events[-1].task_id == "t-planner-audit"
+    assert events[-1].data["outcome"] == "succeeded"
