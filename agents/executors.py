@@ -73,7 +73,7 @@ class ExecutionRequest:
     notes_of_failed_attempts: list[str] = field(default_factory=list)
     #: set when BOSS drops the step (a speculative start the final plan does not keep): the
     #: executor stops before its next model call
-    cancelled: threading.Event | None = None
+    dropped: threading.Event | None = None
 
 
 @dataclass

@@ -12,7 +12,6 @@ import argparse
 import json
 import os
 import shutil
-import socket
 import statistics
 import subprocess
 import sys
@@ -116,21 +115,19 @@ _REDIS_MESSAGING = {
 
 
 def _redis_ready() -> bool:
+    """Whether the scaled topology can run; empties the two Redis databases it uses, only."""
     try:
         import prefect_redis  # noqa: F401
+        import redis
     except ImportError:
         print("(prefect-redis not installed: the scaled PostgreSQL topology is skipped)")
         return False
     try:
-        with socket.create_connection(("127.0.0.1", 6379), timeout=2) as conn:
-            conn.sendall(b"FLUSHDB\r\n")  # db 0 only: the bench uses 3 and 4, flushed below
-            conn.recv(64)
-        for db in ("3", "4"):
-            with socket.create_connection(("127.0.0.1", 6379), timeout=2) as conn:
-                conn.sendall(f"SELECT {db}\r\nFLUSHDB\r\n".encode())
-                conn.recv(64)
+        for key in ("PREFECT_REDIS_MESSAGING_DB", "PREFECT_SERVER_DOCKET_URL"):
+            db = int(_REDIS_MESSAGING[key].rsplit("/", 1)[-1])
+            redis.Redis(host="127.0.0.1", port=6379, db=db, socket_timeout=2).flushdb()
         return True
-    except OSError as exc:
+    except redis.RedisError as exc:
         print(f"(Redis not reachable, the scaled PostgreSQL topology is skipped: {exc})")
         return False
 

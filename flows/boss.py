@@ -162,13 +162,12 @@ def settle_speculation(
     steps: list[Step] = []
     for step in plan.steps:
         first = started.get(step.id)
-        same = (
+        if (
             first is not None
             and first.agent == step.agent
             and not step.depends_on
             and set(first.capabilities) == set(step.capabilities)
-        )
-        if same and first is not None:
+        ):
             kept[step.id] = early[step.id]
             steps.append(first)
         else:

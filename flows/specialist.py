@@ -221,7 +221,7 @@ async def execute_stage(
         capabilities=capabilities,
         task_id=request.task_id,
         tokens_left=request.tokens_left,
-        cancelled=_drop_signal(request),
+        dropped=_drop_signal(request),
     )
     attempts: list[Attempt] = []
     result = await _execute_with_fallback(chain, exec_request, spec, attempts)
@@ -244,7 +244,7 @@ async def _execute_with_fallback(
         is_last = executor is chain[-1]
         tries = 1 if is_last else 1 + settings.step_retries
         for number in range(1, tries + 1):
-            _check_dropped(req.cancelled)
+            _check_dropped(req.dropped)
             started = utcnow()
             try:
                 result = await _attempt(executor, req, spec.attempt_timeout_seconds)
@@ -266,7 +266,7 @@ async def _execute_with_fallback(
                     )
                 )
                 req.notes_of_failed_attempts.extend(exc.notes)
-                _check_dropped(req.cancelled)
+                _check_dropped(req.dropped)
                 log.warning(
                     "attempt failed",
                     executor=executor.name,

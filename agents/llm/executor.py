@@ -52,7 +52,7 @@ class CallMeter:
     token_budget: int | None
     guard: ToolGuard | None = None
     #: BOSS dropped the step: no further model call
-    cancelled: threading.Event | None = None
+    dropped: threading.Event | None = None
     calls: int = 0
     tokens: TokenUsage = field(default_factory=TokenUsage)
     stopped: tuple[str, str] | None = None
@@ -94,8 +94,8 @@ class CallMeter:
     def before_call(self) -> None:
         with self._lock:
             calls, used = self.calls, self.tokens.total
-        if self.cancelled is not None and self.cancelled.is_set():
-            raise self._stop("cancelled", f"step dropped from the plan after {calls} call(s)")
+        if self.dropped is not None and self.dropped.is_set():
+            raise self._stop("dropped", f"step dropped from the plan after {calls} call(s)")
         if time.monotonic() >= self.deadline:
             raise self._stop("timeout", f"wall-clock cap reached after {calls} model call(s)")
         if calls >= self.max_calls:
@@ -257,7 +257,7 @@ class CrewAIExecutor:
             max_calls=spec.max_iterations + _EXTRA_CALLS,
             token_budget=budget,
             guard=guard,
-            cancelled=request.cancelled,
+            dropped=request.dropped,
         )
         outcome = "failed"
         try:
