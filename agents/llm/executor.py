@@ -12,12 +12,12 @@ from __future__ import annotations
 import json
 import threading
 import time
-from dataclasses import dataclass, field
 from typing import Any
 
 from llmgenie.agents.executors import ExecutionRequest, ExecutionResult, ExecutorError
 from llmgenie.agents.llm.errors import mask_secrets, to_executor_error
-from llmgenie.agents.llm.guard import READ_ONLY_TOOLS, ToolGuard
+from llmgenie.agents.llm.guard import ToolGuard
+from llmgenie.agents.llm.metering import CallMeter, CapReached
 from llmgenie.agents.llm.prompts import build_task_prompt, parse_answer, proposed_finding
 from llmgenie.agents.llm.providers import ModelEndpoint, make_llm, resolve_endpoint
 from llmgenie.agents.llm.quiet import crew_output_suppressed
@@ -32,109 +32,6 @@ __all__ = ["CallMeter", "CapReached", "CrewAIExecutor", "run_crew"]
 _EXTRA_CALLS = 2
 #: Our deadline ends a little before the subflow's wall-clock cap so the error is ours.
 _DEADLINE_SHARE = 0.9
-
-
-class CapReached(Exception):
-    """Raised in the transport when a cap is reached; the meter holds the class and reason."""
-
-
-@dataclass
-class CallMeter:
-    """Counts calls and tokens of one attempt at the HTTP transport, and stops it at its caps.
-
-    Also notices tool calls the model asks for that it was never offered (planted instructions,
-    fake tool-call syntax) and records them on the guard.
-    """
-
-    model_id: str
-    deadline: float
-    max_calls: int
-    token_budget: int | None
-    guard: ToolGuard | None = None
-    #: BOSS dropped the step: no further model call
-    dropped: threading.Event | None = None
-    calls: int = 0
-    tokens: TokenUsage = field(default_factory=TokenUsage)
-    stopped: tuple[str, str] | None = None
-    #: the tools the last answer asked for (a model still calling tools at its last turn loops)
-    last_tool_calls: list[str] = field(default_factory=list)
-    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
-
-    def interceptor(self) -> Any:
-        from crewai.llms.hooks.base import BaseInterceptor
-
-        meter = self
-
-        class _Interceptor(BaseInterceptor[Any, Any]):
-            def on_outbound(self, message: Any) -> Any:
-                meter.before_call()
-                return message
-
-            def on_inbound(self, message: Any) -> Any:
-                meter.after_call(message)
-                return message
-
-            async def aon_outbound(self, message: Any) -> Any:
-                meter.before_call()
-                return message
-
-            async def aon_inbound(self, message: Any) -> Any:
-                await message.aread()
-                meter.after_call(message)
-                return message
-
-        return _Interceptor()
-
-    def _stop(self, error_class: str, reason: str) -> CapReached:
-        with self._lock:
-            if self.stopped is None:
-                self.stopped = (error_class, reason)
-        return CapReached(reason)
-
-    def before_call(self) -> None:
-        with self._lock:
-            calls, used = self.calls, self.tokens.total
-        if self.dropped is not None and self.dropped.is_set():
-            raise self._stop("dropped", f"step dropped from the plan after {calls} call(s)")
-        if time.monotonic() >= self.deadline:
-            raise self._stop("timeout", f"wall-clock cap reached after {calls} model call(s)")
-        if calls >= self.max_calls:
-            raise self._stop("iteration_limit", f"iteration cap reached ({calls} model calls)")
-        if self.token_budget is not None and used >= self.token_budget:
-            raise self._stop("budget", f"token budget exhausted ({used}/{self.token_budget})")
-        with self._lock:
-            self.calls += 1
-
-    def after_call(self, response: Any) -> None:
-        if response.status_code != 200:
-            return
-        try:
-            data = json.loads(response.read())
-        except (ValueError, UnicodeDecodeError):
-            return  # the client reports the malformed body itself
-        usage = data.get("usage") or {}
-        prompt = usage.get("prompt_tokens", usage.get("input_tokens", 0)) or 0
-        completion = usage.get("completion_tokens", usage.get("output_tokens", 0)) or 0
-        with self._lock:
-            self.tokens = self.tokens + TokenUsage(prompt=int(prompt), completion=int(completion))
-        requested = _requested_tools(data)
-        with self._lock:
-            self.last_tool_calls = requested
-        if self.guard is not None:
-            for name in requested:
-                if name not in READ_ONLY_TOOLS:
-                    self.guard.deny(name, "not a tool this agent has (read-only tools only)")
-
-
-def _requested_tools(data: dict[str, Any]) -> list[str]:
-    names = []
-    for choice in data.get("choices") or []:  # OpenAI chat completions
-        for call in (choice.get("message") or {}).get("tool_calls") or []:
-            names.append(str((call.get("function") or {}).get("name", "")))
-    for block in data.get("content") or []:  # Anthropic messages
-        if isinstance(block, dict) and block.get("type") == "tool_use":
-            names.append(str(block.get("name", "")))
-    return names
 
 
 #: Meters of providers metered by CrewAI's before-LLM-call hook, by id() of their LLM object.
@@ -296,17 +193,18 @@ class CrewAIExecutor:
 
             with crew_output_suppressed():
                 _no_crewai_rate_limit_retries()
-                llm = make_llm(endpoint, timeout=limit, interceptor=meter.interceptor())
+                llm = make_llm(endpoint, timeout=limit)
                 if not endpoint.metered_at_transport:
                     _meter_by_hook(llm, meter)
                 try:
-                    output = run_crew(
-                        request.spec,
-                        llm,
-                        build_tools(guard),
-                        build_task_prompt(request),
-                        "one JSON object with summary and findings",
-                    )
+                    with meter.metering():
+                        output = run_crew(
+                            request.spec,
+                            llm,
+                            build_tools(guard),
+                            build_task_prompt(request),
+                            "one JSON object with summary and findings",
+                        )
                 finally:
                     if not endpoint.metered_at_transport:
                         _release_hook(llm, meter)

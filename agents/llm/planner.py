@@ -17,7 +17,7 @@ from pydantic import BaseModel, Field, ValidationError
 
 from llmgenie.agents.executors import ExecutorError
 from llmgenie.agents.llm.errors import mask_secrets, to_executor_error
-from llmgenie.agents.llm.executor import CallMeter
+from llmgenie.agents.llm.metering import CallMeter
 from llmgenie.agents.llm.providers import make_llm, resolve_endpoint
 from llmgenie.agents.llm.quiet import crew_output_suppressed
 from llmgenie.agents.llm.telemetry import disable_telemetry
@@ -128,10 +128,9 @@ def plan_with_llm(
             secrets = [endpoint.api_key]
             try:
                 with crew_output_suppressed():
-                    llm = make_llm(
-                        endpoint, timeout=PLANNER_TIMEOUT_SECONDS, interceptor=meter.interceptor()
-                    )
-                    answer = llm.call(messages)
+                    llm = make_llm(endpoint, timeout=PLANNER_TIMEOUT_SECONDS)
+                    with meter.metering():
+                        answer = llm.call(messages)
             except (Exception, SystemExit) as exc:
                 raise to_executor_error(exc, model_id, secrets, meter.tokens) from None
             plan = _to_plan(_parse(str(answer or "")), specs, model_id)

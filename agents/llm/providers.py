@@ -14,6 +14,7 @@ passed explicitly; OpenAI-compatible servers go through CrewAI's native OpenAI c
 from __future__ import annotations
 
 import os
+import threading
 from dataclasses import dataclass
 from typing import Any
 
@@ -81,8 +82,40 @@ def resolve_endpoint(model_id: str) -> ModelEndpoint:
     raise ExecutorError(f"unknown model provider {provider!r}", "config")
 
 
-def make_llm(endpoint: ModelEndpoint, *, timeout: float, interceptor: Any = None) -> Any:
-    """A CrewAI LLM for the endpoint: no client-side retries (the chain retries), a timeout."""
+def make_llm(endpoint: ModelEndpoint, *, timeout: float) -> Any:
+    """A CrewAI LLM for the endpoint: no client-side retries (the chain retries), a timeout.
+
+    Endpoints metered at the transport share one LLM per endpoint in the process: its clients,
+    TLS contexts and connection pool are built once (~60 ms of CPU each time), not per attempt.
+    Each attempt binds its meter with `CallMeter.metering()`; the shared interceptor charges it,
+    cuts each request's timeouts to the attempt's deadline (`timeout` is that deadline's length)
+    and refuses a call made outside an attempt. The others (Anthropic) get a fresh LLM with
+    `timeout`, metered by CrewAI's hook on that object.
+    """
+    if not endpoint.metered_at_transport:
+        return _new_llm(endpoint, timeout, interceptor=None)
+    with _shared_lock:
+        llm = _shared.pop(endpoint, None)
+        if llm is None:
+            from llmgenie.agents.llm.metering import interceptor
+
+            llm = _new_llm(endpoint, _SHARED_CLIENT_TIMEOUT, interceptor=interceptor())
+        _shared[endpoint] = llm  # most recently used last
+        while len(_shared) > _MAX_SHARED:
+            del _shared[next(iter(_shared))]
+    return llm
+
+
+#: LLMs shared by attempts, by endpoint; the endpoint holds the key, so a rotated key gets a new
+#: client
+_shared: dict[ModelEndpoint, Any] = {}
+_shared_lock = threading.Lock()
+_MAX_SHARED = 16
+#: the client's own ceiling; the interceptor cuts every request to its attempt's deadline
+_SHARED_CLIENT_TIMEOUT = 3600.0
+
+
+def _new_llm(endpoint: ModelEndpoint, timeout: float, *, interceptor: Any) -> Any:
     from crewai import LLM
 
     kwargs: dict[str, Any] = {
@@ -95,7 +128,7 @@ def make_llm(endpoint: ModelEndpoint, *, timeout: float, interceptor: Any = None
         kwargs["temperature"] = 0.0
     if endpoint.base_url:
         kwargs["base_url"] = endpoint.base_url
-    if interceptor is not None and endpoint.metered_at_transport:
+    if interceptor is not None:
         kwargs["interceptor"] = interceptor
     if endpoint.provider == "anthropic":
         kwargs["max_tokens"] = 4096

@@ -102,7 +102,8 @@ def test_a_hanging_connection_is_a_timeout_within_the_attempt_cap(
     with pytest.raises(ExecutorError) as caught:
         _execute(model_server, use_model, _request(attempt_timeout_seconds=2.0))
     assert caught.value.error_class == "timeout"
-    assert time.monotonic() - started < 10  # our own cap, not the client's 600 s default
+    # the request was cut at the attempt's deadline (1.8 s), not at the shared client's ceiling
+    assert time.monotonic() - started < 5
 
 
 @pytest.mark.parametrize("model", ["openai/scripted", "anthropic/claude-scripted"])
