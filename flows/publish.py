@@ -1,8 +1,9 @@
 """Prefect artifacts for a task and its steps, so the Prefect UI shows the result.
 
-A specialist subflow publishes its step (Markdown + findings table) on its own flow run; the
-BOSS flow publishes the task report, the findings table, and links to the stored objects
-(presigned for S3). Publishing never fails the flow: a problem is logged and the run goes on.
+A specialist subflow publishes its step (Markdown with its findings table) on its own flow run;
+the BOSS flow publishes the task report, the findings table, links to the stored reports and a
+list of the steps' stored files (presigned links for S3). Publishing never fails the flow: a
+problem is logged and the run goes on.
 """
 
 from __future__ import annotations
@@ -71,11 +72,12 @@ def _step_calls(report: AgentReport) -> list[tuple[str, dict[str, Any]]]:
     ]
 
 
-def _links(report: TaskReport) -> list[dict[str, Any]]:
+def _stored(report: TaskReport) -> list[dict[str, str]]:
+    """Each stored file of the task: its link (presigned for S3), name, checksum, size."""
     from llmgenie.core.storage import open_store
 
     store = None
-    links = []
+    files = []
     for ref in report.artifacts:
         url = ref.url
         if url.startswith("s3://") and not ref.pending_upload:
@@ -86,20 +88,29 @@ def _links(report: TaskReport) -> list[dict[str, Any]]:
                 _log.warning("no presigned link for %s: %s", ref.url, exc)
         where = f"{ref.step_id}/" if ref.step_id else ""
         pending = " (upload pending)" if ref.pending_upload else ""
-        links.append(
+        files.append(
             {
+                "name": ref.name,
+                "step_id": ref.step_id or "",
                 "link": url,
                 "link_text": f"{where}{ref.name}",
-                "key": _LINK_KEYS.get(ref.name) if ref.step_id is None else None,
                 "description": (
                     f"sha256 {ref.sha256}, {ref.size} bytes{pending}; stored at {ref.url}"
                 ),
             }
         )
-    return links
+    return files
+
+
+def _files_markdown(files: list[dict[str, str]]) -> str:
+    rows = [f"| [{f['link_text']}]({f['link']}) | {f['description']} |" for f in files]
+    return "\n".join(["# stored files", "", "| file | stored |", "|---|---|", *rows])
 
 
 def _task_calls(report: TaskReport) -> list[tuple[str, dict[str, Any]]]:
+    """The report, its findings table, one link per task-level file (keyed: the UI keeps the
+    latest of each), and one Markdown list of the steps' files: an API call per artifact sits
+    at the end of every run, so step files share one."""
     calls: list[tuple[str, dict[str, Any]]] = [
         (
             "markdown",
@@ -118,7 +129,23 @@ def _task_calls(report: TaskReport) -> list[tuple[str, dict[str, Any]]]:
             },
         ),
     ]
-    calls += [("link", link) for link in _links(report)]
+    files = _stored(report)
+    for f in files:
+        if not f["step_id"]:
+            link = {k: f[k] for k in ("link", "link_text", "description")}
+            calls.append(("link", {**link, "key": _LINK_KEYS.get(f["name"])}))
+    step_files = [f for f in files if f["step_id"]]
+    if step_files:
+        calls.append(
+            (
+                "markdown",
+                {
+                    "markdown": _files_markdown(step_files),
+                    "key": "llmgenie-step-files",
+                    "description": f"{len(step_files)} files the steps stored",
+                },
+            )
+        )
     return calls
 
 

@@ -98,25 +98,44 @@ def test_task_artifacts_link_presigned_s3_objects(
         close_stores()
         get_settings.cache_clear()
 
-    # Prefect stores a link artifact as Markdown `[text](url)`.
-    links = [a for a in arts["markdown"] if a.key != "llmgenie-task-report"]
     [md] = [a for a in arts["markdown"] if a.key == "llmgenie-task-report"]
-    assert md.key == "llmgenie-task-report" and task.id in md.data
+    assert task.id in md.data
     [table] = arts["table"]
     import json
 
     assert len(json.loads(table.data)) == MAX_TABLE_ROWS
     assert f"{MAX_TABLE_ROWS} most severe of {MAX_TABLE_ROWS + 5}" in table.description
+    links = _links(arts)
     assert len(links) == len(report.artifacts)
-    keyed = {a.key for a in links if a.key}
-    assert keyed == {"report-md", "report-json", "report-sarif"}
-    for art in links:
-        m = re.fullmatch(r"\[(.+)\]\((.+)\)", art.data)
-        assert m, art.data
-        link = m.group(2)
+    # the task's reports are keyed link artifacts; the steps' files share one Markdown list
+    keys = [key for key, _ in links.values()]
+    assert {"report-md", "report-json", "report-sarif"} <= set(keys)
+    assert keys.count("llmgenie-step-files") == sum(1 for ref in report.artifacts if ref.step_id)
+    for link, (_, description) in links.items():
         assert link.startswith("http://127.0.0.1:") and "Signature" in link
         assert httpx.get(link).status_code == 200
-        assert "sha256 " in art.description
+        assert "sha256 " in description
+
+
+def _links(arts: dict[str, list]) -> dict[str, tuple[str | None, str]]:  # type: ignore[type-arg]
+    """Every link the task's artifacts show → (artifact key, what it says of the file).
+
+    Prefect stores a link artifact as Markdown `[text](url)`; the steps' files are rows
+    `| [text](url) | description |` of one Markdown artifact."""
+    out: dict[str, tuple[str | None, str]] = {}
+    for art in arts["markdown"]:
+        if art.key == "llmgenie-task-report":
+            continue
+        if art.key == "llmgenie-step-files":
+            for _text, url, description in re.findall(
+                r"\| \[(.+?)\]\((.+?)\) \| (.+?) \|", art.data
+            ):
+                out[url] = (art.key, description)
+        else:
+            m = re.fullmatch(r"\[(.+)\]\((.+)\)", art.data)
+            assert m, art.data
+            out[m.group(2)] = (art.key, art.description)
+    return out
 
 
 def test_task_artifacts_link_local_files(tmp_path, monkeypatch: pytest.MonkeyPatch) -> None:  # type: ignore[no-untyped-def]
@@ -133,11 +152,8 @@ def test_task_artifacts_link_local_files(tmp_path, monkeypatch: pytest.MonkeyPat
     finally:
         close_stores()
         get_settings.cache_clear()
-    links = [
-        a for a in _artifacts(run_id) if a.key != "llmgenie-task-report" and a.type == "markdown"
-    ]
+    links = _links(_by_type(_artifacts(run_id)))
     assert len(links) == len(report.artifacts)
-    for art in links:
-        m = re.fullmatch(r"\[(.+)\]\((file://.+)\)", art.data)
-        assert m, art.data
-        assert Path(m.group(2).removeprefix("file://")).is_file()
+    for link in links:
+        assert link.startswith("file://"), link
+        assert Path(link.removeprefix("file://")).is_file()
