@@ -109,11 +109,16 @@ def _run_with_progress(
                 f"running: {', '.join(sorted(running)) or '—'}   done: {', '.join(finished) or '—'}"
             )
 
+    from prefect.context import SyncClientContext
+
     unsubscribe = progress.listen(on_step)
     try:
-        return asyncio.run(
-            boss_flow(task=task, target=target, agents=agents, role=role, caller="cli")
-        )
+        # One sync client for the run: Prefect otherwise builds one (TLS context, connection)
+        # for each of its own lookups as the flow starts.
+        with SyncClientContext.get_or_create():
+            return asyncio.run(
+                boss_flow(task=task, target=target, agents=agents, role=role, caller="cli")
+            )
     finally:
         unsubscribe()
         if status is not None:
