@@ -26,6 +26,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from bench.machine import reference_row  # noqa: E402
 from tests.support.openai_server import Reply, ScriptedModelServer, final_answer  # noqa: E402
 
 _PLAN = {
@@ -153,6 +154,7 @@ def main() -> int:
 
     wall, path, seq = (statistics.median(x) for x in (walls, paths, sequential))
     rows = [
+        reference_row(),
         ("model answer delay", f"{args.delay:.2f} s", ""),
         ("full run (median)", f"{wall:.2f} s", f"runs: {', '.join(f'{w:.2f}' for w in walls)}"),
         ("critical path (median)", f"{path:.2f} s", "planner + slowest specialist + docs"),

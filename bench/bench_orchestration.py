@@ -22,6 +22,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
+from bench.machine import reference_row  # noqa: E402
 from tests.support.net import free_port  # noqa: E402
 
 EXAMPLE = REPO / "examples" / "shop"
@@ -308,6 +309,8 @@ def main() -> None:
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
 
+    name, value, note = reference_row()
+    rows.insert(0, (name, value, "", note))
     width = max(len(r[0]) for r in rows)
     print(f"{'measure':<{width}}  {'value':>10}  {'target':<12} verdict")
     for name, value, goal, verdict in rows:
