@@ -22,6 +22,9 @@ from tests.support.openai_server import ScriptedModelServer
 
 ROOT = Path(__file__).resolve().parents[3]
 
+#: what the recording run prints before its verdict on CrewAI
+_MARK = "egress-test-marker: "
+
 _RECORDING_RUN = """
 import json, socket, sys
 log = open(sys.argv[1], "w")
@@ -46,7 +49,8 @@ except SystemExit as exc:
     code = exc.code
 else:
     code = 0
-print(json.dumps({"crewai_imported": "crewai" in sys.modules}), file=sys.stderr)
+verdict = json.dumps({"crewai_imported": "crewai" in sys.modules})
+print("egress-test-marker: " + verdict, file=sys.stderr)
 sys.exit(code)
 """
 
@@ -73,6 +77,13 @@ def _run(tmp_path: Path, env: dict[str, str], *argv: str) -> tuple[int, str, str
     return proc.returncode, proc.stdout, proc.stderr, events
 
 
+def _crewai_imported(err: str) -> bool:
+    """The marker the run printed as it ended (libraries may still write while exiting)."""
+    marks = [line[len(_MARK) :] for line in err.splitlines() if line.startswith(_MARK)]
+    assert marks, f"the run printed no marker; stderr ends: {err[-2000:]}"
+    return bool(json.loads(marks[-1])["crewai_imported"])
+
+
 @pytest.mark.slow
 def test_a_model_run_connects_only_to_the_model_endpoint_and_prefect(
     tmp_path: Path, model_server: ScriptedModelServer
@@ -88,8 +99,9 @@ def test_a_model_run_connects_only_to_the_model_endpoint_and_prefect(
     )
     assert code == 0, err[-2000:]
     report = json.loads(out)
-    assert all(s["mode"] == "llm" for s in report["steps"])
-    assert json.loads(err.strip().splitlines()[-1]) == {"crewai_imported": True}
+    modes = {s["id"]: (s["mode"], s["attempts"]) for s in report["steps"]}
+    assert all(mode == "llm" for mode, _ in modes.values()), modes
+    assert _crewai_imported(err)
 
     prefect = urlsplit(os.environ["PREFECT_API_URL"])
     allowed = {("127.0.0.1", model_server.port), (prefect.hostname, prefect.port)}
@@ -106,7 +118,7 @@ def test_scan_never_imports_crewai_nor_touches_the_network(tmp_path: Path) -> No
     env = _clean_env(tmp_path / "home")
     code, _, err, events = _run(tmp_path, env, "scan", str(EXAMPLE), "--format", "json")
     assert code in (0, 1), err[-2000:]
-    assert json.loads(err.strip().splitlines()[-1]) == {"crewai_imported": False}
+    assert not _crewai_imported(err)
     assert not [e for e in events if "connect" in e]
 
 
@@ -118,4 +130,4 @@ def test_a_tool_only_run_never_imports_crewai(tmp_path: Path) -> None:
     )
     assert code == 0, err[-2000:]
     assert all(s["mode"] == "tool-only" for s in json.loads(out)["steps"])
-    assert json.loads(err.strip().splitlines()[-1]) == {"crewai_imported": False}
+    assert not _crewai_imported(err)
