@@ -191,8 +191,9 @@ def _postgres_prefect(
     raise RuntimeError("PostgreSQL-backed Prefect server did not start")
 
 
-def _run_cli(home: Path) -> float:
-    env = {**os.environ, "LLMGENIE_HOME": str(home)}
+def _run_cli(home: Path, cache: Path) -> float:
+    # `cache` holds the migrated template database new homes start from (flows/server.py)
+    env = {**os.environ, "LLMGENIE_HOME": str(home), "XDG_CACHE_HOME": str(cache)}
     for key in (
         "PREFECT_API_URL",
         "PREFECT_HOME",
@@ -235,25 +236,20 @@ def main() -> None:
     tmp = Path(tempfile.mkdtemp(prefix="llmgenie-bench-"))
     rows: list[tuple[str, str, str, str]] = []
     try:
+        cache = tmp / "cache"  # this machine "never ran llmgenie": no template database yet
+        new_machine = _run_cli(tmp / "new-machine-home", cache)
+        stop_embedded_server(Settings(home=tmp / "new-machine-home"))
         cli_home = tmp / "cli-home"
-        first = _run_cli(cli_home)
-        second = _run_cli(cli_home)
-        rows.append(
-            (
-                "llmgenie run example: first (fresh home)",
-                f"{first:.2f} s",
-                "≤ 15 s",
-                "ok" if first <= 15 else "MISS",
+        first = _run_cli(cli_home, cache)
+        second = _run_cli(cli_home, cache)
+        for label, seconds, target in (
+            ("llmgenie run example: first on a new machine", new_machine, 15),
+            ("llmgenie run example: first in a new home", first, 15),
+            ("llmgenie run example: second", second, 5),
+        ):
+            rows.append(
+                (label, f"{seconds:.2f} s", f"≤ {target} s", "ok" if seconds <= target else "MISS")
             )
-        )
-        rows.append(
-            (
-                "llmgenie run example: second",
-                f"{second:.2f} s",
-                "≤ 5 s",
-                "ok" if second <= 5 else "MISS",
-            )
-        )
 
         embedded_home = tmp / "embedded"
         from llmgenie.flows.runtime import ensure_prefect_api

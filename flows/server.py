@@ -4,7 +4,9 @@ Started on demand by `ensure_prefect_api()` as a detached process and reused by 
 only the first run pays Prefect's start-up; it stops itself after `server_idle_minutes` without
 requests. Its one change to Prefect's app: a 503 for a locked SQLite database carries
 `Retry-After: 0.05`, which Prefect's client honours, instead of the client's default 2-4 s
-back-off per retry. See docs/decisions/0002-embedded-prefect-api.md.
+back-off per retry. A new home's database starts as a copy of a migrated template kept per
+Prefect version in the user's cache, not from Prefect's ~200 migrations. See
+docs/decisions/0002-embedded-prefect-api.md.
 """
 
 from __future__ import annotations
@@ -14,13 +16,14 @@ import asyncio
 import json
 import os
 import random
+import shutil
 import socket
 import sys
 import time
 from pathlib import Path
 from typing import Any
 
-__all__ = ["RetryAfterOn503", "main", "prefect_env", "server_state_path"]
+__all__ = ["RetryAfterOn503", "main", "prefect_env", "server_state_path", "template_path"]
 
 _RETRY_AFTER_SECONDS = 0.05
 
@@ -55,8 +58,71 @@ def prefect_env(home: Path) -> dict[str, str]:
     }
 
 
+def _database_path(home: Path) -> Path:
+    return home / "prefect" / "prefect.db"
+
+
 def _database_url(home: Path) -> str:
-    return f"sqlite+aiosqlite:///{home / 'prefect' / 'prefect.db'}"
+    return f"sqlite+aiosqlite:///{_database_path(home)}"
+
+
+def template_path() -> Path:
+    """Where a migrated, empty database for this Prefect version is kept for new homes."""
+    from importlib.metadata import version
+
+    cache = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
+    return cache / "llmgenie" / f"prefect-{version('prefect')}.db"
+
+
+def _seed_database(home: Path) -> None:
+    """Give a new home a migrated database: a copy of the template, else migrate and keep one.
+
+    Prefect migrates a new SQLite database on its first start (~200 migrations, 6-9 s here);
+    copying an empty migrated one takes milliseconds. The template is per Prefect version and
+    holds the schema only; Prefect still checks the revision as it starts. A damaged template
+    is replaced; one that cannot be copied (space, permissions) is left alone.
+    """
+    import sqlite3
+    from contextlib import closing
+
+    database = _database_path(home)
+    if database.exists():
+        return
+    template = template_path()
+    if template.exists():
+        try:
+            shutil.copyfile(template, database)
+            with closing(sqlite3.connect(database)) as db:
+                sound: bool | None = db.execute("PRAGMA quick_check").fetchone()[0] == "ok"
+        except sqlite3.Error:
+            sound = False
+        except OSError:
+            sound = None
+        if sound:
+            return
+        database.unlink(missing_ok=True)
+        if sound is False:
+            template.unlink(missing_ok=True)
+    from prefect.server.database import provide_database_interface
+
+    asyncio.run(provide_database_interface().create_db())
+    if not template.exists():
+        _save_template(database, template)
+
+
+def _save_template(database: Path, template: Path) -> None:
+    import sqlite3
+    from contextlib import closing
+
+    partial = template.with_suffix(f".{os.getpid()}.tmp")
+    try:
+        template.parent.mkdir(parents=True, exist_ok=True)
+        with closing(sqlite3.connect(database)) as source, closing(sqlite3.connect(partial)) as to:
+            source.backup(to)  # consistent, whatever is still in the WAL
+            to.execute("PRAGMA journal_mode=DELETE")  # one self-contained file
+        partial.replace(template)
+    except (OSError, sqlite3.Error):
+        partial.unlink(missing_ok=True)  # no template: the next new home migrates too
 
 
 class RetryAfterOn503:
@@ -136,6 +202,8 @@ def main(argv: list[str] | None = None) -> None:
     os.environ["PREFECT_API_DATABASE_CONNECTION_URL"] = _database_url(args.home)
     os.environ.pop("PREFECT_API_URL", None)
     (args.home / "prefect").mkdir(parents=True, exist_ok=True)
+
+    _seed_database(args.home)
 
     import uvicorn
     from prefect.server.api.server import create_app
