@@ -27,26 +27,19 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from bench.machine import reference_row  # noqa: E402
-from tests.support.openai_server import Reply, ScriptedModelServer, final_answer  # noqa: E402
-
-_PLAN = {
-    "steps": [
-        {"id": "security", "agent": "security"},
-        {"id": "devops", "agent": "devops"},
-        {"id": "performance", "agent": "performance"},
-        {
-            "id": "documentation",
-            "agent": "documentation",
-            "depends_on": ["security", "devops", "performance"],
-        },
-    ]
-}
+from tests.support.openai_server import (  # noqa: E402
+    Reply,
+    ScriptedModelServer,
+    final_answer,
+    is_planner,
+    rules_like_plan,
+)
 
 
 def _responder(delay: float) -> Any:
     def respond(body: dict[str, Any]) -> Reply:
-        if "You are BOSS" in json.dumps(body.get("messages", [])):
-            return Reply.text(json.dumps(_PLAN), delay=delay)
+        if is_planner(body):
+            return Reply.text(rules_like_plan(), delay=delay)
         return Reply.text(final_answer("Bench narrative."), delay=delay)
 
     return respond
@@ -81,7 +74,7 @@ def _critical_path(report: dict[str, Any], server: ScriptedModelServer, since: f
     planner = [
         r.finished - r.started
         for r in server.chat_requests()
-        if r.started >= since and "You are BOSS" in json.dumps(r.body.get("messages", []))
+        if r.started >= since and is_planner(r.body)
     ]
     steps = {s["id"]: _seconds(s["started_at"], s["finished_at"]) for s in report["steps"]}
     slowest = max(steps[n] for n in ("security", "devops", "performance"))

@@ -18,7 +18,15 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
-__all__ = ["Recorded", "Reply", "ScriptedModelServer", "final_answer", "last_user_text"]
+__all__ = [
+    "Recorded",
+    "Reply",
+    "ScriptedModelServer",
+    "final_answer",
+    "is_planner",
+    "last_user_text",
+    "rules_like_plan",
+]
 
 
 @dataclass
@@ -78,6 +86,30 @@ def last_user_text(body: dict[str, Any]) -> str:
 
 def final_answer(summary: str = "The model's narrative.", findings: list | None = None) -> str:
     return json.dumps({"summary": summary, "findings": findings or []})
+
+
+def is_planner(body: dict[str, Any]) -> bool:
+    """Whether a request is BOSS's planner call (not a specialist's)."""
+    return "You are BOSS" in json.dumps(body.get("messages", []))
+
+
+def rules_like_plan() -> str:
+    """A plan answer with every specialist, documentation after the other three."""
+    return json.dumps(
+        {
+            "steps": [
+                {"id": "security", "agent": "security"},
+                {"id": "devops", "agent": "devops"},
+                {"id": "performance", "agent": "performance"},
+                {
+                    "id": "documentation",
+                    "agent": "documentation",
+                    "depends_on": ["security", "devops", "performance"],
+                },
+            ],
+            "notes": ["every specialist, documentation last"],
+        }
+    )
 
 
 class ScriptedModelServer:

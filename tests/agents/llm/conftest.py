@@ -3,7 +3,6 @@ that point llmgenie at it (through the providers' own variables, as a user would
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -11,34 +10,18 @@ from typing import Any
 import pytest
 
 from llmgenie.core.settings import get_settings
-from tests.support.openai_server import Reply, ScriptedModelServer, final_answer
+from tests.support.openai_server import (
+    Reply,
+    ScriptedModelServer,
+    final_answer,
+    is_planner,
+    rules_like_plan,
+)
 
 EXAMPLE = Path(__file__).resolve().parents[3] / "examples" / "shop"
 API_KEY = "sk-test-0123456789abcdefghijklmnop"
 
 ALL_STEPS = ["security", "devops", "performance", "documentation"]
-
-
-def is_planner(body: dict[str, Any]) -> bool:
-    return "You are BOSS" in json.dumps(body.get("messages", []))
-
-
-def rules_like_plan() -> str:
-    return json.dumps(
-        {
-            "steps": [
-                {"id": "security", "agent": "security"},
-                {"id": "devops", "agent": "devops"},
-                {"id": "performance", "agent": "performance"},
-                {
-                    "id": "documentation",
-                    "agent": "documentation",
-                    "depends_on": ["security", "devops", "performance"],
-                },
-            ],
-            "notes": ["every specialist, documentation last"],
-        }
-    )
 
 
 def default_responder(body: dict[str, Any]) -> Reply:
