@@ -22,7 +22,7 @@ from prefect.artifacts import (
     create_table_artifact,
 )
 
-from llmgenie.core.models import AgentReport, TaskReport
+from llmgenie.core.models import AgentReport, ArtifactRef, TaskReport
 from llmgenie.core.storage import reports
 
 __all__ = [
@@ -72,8 +72,8 @@ def _step_calls(report: AgentReport) -> list[tuple[str, dict[str, Any]]]:
     ]
 
 
-def _stored(report: TaskReport) -> list[dict[str, str]]:
-    """Each stored file of the task: its link (presigned for S3), name, checksum, size."""
+def _stored(report: TaskReport) -> list[tuple[ArtifactRef, dict[str, str]]]:
+    """Each stored file of the task with its link (presigned for S3), text and description."""
     from llmgenie.core.storage import open_store
 
     store = None
@@ -89,15 +89,16 @@ def _stored(report: TaskReport) -> list[dict[str, str]]:
         where = f"{ref.step_id}/" if ref.step_id else ""
         pending = " (upload pending)" if ref.pending_upload else ""
         files.append(
-            {
-                "name": ref.name,
-                "step_id": ref.step_id or "",
-                "link": url,
-                "link_text": f"{where}{ref.name}",
-                "description": (
-                    f"sha256 {ref.sha256}, {ref.size} bytes{pending}; stored at {ref.url}"
-                ),
-            }
+            (
+                ref,
+                {
+                    "link": url,
+                    "link_text": f"{where}{ref.name}",
+                    "description": (
+                        f"sha256 {ref.sha256}, {ref.size} bytes{pending}; stored at {ref.url}"
+                    ),
+                },
+            )
         )
     return files
 
@@ -129,12 +130,12 @@ def _task_calls(report: TaskReport) -> list[tuple[str, dict[str, Any]]]:
             },
         ),
     ]
-    files = _stored(report)
-    for f in files:
-        if not f["step_id"]:
-            link = {k: f[k] for k in ("link", "link_text", "description")}
-            calls.append(("link", {**link, "key": _LINK_KEYS.get(f["name"])}))
-    step_files = [f for f in files if f["step_id"]]
+    step_files = []
+    for ref, link in _stored(report):
+        if ref.step_id:
+            step_files.append(link)
+        else:
+            calls.append(("link", {**link, "key": _LINK_KEYS.get(ref.name)}))
     if step_files:
         calls.append(
             (
