@@ -18,8 +18,10 @@ import os
 import random
 import shutil
 import socket
+import sqlite3
 import sys
 import time
+from contextlib import closing
 from pathlib import Path
 from typing import Any
 
@@ -82,9 +84,6 @@ def _seed_database(home: Path) -> None:
     holds the schema only; Prefect still checks the revision as it starts. A damaged template
     is replaced; one that cannot be copied (space, permissions) is left alone.
     """
-    import sqlite3
-    from contextlib import closing
-
     database = _database_path(home)
     if database.exists():
         return
@@ -111,9 +110,6 @@ def _seed_database(home: Path) -> None:
 
 
 def _save_template(database: Path, template: Path) -> None:
-    import sqlite3
-    from contextlib import closing
-
     partial = template.with_suffix(f".{os.getpid()}.tmp")
     try:
         template.parent.mkdir(parents=True, exist_ok=True)
