@@ -174,6 +174,9 @@ def _postgres_prefect(
     server = [*prefect, "server", "start", "--host", "127.0.0.1", "--port", str(port), "--no-ui"]
     if scaled:
         server += ["--no-services", "--workers", "2"]
+        # the two API workers would race to register block schemas at start-up, and the
+        # loser's unique-key violation can take the server down; the bench uses no blocks
+        quiet["env"] = {**env, "PREFECT_API_BLOCKS_REGISTER_ON_START": "false"}
     procs.append(subprocess.Popen(server, **quiet))
     import httpx
 

@@ -148,36 +148,51 @@ class RetryAfterOn503:
 
 
 def _serialize_sqlite_transactions() -> None:
-    """Run the embedded API's SQLite transactions one at a time, in the server process.
+    """Run the embedded API's SQLite writes one at a time, in the server process.
 
     SQLite admits one writer; concurrent writers otherwise meet in SQLite's busy handler, which
-    sleeps in steps of up to 100 ms, or fail at once with SQLITE_BUSY_SNAPSHOT. Queueing them on
-    an asyncio lock costs microseconds. Re-entrant per task, since Prefect nests transactions.
+    sleeps in steps of up to 100 ms, or fail at once with SQLITE_BUSY_SNAPSHOT (a 503 to the
+    client, retried). Queueing them on an asyncio lock costs microseconds. Re-entrant per task,
+    since Prefect nests transactions. Two paths write: API handlers through `begin_transaction`,
+    and the task-run recorder, which writes its batches in a session of its own and commits
+    itself; left out, it made ~2.5 of every subflow's requests fail with "database is locked".
     """
     from contextlib import asynccontextmanager
     from contextvars import ContextVar
 
     from prefect.server.database.configurations import AioSqliteConfiguration
+    from prefect.server.services import task_run_recorder
 
-    original = AioSqliteConfiguration.begin_transaction
     lock = asyncio.Lock()
     holding: ContextVar[bool] = ContextVar("llmgenie_sqlite_lock_held", default=False)
 
     @asynccontextmanager
-    async def begin_transaction(self: Any, session: Any, with_for_update: bool = False) -> Any:
+    async def one_writer() -> Any:
         if holding.get():
-            async with original(self, session, with_for_update=with_for_update) as tx:
-                yield tx
+            yield
             return
         async with lock:
             token = holding.set(True)
             try:
-                async with original(self, session, with_for_update=with_for_update) as tx:
-                    yield tx
+                yield
             finally:
                 holding.reset(token)
 
+    begin = AioSqliteConfiguration.begin_transaction
+
+    @asynccontextmanager
+    async def begin_transaction(self: Any, session: Any, with_for_update: bool = False) -> Any:
+        async with one_writer(), begin(self, session, with_for_update=with_for_update) as tx:
+            yield tx
+
+    record = task_run_recorder._record_bulk_task_run_events
+
+    async def record_bulk_task_run_events(events: list[Any]) -> None:
+        async with one_writer():
+            await record(events)
+
     AioSqliteConfiguration.begin_transaction = begin_transaction  # type: ignore[method-assign]
+    task_run_recorder._record_bulk_task_run_events = record_bulk_task_run_events
 
 
 def _free_port() -> int:

@@ -34,21 +34,28 @@ def serve(tmp_path: Path) -> Iterator[object]:
     started: list[subprocess.Popen[bytes]] = []
     env = {k: v for k, v in os.environ.items() if not k.startswith("PREFECT_")}
     env["XDG_CACHE_HOME"] = str(tmp_path / "cache")
+    # the 503s Prefect answers for a locked database, otherwise silent, go to the server's stderr
+    env["PREFECT_SERVER_LOG_RETRYABLE_ERRORS"] = "true"
 
     def start(home: Path) -> str:
-        """Start a server on `home`, wait until it answers; return its API URL."""
+        """Start a server on `home`, wait until it answers; return its API URL.
+
+        Its stderr goes to `<home>.stderr` beside the home.
+        """
+        stderr = home.with_name(f"{home.name}.stderr").open("wb")
         proc = subprocess.Popen(
             [sys.executable, "-m", "llmgenie.flows.server", "--home", str(home)],
             env=env,
             stdout=subprocess.DEVNULL,
-            stderr=subprocess.PIPE,
+            stderr=stderr,
         )
         started.append(proc)
         state = home / "prefect" / "server.json"
         deadline = time.monotonic() + 120
         while time.monotonic() < deadline:
             if proc.poll() is not None:
-                raise AssertionError(f"server exited: {proc.stderr.read().decode()[-2000:]}")  # type: ignore[union-attr]
+                log = home.with_name(f"{home.name}.stderr").read_text()
+                raise AssertionError(f"server exited: {log[-2000:]}")
             if state.exists():
                 url = json.loads(state.read_text())["url"]
                 if httpx.get(f"{url}/health", timeout=2).status_code == 200:
@@ -93,3 +100,47 @@ def test_a_new_home_starts_from_the_template_and_a_damaged_one_is_rebuilt(
     assert _MARKER not in _tables(tmp_path / "third" / "prefect" / "prefect.db")
     with closing(sqlite3.connect(template)) as db:
         assert db.execute("PRAGMA quick_check").fetchone() == ("ok",)
+
+
+_CONCURRENT_SUBFLOWS = """
+import asyncio
+from prefect import flow, task
+
+@task
+async def stage(i: int) -> int:
+    return i
+
+@flow
+async def child(i: int) -> int:
+    return sum([await stage(j) for j in range(4)])
+
+@flow
+async def parent() -> None:
+    await asyncio.gather(*(child(i) for i in range(8)))
+
+for _ in range(3):
+    asyncio.run(parent())
+"""
+
+
+def test_concurrent_subflows_never_meet_a_locked_database(tmp_path: Path, serve: object) -> None:
+    """The task-run recorder writes beside the API's handlers; both queue on one lock.
+
+    Before they did, this workload made the server answer ~2 requests per subflow with a 503
+    for "database is locked" (retried by the client, seconds lost under load).
+    """
+    home = tmp_path / "home"
+    url = serve(home)  # type: ignore[operator]
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PREFECT_")}
+    env.update(PREFECT_API_URL=url, PREFECT_CLIENT_MAX_RETRIES="20", PREFECT_LOGGING_LEVEL="ERROR")
+    run = subprocess.run(
+        [sys.executable, "-c", _CONCURRENT_SUBFLOWS],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert run.returncode == 0, run.stderr[-2000:]
+    time.sleep(2)  # the recorder flushes task-run events in batches
+    log = home.with_name("home.stderr").read_text()
+    assert "database is locked" not in log, log[-3000:]
