@@ -40,6 +40,9 @@ def _configured_subflow(timeout: float, retries: int, retry_delay: float) -> Flo
     return specialist_flow.with_options(
         # in process the report comes back in memory; persisting it is for work-pool runs
         persist_result=False,
+        # in process the request is already a validated SpecialistRequest; Prefect's check
+        # builds a pydantic model of the signature on every call (~5 ms). Workers still check.
+        validate_parameters=False,
         timeout_seconds=timeout,
         retries=retries,
         retry_delay_seconds=retry_delay,

@@ -139,7 +139,8 @@ async def permission_stage(request: SpecialistRequest, spec: AgentSpec) -> list[
     step = request.step
     missing = missing_capabilities(step.capabilities, request.caller, spec.capabilities)
     kind = "permission.denied" if missing else "permission.granted"
-    audit.record(
+    await run_blocking(  # a database write: off the loop the other steps run on
+        audit.record,
         kind,
         actor=request.caller.name,
         task_id=request.task_id,
@@ -168,27 +169,30 @@ async def _run_tools(
     request: SpecialistRequest, session: TaskSession, capabilities: frozenset[Capability]
 ) -> ToolsetResult:
     settings = get_settings()
-    started = time.perf_counter()
-    result = await run_blocking(
-        run_toolset,
-        request.step.agent,
-        session.root,
-        session.context,
-        request.prior_reports,
-        capabilities,
-        {"prometheus_url": settings.prometheus_url},
-    )
-    audit.record(
-        "tool.called",
-        actor=request.step.agent,
-        task_id=request.task_id,
-        step_id=request.step.id,
-        tool=f"{request.step.agent}-toolset",
-        files=len(session.context.files),
-        findings=len(result.findings),
-        seconds=round(time.perf_counter() - started, 3),
-    )
-    return result
+
+    def tools_then_audit() -> ToolsetResult:  # both block: one trip off the event loop
+        started = time.perf_counter()
+        result = run_toolset(
+            request.step.agent,
+            session.root,
+            session.context,
+            request.prior_reports,
+            capabilities,
+            {"prometheus_url": settings.prometheus_url},
+        )
+        audit.record(
+            "tool.called",
+            actor=request.step.agent,
+            task_id=request.task_id,
+            step_id=request.step.id,
+            tool=f"{request.step.agent}-toolset",
+            files=len(session.context.files),
+            findings=len(result.findings),
+            seconds=round(time.perf_counter() - started, 3),
+        )
+        return result
+
+    return await run_blocking(tools_then_audit)
 
 
 async def _attempt(
