@@ -71,6 +71,18 @@ def measure_in_process() -> dict[str, object]:
         await run_plan(plan, make, lambda r: dispatch_step(r, settings))
         return time.perf_counter() - started
 
+    @flow(name="bench-bare-step", persist_result=False)
+    async def bare_step(i: int) -> int:
+        await asyncio.sleep(STEP_SECONDS)
+        return i
+
+    @flow(name="bench-bare-parent")
+    async def bare_parent(n: int) -> float:
+        """Prefect's own floor: empty subflows (no tasks, name, artifact or step work)."""
+        started = time.perf_counter()
+        await asyncio.gather(*(bare_step(i) for i in range(n)))
+        return time.perf_counter() - started
+
     async def main() -> dict[str, object]:
         await parent(1)  # warm up: imports, first flow registration
         sleeper.seconds = 0.0
@@ -81,7 +93,9 @@ def measure_in_process() -> dict[str, object]:
         walls = {}
         for n in (1, 4, 8):
             walls[n] = min([await parent(n) for _ in range(2)])
-        return {"overhead_ms": statistics.median(overheads) * 1000, "walls": walls}
+        await bare_parent(1)
+        bare = min([await bare_parent(8) for _ in range(2)])
+        return {"overhead_ms": statistics.median(overheads) * 1000, "walls": walls, "bare8": bare}
 
     return asyncio.run(main())
 
@@ -303,6 +317,14 @@ def main() -> None:
                 rows.append(
                     (f"{label}: {n} independent 0.5 s steps", f"{wall:.2f} s", goal, verdict)
                 )
+            rows.append(
+                (
+                    f"{label}: 8 empty Prefect subflows of 0.5 s",
+                    f"{float(result['bare8']):.2f} s",  # type: ignore[arg-type]
+                    "",
+                    "Prefect's own floor, for reference",
+                )
+            )
         stop_embedded_server(Settings(home=embedded_home))
         stop_embedded_server(Settings(home=cli_home))
     finally:
