@@ -1,7 +1,8 @@
 """Which Prefect API a run talks to: the user's `PREFECT_API_URL`, or the embedded one.
 
-Must run before anything imports Prefect: Prefect reads its settings from the environment when it
-is first imported. The embedded API is started once, as a detached process, and reused.
+Prefect reads its settings from the environment when it is first imported; a process that
+imported it earlier gets them refreshed, or it would quietly run on a temporary server of
+Prefect's own instead. The embedded API is started once, as a detached process, and reused.
 """
 
 from __future__ import annotations
@@ -39,12 +40,21 @@ def ensure_prefect_api(settings: Settings | None = None) -> str:
                 f"the Prefect API at {configured} (PREFECT_API_URL) does not answer; "
                 "start it, or unset PREFECT_API_URL to use the embedded one"
             )
+        _refresh_prefect_settings()
         return configured
     for key, value in prefect_env(settings.home).items():
         os.environ.setdefault(key, value)
     url = _embedded_server_url(settings)
     os.environ["PREFECT_API_URL"] = url
+    _refresh_prefect_settings()
     return url
+
+
+def _refresh_prefect_settings() -> None:
+    """Make an already imported Prefect see the environment set above."""
+    context = sys.modules.get("prefect.context")
+    if context is not None:
+        context.refresh_global_settings_context()
 
 
 def _healthy(url: str) -> bool:
