@@ -286,7 +286,9 @@ async def boss_flow(
                 early = start_speculatively(rules, request_for, run_step)
             plan = await plan_stage(quote(task_), quote(context), quote(rules))
             plan, kept = settle_speculation(plan, rules, early, session)
-            audit.record(
+            # database writes, off the loop the early steps are running on
+            await run_blocking(
+                audit.record,
                 "plan.decided",
                 actor="boss",
                 task_id=task_.id,
@@ -294,7 +296,7 @@ async def boss_flow(
                 steps=[s.model_dump(mode="json") for s in plan.steps],
                 notes=plan.notes,
             )
-            store.task_started(task_, plan)
+            await run_blocking(store.task_started, task_, plan)
             steps = await run_plan(
                 plan,
                 lambda step_id, prior: request_for(
@@ -315,7 +317,7 @@ async def boss_flow(
     report = merge_reports(task_, plan, steps, context).model_copy(
         update={"flow_run_id": flow_run_id, "started_at": started, "finished_at": utcnow()}
     )
-    report = store.task_finished(report)
+    report = await run_blocking(store.task_finished, report)
     telemetry.record_task(report)
     await run_blocking(telemetry.push)
     await _publish(report)
