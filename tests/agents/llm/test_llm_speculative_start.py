@@ -17,7 +17,12 @@ from prefect.client.orchestration import get_client
 from llmgenie.core.models import Mode, StepStatus, TaskReport
 from tests.agents.llm.conftest import ALL_STEPS, EXAMPLE, is_planner
 from tests.support.cli import run_cli
-from tests.support.openai_server import Reply, ScriptedModelServer, final_answer
+from tests.support.openai_server import (
+    Reply,
+    ScriptedModelServer,
+    final_answer,
+    rules_like_plan,
+)
 
 _ROLES = {
     "security": "Security and compliance",
@@ -138,16 +143,7 @@ def test_no_speculative_start_when_switched_off(
 ) -> None:
     def respond(body: dict[str, Any]) -> Reply:
         if is_planner(body):
-            return _plan(
-                {"id": "security", "agent": "security"},
-                {"id": "devops", "agent": "devops"},
-                {"id": "performance", "agent": "performance"},
-                {
-                    "id": "documentation",
-                    "agent": "documentation",
-                    "depends_on": ["security", "devops", "performance"],
-                },
-            )
+            return Reply.text(rules_like_plan())
         return Reply.text(final_answer("narrative"))
 
     model_server.responder = respond
