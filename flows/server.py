@@ -252,7 +252,9 @@ def main(argv: list[str] | None = None) -> None:
             except (OSError, ValueError):
                 pass
 
-    asyncio.run(serve())
+    # the event loop `prefect server start` gets from uvicorn: uvloop where it is installed
+    with asyncio.Runner(loop_factory=config.get_loop_factory()) as runner:
+        runner.run(serve())
     sys.exit(0)
 
 
