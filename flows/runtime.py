@@ -14,13 +14,20 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import IO
 
 import httpx
 
 from llmgenie.core.settings import Settings, get_settings
 from llmgenie.flows.server import prefect_env, server_state_path
 
-__all__ = ["PrefectUnavailable", "ensure_prefect_api", "stop_embedded_server"]
+__all__ = [
+    "ApiStart",
+    "PrefectUnavailable",
+    "ensure_prefect_api",
+    "start_prefect_api",
+    "stop_embedded_server",
+]
 
 _START_TIMEOUT_SECONDS = 90.0
 
@@ -31,23 +38,95 @@ class PrefectUnavailable(RuntimeError):
 
 def ensure_prefect_api(settings: Settings | None = None) -> str:
     """Return the API URL to use, starting the embedded server when none is configured."""
+    return start_prefect_api(settings).wait()
+
+
+def start_prefect_api(settings: Settings | None = None) -> ApiStart:
+    """Begin choosing the API; `wait()` on the result gives its URL.
+
+    A new embedded server takes seconds to start (Prefect's imports, a database copy); a caller
+    can import Prefect and its flows in the meantime, on the other core, and then wait. Prefect's
+    defaults for this home are in the environment when this returns; the API URL is set, and
+    an already imported Prefect refreshed, by `wait()`.
+    """
     settings = settings or get_settings()
     configured = os.environ.get("PREFECT_API_URL")
     if configured:
         os.environ.setdefault("PREFECT_HOME", str(settings.home / "prefect"))
-        if not _healthy(configured.rstrip("/")):
-            raise PrefectUnavailable(
-                f"the Prefect API at {configured} (PREFECT_API_URL) does not answer; "
-                "start it, or unset PREFECT_API_URL to use the embedded one"
-            )
-        _refresh_prefect_settings()
-        return configured
+        return ApiStart(settings, configured=configured)
     for key, value in prefect_env(settings.home).items():
         os.environ.setdefault(key, value)
-    url = _embedded_server_url(settings)
-    os.environ["PREFECT_API_URL"] = url
-    _refresh_prefect_settings()
-    return url
+    start = ApiStart(settings)
+    start.begin()
+    return start
+
+
+class ApiStart:
+    """An API being chosen: the user's, an embedded server already up, or one starting."""
+
+    def __init__(self, settings: Settings, configured: str | None = None) -> None:
+        self.settings = settings
+        self.configured = configured
+        self.url: str | None = None
+        self._lock: IO[str] | None = None  # held from spawning the server until it answers
+        self._proc: subprocess.Popen[bytes] | None = None
+
+    def begin(self) -> None:
+        home = self.settings.home
+        (home / "prefect").mkdir(parents=True, exist_ok=True)
+        self.url = _running_server(home)
+        if self.url:
+            return
+        lock = (home / "prefect" / "server.lock").open("w")
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:  # another process is starting it: wait() waits for that one
+            lock.close()
+            return
+        self._lock = lock
+        self.url = _running_server(home)
+        if self.url:
+            self._release()
+            return
+        self._proc = _spawn_server(self.settings)
+
+    def wait(self) -> str:
+        try:
+            url = self._wait()
+        finally:
+            self._release()
+        os.environ["PREFECT_API_URL"] = url
+        _refresh_prefect_settings()
+        return url
+
+    def _wait(self) -> str:
+        if self.configured:
+            if not _healthy(self.configured.rstrip("/")):
+                raise PrefectUnavailable(
+                    f"the Prefect API at {self.configured} (PREFECT_API_URL) does not answer; "
+                    "start it, or unset PREFECT_API_URL to use the embedded one"
+                )
+            return self.configured
+        if self.url:
+            return self.url
+        home = self.settings.home
+        if self._proc is None:  # another process started it: once its lock is free, use it
+            with (home / "prefect" / "server.lock").open("w") as lock:
+                fcntl.flock(lock, fcntl.LOCK_EX)
+            url = _running_server(home)
+            if url:
+                return url
+            self.begin()  # that start failed; try once ourselves
+            if self.url:
+                return self.url
+            if self._proc is None:
+                raise PrefectUnavailable(f"the embedded Prefect API of {home} could not start")
+        return _await_server(self._proc, home)
+
+    def _release(self) -> None:
+        if self._lock is not None:
+            self._lock.close()  # closing the file drops the flock
+            self._lock = None
 
 
 def _refresh_prefect_settings() -> None:
@@ -73,20 +152,18 @@ def _read_state(home: Path) -> dict[str, object] | None:
         return None
 
 
-def _embedded_server_url(settings: Settings) -> str:
-    home = settings.home
-    (home / "prefect").mkdir(parents=True, exist_ok=True)
+def _running_server(home: Path) -> str | None:
     state = _read_state(home)
     if state and _healthy(str(state["url"])):
         return str(state["url"])
-    with (home / "prefect" / "server.lock").open("w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)  # one starter at a time; the others reuse its server
-        state = _read_state(home)
-        if state and _healthy(str(state["url"])):
-            return str(state["url"])
-        server_state_path(home).unlink(missing_ok=True)
-        log = (home / "prefect" / "server.log").open("ab")
-        proc = subprocess.Popen(
+    return None
+
+
+def _spawn_server(settings: Settings) -> subprocess.Popen[bytes]:
+    home = settings.home
+    server_state_path(home).unlink(missing_ok=True)
+    with (home / "prefect" / "server.log").open("ab") as log:
+        return subprocess.Popen(
             [
                 sys.executable,
                 "-m",
@@ -102,22 +179,25 @@ def _embedded_server_url(settings: Settings) -> str:
             start_new_session=True,
             env={k: v for k, v in os.environ.items() if k != "PREFECT_API_URL"},
         )
-        deadline = time.monotonic() + _START_TIMEOUT_SECONDS
-        while time.monotonic() < deadline:
-            if proc.poll() is not None:
-                raise PrefectUnavailable(
-                    f"the embedded Prefect API exited with code {proc.returncode}; "
-                    f"see {home / 'prefect' / 'server.log'}"
-                )
-            state = _read_state(home)
-            if state and _healthy(str(state["url"])):
-                return str(state["url"])
-            time.sleep(0.1)
-        proc.kill()
-        raise PrefectUnavailable(
-            f"the embedded Prefect API did not start within {_START_TIMEOUT_SECONDS:.0f} s; "
-            f"see {home / 'prefect' / 'server.log'}"
-        )
+
+
+def _await_server(proc: subprocess.Popen[bytes], home: Path) -> str:
+    deadline = time.monotonic() + _START_TIMEOUT_SECONDS
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise PrefectUnavailable(
+                f"the embedded Prefect API exited with code {proc.returncode}; "
+                f"see {home / 'prefect' / 'server.log'}"
+            )
+        url = _running_server(home)
+        if url:
+            return url
+        time.sleep(0.1)
+    proc.kill()
+    raise PrefectUnavailable(
+        f"the embedded Prefect API did not start within {_START_TIMEOUT_SECONDS:.0f} s; "
+        f"see {home / 'prefect' / 'server.log'}"
+    )
 
 
 def stop_embedded_server(settings: Settings | None = None) -> bool:

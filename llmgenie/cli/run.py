@@ -61,12 +61,15 @@ def run(
 
     settings = get_settings()
     from llmgenie.core.logging import configure_logging
-    from llmgenie.flows.runtime import PrefectUnavailable, ensure_prefect_api
+    from llmgenie.flows.runtime import PrefectUnavailable, start_prefect_api
 
     configure_logging(settings)
     started = time.perf_counter()
     try:
-        api_url = ensure_prefect_api(settings)
+        api = start_prefect_api(settings)
+        import llmgenie.flows.boss  # noqa: F401  Prefect loads while a new embedded API starts
+
+        api_url = api.wait()
     except PrefectUnavailable as exc:
         typer.echo(f"llmgenie: error: {exc}", err=True)
         raise typer.Exit(EXIT_FINDINGS) from None
