@@ -23,6 +23,7 @@ from prefect.artifacts import (
 )
 
 from llmgenie.core.models import AgentReport, ArtifactRef, TaskReport
+from llmgenie.core.render import md_cell
 from llmgenie.core.storage import reports
 
 __all__ = [
@@ -104,8 +105,15 @@ def _stored(report: TaskReport) -> list[tuple[ArtifactRef, dict[str, str]]]:
 
 
 def _files_markdown(files: list[dict[str, str]]) -> str:
-    rows = [f"| [{f['link_text']}]({f['link']}) | {f['description']} |" for f in files]
+    rows = [
+        f"| [{_link_text(f['link_text'])}]({f['link']}) | {md_cell(f['description'])} |"
+        for f in files
+    ]
     return "\n".join(["# stored files", "", "| file | stored |", "|---|---|", *rows])
+
+
+def _link_text(text: str) -> str:
+    return md_cell(text).replace("[", "\\[").replace("]", "\\]")
 
 
 def _task_calls(report: TaskReport) -> list[tuple[str, dict[str, Any]]]:

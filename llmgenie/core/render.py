@@ -186,8 +186,9 @@ def render_sarif(
     return json.dumps(doc, indent=2) + "\n"
 
 
-def _md(text: str | None) -> str:
-    return (text or "").replace("|", "\\|").replace("\n", " ")
+def md_cell(value: object) -> str:
+    """A value as one Markdown table cell: pipes escaped, on one line; None is empty."""
+    return ("" if value is None else str(value)).replace("|", "\\|").replace("\n", " ")
 
 
 def render_markdown(result: ScanResult | Sequence[Finding], *, title: str = "llmgenie scan") -> str:
@@ -218,27 +219,27 @@ def render_markdown(result: ScanResult | Sequence[Finding], *, title: str = "llm
             where = (
                 f"`{f.file}:{f.line}`" if f.file and f.line else (f"`{f.file}`" if f.file else "")
             )
-            head = f"- **{f.rule_id}** {_md(f.title)}"
+            head = f"- **{f.rule_id}** {md_cell(f.title)}"
             if where:
                 head += f" — {where}"
             if f.resource:
                 head += f" `{f.resource}`"
             lines.append(head)
             if f.evidence:
-                lines.append(f"  - Evidence: `{_md(f.evidence)}`")
-            lines.append(f"  - Why: {_md(f.message)}")
+                lines.append(f"  - Evidence: `{md_cell(f.evidence)}`")
+            lines.append(f"  - Why: {md_cell(f.message)}")
             if f.remediation:
-                lines.append(f"  - Fix: {_md(f.remediation)}")
+                lines.append(f"  - Fix: {md_cell(f.remediation)}")
             if f.references:
-                lines.append(f"  - See: {_md(', '.join(f.references))}")
+                lines.append(f"  - See: {md_cell(', '.join(f.references))}")
         lines.append("")
     if s.skipped:
         lines += [f"## Skipped ({len(s.skipped)})", ""]
-        lines += [f"- `{sk.path}`: {_md(sk.reason)}" for sk in s.skipped]
+        lines += [f"- `{sk.path}`: {md_cell(sk.reason)}" for sk in s.skipped]
         lines.append("")
     if s.notes:
         lines += ["## Notes", ""]
-        lines += [f"- {_md(n)}" for n in s.notes]
+        lines += [f"- {md_cell(n)}" for n in s.notes]
         lines.append("")
     return "\n".join(lines).rstrip() + "\n"
 

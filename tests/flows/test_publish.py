@@ -16,6 +16,7 @@ from llmgenie.core.settings import get_settings
 from llmgenie.core.storage import close_stores, open_store
 from llmgenie.flows.publish import (
     MAX_TABLE_ROWS,
+    _files_markdown,
     apublish_step_artifacts,
     publish_step_artifacts,
     publish_task_artifacts,
@@ -157,3 +158,20 @@ def test_task_artifacts_link_local_files(tmp_path, monkeypatch: pytest.MonkeyPat
     for link in links:
         assert link.startswith("file://"), link
         assert Path(link.removeprefix("file://")).is_file()
+
+
+def test_the_stored_files_table_keeps_two_columns_whatever_the_paths() -> None:
+    """A home or bucket path with a pipe, a bracket or a newline stays inside its cell."""
+    md = _files_markdown(
+        [
+            {
+                "link": "file:///home/a%7Cb/report.json",
+                "link_text": "security/re|port].json",
+                "description": "stored at /home/a|b/x\nsecond line",
+            }
+        ]
+    )
+    row = md.splitlines()[-1]
+    assert len(re.findall(r"(?<!\\)\|", row)) == 3  # the table's own pipes only
+    assert row.startswith("| [security/re\\|port\\].json](file:///home/a%7Cb/report.json) |")
+    assert row.endswith("stored at /home/a\\|b/x second line |")

@@ -12,6 +12,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from llmgenie.core.models import AgentReport, Finding, severity_counts
+from llmgenie.core.render import md_cell
 
 __all__ = ["OWNER_UNKNOWN", "render_catalogue", "render_runbook", "service_key"]
 
@@ -25,10 +26,6 @@ _ROLLOUT_KINDS = {
 }
 _MAX_RISKS = 25
 _NOTHING_SELECTED = "**nothing** (selector matches no workload)"
-
-
-def _md(value: Any) -> str:
-    return str(value).replace("|", "\\|").replace("\n", " ")
 
 
 def service_key(w: dict[str, Any], duplicates: set[str]) -> str:
@@ -207,13 +204,13 @@ def render_runbook(
         "",
         "| | |",
         "|---|---|",
-        f"| Owner | {_md(w.get('owner') or OWNER_UNKNOWN)} |",
-        f"| Images | {_md(', '.join(f'`{i}`' for i in _images(w)) or '—')} |",
-        f"| Replicas | {_md(_replicas(w))} |",
+        f"| Owner | {md_cell(w.get('owner') or OWNER_UNKNOWN)} |",
+        f"| Images | {md_cell(', '.join(f'`{i}`' for i in _images(w)) or '—')} |",
+        f"| Replicas | {md_cell(_replicas(w))} |",
         f"| Disruption budget | {'yes' if w.get('disruption_budget') else 'none'} |",
-        f"| Ports | {_md(', '.join(_ports(w)) or '—')} |",
-        f"| Services | {_md(', '.join(w.get('services') or []) or 'none select it')} |",
-        f"| Service account | {_md(w.get('service_account') or 'default')} |",
+        f"| Ports | {md_cell(', '.join(_ports(w)) or '—')} |",
+        f"| Services | {md_cell(', '.join(w.get('services') or []) or 'none select it')} |",
+        f"| Service account | {md_cell(w.get('service_account') or 'default')} |",
         "",
         "## Ownership",
         "",
@@ -329,10 +326,11 @@ def render_catalogue(
             risks = severity_counts(_risks_for(w, by_resource))
             risk_text = ", ".join(f"{n} {s}" for s, n in risks.items()) or "none found"
             lines.append(
-                f"| {_md(service_key(w, duplicates))} | {w['kind']} | {_md(w['namespace'] or '—')} "
-                f"| {_md(', '.join(_images(w)) or '—')} | {_md(_replicas(w))} "
-                f"| {_md(', '.join(w.get('services') or []) or '—')} "
-                f"| {_md(w.get('owner') or 'unknown')} | {_md(risk_text)} |"
+                f"| {md_cell(service_key(w, duplicates))} | {w['kind']} "
+                f"| {md_cell(w['namespace'] or '—')} "
+                f"| {md_cell(', '.join(_images(w)) or '—')} | {md_cell(_replicas(w))} "
+                f"| {md_cell(', '.join(w.get('services') or []) or '—')} "
+                f"| {md_cell(w.get('owner') or 'unknown')} | {md_cell(risk_text)} |"
             )
     else:
         lines.append("No Kubernetes workloads in the target.")
@@ -345,8 +343,8 @@ def render_catalogue(
                 f"{p.get('port')}→{p.get('targetPort', p.get('port'))}" for p in s["ports"]
             )
             lines.append(
-                f"| {_md(s['resource'])} | {s['type']} | {_md(ports or '—')} "
-                f"| {_md(', '.join(s['selects']) or _NOTHING_SELECTED)} |"
+                f"| {md_cell(s['resource'])} | {s['type']} | {md_cell(ports or '—')} "
+                f"| {md_cell(', '.join(s['selects']) or _NOTHING_SELECTED)} |"
             )
     compose = inventory.get("compose_services", [])
     if compose:
@@ -354,8 +352,8 @@ def render_catalogue(
         lines.append("|---|---|---|---|")
         for s in compose:
             lines.append(
-                f"| {_md(s['name'])} | `{s['file']}` | {_md(s.get('image') or 'build')} "
-                f"| {_md(', '.join(map(str, s.get('ports', []))) or '—')} |"
+                f"| {md_cell(s['name'])} | `{s['file']}` | {md_cell(s.get('image') or 'build')} "
+                f"| {md_cell(', '.join(map(str, s.get('ports', []))) or '—')} |"
             )
     dockerfiles = inventory.get("dockerfiles", [])
     if dockerfiles:
@@ -363,9 +361,9 @@ def render_catalogue(
         lines.append("|---|---|---|---|---|")
         for d in dockerfiles:
             lines.append(
-                f"| `{d['file']}` | {_md(d.get('base_image') or '—')} | {len(d['stages'])} "
-                f"| {_md(', '.join(d['exposed_ports']) or '—')} "
-                f"| {_md(d.get('user') or 'root (none set)')} |"
+                f"| `{d['file']}` | {md_cell(d.get('base_image') or '—')} | {len(d['stages'])} "
+                f"| {md_cell(', '.join(d['exposed_ports']) or '—')} "
+                f"| {md_cell(d.get('user') or 'root (none set)')} |"
             )
     counts = severity_counts(fs)
     lines += ["", "## Findings across the target", ""]

@@ -19,6 +19,7 @@ from llmgenie.core.models import (
     Severity,
     TaskReport,
 )
+from llmgenie.core.render import md_cell
 
 __all__ = ["findings_rows", "markdown", "patches_of", "sarif", "step_markdown"]
 
@@ -51,10 +52,6 @@ def _loc(f: Finding) -> str:
     if not f.file:
         return ""
     return f"{f.file}:{f.line}" if f.line else f.file
-
-
-def _cell(text: str | None) -> str:
-    return (text or "").replace("|", "\\|").replace("\n", " ")
 
 
 def _markdown(report: TaskReport) -> str:
@@ -234,8 +231,8 @@ def _findings_table(findings: list[Finding], limit: int) -> list[str]:
     out = ["| severity | category | resource | location | title |", "|---|---|---|---|---|"]
     for row in findings_rows(findings, limit):
         out.append(
-            f"| {row['severity']} | {row['category']} | {_cell(row['resource'])} "
-            f"| {_cell(row['location'])} | {_cell(row['title'])} |"
+            f"| {row['severity']} | {row['category']} | {md_cell(row['resource'])} "
+            f"| {md_cell(row['location'])} | {md_cell(row['title'])} |"
         )
     if len(findings) > limit:
         out.append(f"\n… and {len(findings) - limit} more (see report.json)")
