@@ -60,9 +60,10 @@ def open_store(settings: Settings | None = None, *, migrate: bool = True) -> Sto
             return store
         engine = make_engine(settings.resolved_database_url)
         try:
-            current = migrations.check_schema(engine)
-            if migrate and current != migrations.head_revision():
-                migrations.upgrade(engine)
+            if not migrations.is_current(engine):
+                current = migrations.check_schema(engine)
+                if migrate and current != migrations.head_revision():
+                    migrations.upgrade(engine)
             store = Store(
                 settings,
                 engine,

@@ -1,26 +1,36 @@
-"""Schema migrations, run programmatically from the Alembic scripts shipped in the package."""
+"""Schema migrations, run programmatically from the Alembic scripts shipped in the package.
+
+Alembic is imported only when a database is not at `HEAD_REVISION`: a run against an up-to-date
+database reads one row instead (Alembic's import is ~130 ms of every `llmgenie run`).
+"""
 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from alembic import command
-from alembic.config import Config
-from alembic.runtime.migration import MigrationContext
-from alembic.script import ScriptDirectory
 from sqlalchemy import Connection, Engine, text
+from sqlalchemy.exc import DBAPIError
+
+if TYPE_CHECKING:
+    from alembic.config import Config
+    from alembic.script import ScriptDirectory
 
 __all__ = [
+    "HEAD_REVISION",
     "VERSION_TABLE",
     "SchemaTooNewError",
     "check_schema",
     "current_revision",
     "downgrade",
     "head_revision",
+    "is_current",
     "upgrade",
 ]
 
 VERSION_TABLE = "llmgenie_schema_version"
+#: The newest script in migrations/versions; a test holds it to Alembic's own head.
+HEAD_REVISION = "0002"
 _SCRIPTS = Path(__file__).with_name("migrations")
 # Any constant: serialises concurrent migrations of one PostgreSQL database.
 _PG_LOCK_ID = 0x6C6C6D67656E6965 & 0x7FFFFFFFFFFFFFFF
@@ -31,6 +41,8 @@ class SchemaTooNewError(RuntimeError):
 
 
 def _config(connection: Connection | None = None) -> Config:
+    from alembic.config import Config
+
     cfg = Config()
     cfg.set_main_option("script_location", str(_SCRIPTS))
     cfg.attributes["connection"] = connection
@@ -39,6 +51,8 @@ def _config(connection: Connection | None = None) -> Config:
 
 
 def _script() -> ScriptDirectory:
+    from alembic.script import ScriptDirectory
+
     return ScriptDirectory.from_config(_config())
 
 
@@ -48,7 +62,19 @@ def head_revision() -> str:
     return head
 
 
+def is_current(engine: Engine) -> bool:
+    """Whether the database is at `HEAD_REVISION`, read without Alembic; False when unsure."""
+    try:
+        with engine.connect() as conn:
+            rows = conn.execute(text(f"SELECT version_num FROM {VERSION_TABLE}")).all()
+    except DBAPIError:  # no version table yet: a new database
+        return False
+    return [r[0] for r in rows] == [HEAD_REVISION]
+
+
 def current_revision(engine: Engine) -> str | None:
+    from alembic.runtime.migration import MigrationContext
+
     with engine.connect() as conn:
         ctx = MigrationContext.configure(conn, opts={"version_table": VERSION_TABLE})
         return ctx.get_current_revision()
@@ -82,6 +108,8 @@ def _run(engine: Engine, fn: str, revision: str) -> None:
             with conn.begin():
                 if conn.dialect.name == "postgresql":
                     conn.execute(text("SELECT pg_advisory_xact_lock(:id)"), {"id": _PG_LOCK_ID})
+                from alembic import command
+
                 getattr(command, fn)(_config(conn), revision)
         finally:
             if sqlite:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
@@ -22,14 +24,17 @@ def test_upgrade_from_empty_downgrade_one_step_and_upgrade_again(fresh_db_url: s
     engine = make_engine(fresh_db_url)
     try:
         assert migrations.current_revision(engine) is None
+        assert not migrations.is_current(engine)
         migrations.upgrade(engine)
         head = migrations.head_revision()
         assert migrations.current_revision(engine) == head
+        assert migrations.is_current(engine)
         assert set(inspect(engine).get_table_names()) >= _TABLES
         assert "heartbeat_at" in {c["name"] for c in inspect(engine).get_columns("tasks")}
 
         migrations.downgrade(engine, "-1")
         assert migrations.current_revision(engine) == "0001"
+        assert not migrations.is_current(engine)
         columns = {c["name"] for c in inspect(engine).get_columns("tasks")}
         assert "heartbeat_at" not in columns and "target_key" not in columns
 
@@ -102,3 +107,35 @@ def test_db_upgrade_command(fresh_cli_env: Settings, capsys: pytest.CaptureFixtu
     assert code == 0 and "already at" in out
     code, out, _ = run_cli(capsys, "db", "status")
     assert code == 0 and migrations.head_revision() in out
+
+
+def test_head_revision_constant_is_alembics_head() -> None:
+    """`HEAD_REVISION` lets an up-to-date database skip Alembic; a new script must move it."""
+    assert migrations.head_revision() == migrations.HEAD_REVISION
+
+
+_OPEN_TWICE = """
+import sys
+from llmgenie.core.settings import Settings
+from llmgenie.core.storage import close_stores, open_store
+
+settings = Settings(database_url=sys.argv[1])
+open_store(settings)  # migrates a new database: Alembic runs
+close_stores()
+for name in [m for m in sys.modules if m == "alembic" or m.startswith("alembic.")]:
+    del sys.modules[name]
+open_store(settings)  # at head: one query, no Alembic
+print("alembic" in sys.modules)
+"""
+
+
+def test_a_database_at_head_opens_without_importing_alembic(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    url = f"sqlite:///{tmp_path / 'meta.db'}"
+    run = subprocess.run(
+        [sys.executable, "-c", _OPEN_TWICE, url], capture_output=True, text=True, timeout=120
+    )
+    assert run.returncode == 0, run.stderr[-2000:]
+    assert run.stdout.split()[-1] == "False"
