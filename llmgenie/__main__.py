@@ -1,3 +1,3 @@
-from llmgenie.cli.main import main
+from llmgenie.cli.main import entry
 
-main()
+entry()
