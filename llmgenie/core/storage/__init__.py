@@ -62,7 +62,7 @@ def open_store(settings: Settings | None = None, *, migrate: bool = True) -> Sto
         try:
             if not migrations.is_current(engine):
                 current = migrations.check_schema(engine)
-                if migrate and current != migrations.head_revision():
+                if migrate and current != migrations.HEAD_REVISION:
                     migrations.upgrade(engine)
             store = Store(
                 settings,
