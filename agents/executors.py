@@ -28,6 +28,7 @@ __all__ = [
     "ExecutorError",
     "ToolOnlyExecutor",
     "build_chain",
+    "preload_providers",
     "register_provider",
 ]
 
@@ -148,6 +149,21 @@ def build_chain(spec: AgentSpec, model_chain: list[str]) -> tuple[list[Executor]
         chain.append(factory(model, spec))
     chain.append(ToolOnlyExecutor())
     return chain, notes
+
+
+def preload_providers(models: list[str]) -> None:
+    """Import the providers' code and their SDK now, for a process about to call these models.
+
+    Otherwise CrewAI (about 3 s of imports here) loads when the planner first calls the model:
+    inside the run, on its critical path, beside the steps' own start. Nothing to do for an
+    empty list; a provider that is not installed is left for `build_chain` to note on the step.
+    """
+    if not models:
+        return
+    notes: list[str] = []
+    _load_llm_providers(notes)
+    if not notes:
+        importlib.import_module("llmgenie.agents.llm.providers").import_sdk()
 
 
 def _load_llm_providers(notes: list[str]) -> None:

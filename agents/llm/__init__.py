@@ -2,7 +2,8 @@
 
 Importing this package turns CrewAI's and OpenTelemetry's telemetry off (before anything can
 import them) and registers the providers with the executor chain. CrewAI itself is imported
-only when a model is first called, so tool-only runs never pay for it.
+when a model is first called, or at start-up by `llmgenie run` when a model is configured
+(`preload_providers`); tool-only runs never pay for it.
 """
 
 from __future__ import annotations

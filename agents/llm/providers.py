@@ -20,7 +20,7 @@ from typing import Any
 
 from llmgenie.agents.executors import ExecutorError
 
-__all__ = ["PROVIDER_NAMES", "ModelEndpoint", "make_llm", "resolve_endpoint"]
+__all__ = ["PROVIDER_NAMES", "ModelEndpoint", "import_sdk", "make_llm", "resolve_endpoint"]
 
 PROVIDER_NAMES: tuple[str, ...] = ("openai", "anthropic", "ollama")
 
@@ -113,6 +113,12 @@ _shared_lock = threading.Lock()
 _MAX_SHARED = 16
 #: the client's own ceiling; the interceptor cuts every request to its attempt's deadline
 _SHARED_CLIENT_TIMEOUT = 3600.0
+
+
+def import_sdk() -> None:
+    """Import CrewAI, which `make_llm` and the executor otherwise import on first use."""
+    import crewai
+    import crewai.tools  # noqa: F401
 
 
 def _new_llm(endpoint: ModelEndpoint, timeout: float, *, interceptor: Any) -> Any:

@@ -6,12 +6,12 @@ Entry points stay thin: parse, call one function of the layer below, render. Hea
 
 from __future__ import annotations
 
-import gc
 import os
 import sys
 
 import typer
 
+from llmgenie.cli import heap
 from llmgenie.cli.errors import UserError
 
 __all__ = ["app", "entry", "main"]
@@ -52,16 +52,15 @@ def main(argv: list[str] | None = None) -> None:
 def entry() -> None:
     """The `llmgenie` command (console script and `python -m llmgenie`): `main()`, then exit.
 
-    As the process exits, Python's collector walks every object still alive, some 200,000
-    after a run (Prefect, pydantic): 0.6-0.75 s of each `llmgenie run` on this machine, after
-    the report is out. Freezing them first skips that walk; exit handlers still run, objects
-    still go when their last reference does, and the memory goes back with the process. Not in
-    `main()`: tests and benchmarks call it in a process that goes on.
+    The process is the command's: its start-up imports are kept from the collector and its
+    heap is frozen before the interpreter exits (`llmgenie.cli.heap`). Not in `main()`: tests
+    and benchmarks call it in a process that goes on.
     """
+    heap.own_process()
     try:
         main()
     finally:
-        gc.freeze()
+        heap.freeze_for_exit()
 
 
 if __name__ == "__main__":

@@ -5,14 +5,18 @@ from __future__ import annotations
 import asyncio
 import sys
 import time
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
+from llmgenie.cli import heap
 from llmgenie.cli.errors import EXIT_FINDINGS, EXIT_OK, UserError
 from llmgenie.cli.main import app
 from llmgenie.cli.options import at_or_above, parse_agents, parse_severity
 from llmgenie.core.models import Role, Severity, StepStatus, TaskReport, TaskStatus
+
+if TYPE_CHECKING:
+    from llmgenie.core.settings import Settings
 
 __all__ = ["run"]
 
@@ -60,6 +64,7 @@ def run(
         raise UserError(str(exc)) from None
 
     settings = get_settings()
+    from llmgenie.agents.executors import preload_providers
     from llmgenie.core.logging import configure_logging
     from llmgenie.flows.runtime import PrefectUnavailable, start_prefect_api
 
@@ -67,8 +72,10 @@ def run(
     started = time.perf_counter()
     try:
         api = start_prefect_api(settings)
-        import llmgenie.flows.boss  # noqa: F401  Prefect loads while a new embedded API starts
+        with heap.startup():  # Prefect and CrewAI load while a new embedded API starts
+            import llmgenie.flows.boss  # noqa: F401
 
+            preload_providers(_models_in_use(settings))
         api_url = api.wait()
     except PrefectUnavailable as exc:
         typer.echo(f"llmgenie: error: {exc}", err=True)
@@ -83,6 +90,12 @@ def run(
     raise typer.Exit(
         gate_exit_code(report.status, [f.severity for f in report.findings], threshold)
     )
+
+
+def _models_in_use(settings: Settings) -> list[str]:
+    from llmgenie.agents.specs import load_specs
+
+    return [*settings.model_chain, *(m for spec in load_specs().values() for m in spec.models)]
 
 
 def _run_with_progress(
