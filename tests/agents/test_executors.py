@@ -9,7 +9,8 @@ _CHECK = """
 import sys
 from llmgenie.agents.executors import preload_providers
 preload_providers({models!r})
-print("llm" if "llmgenie.agents.llm" in sys.modules else "-", "crewai" if "crewai" in sys.modules else "-")
+loaded = sys.modules
+print("llm" if "llmgenie.agents.llm" in loaded else "-", "crewai" if "crewai" in loaded else "-")
 """
 
 

@@ -78,9 +78,9 @@ def test_a_model_run_loads_crewai_at_start_up_not_in_the_run(llmgenie_home: Path
             "OPENAI_BASE_URL": server.base_url,
             "OPENAI_API_KEY": "sk-test-0123456789abcdefghij",
         }
+        args = ["run", "find secrets", "--target", str(EXAMPLE), "--agents", "security"]
         run = subprocess.run(
-            [sys.executable, "-c", _RUN, "run", "find secrets", "--target", str(EXAMPLE)]
-            + ["--agents", "security", "--format", "json"],
+            [sys.executable, "-c", _RUN, *args, "--format", "json"],
             capture_output=True,
             text=True,
             timeout=300,
