@@ -138,10 +138,10 @@ def build_chain(spec: AgentSpec, model_chain: list[str]) -> tuple[list[Executor]
     models = list(spec.models) or list(model_chain)
     notes: list[str] = []
     chain: list[Executor] = []
-    if models and not all(m.split("/", 1)[0] in PROVIDERS for m in models):
+    if models and not all(_provider(m) in PROVIDERS for m in models):
         _load_llm_providers(notes)
     for model in models:
-        provider = model.split("/", 1)[0]
+        provider = _provider(model)
         factory = PROVIDERS.get(provider)
         if factory is None:
             notes.append(f"model {model!r}: no provider {provider!r} is available; skipped")
@@ -158,12 +158,15 @@ def preload_providers(models: list[str]) -> None:
     inside the run, on its critical path, beside the steps' own start. Nothing to do for an
     empty list; a provider that is not installed is left for `build_chain` to note on the step.
     """
-    if not models:
-        return
-    notes: list[str] = []
-    _load_llm_providers(notes)
-    if not notes:
+    providers = {_provider(m) for m in models}
+    if not providers <= PROVIDERS.keys():
+        _load_llm_providers([])
+    if providers & PROVIDERS.keys():  # at least one model will be called through CrewAI
         importlib.import_module("llmgenie.agents.llm.providers").import_sdk()
+
+
+def _provider(model: str) -> str:
+    return model.split("/", 1)[0]
 
 
 def _load_llm_providers(notes: list[str]) -> None:

@@ -64,7 +64,6 @@ def run(
         raise UserError(str(exc)) from None
 
     settings = get_settings()
-    from llmgenie.agents.executors import preload_providers
     from llmgenie.core.logging import configure_logging
     from llmgenie.flows.runtime import PrefectUnavailable, start_prefect_api
 
@@ -74,6 +73,7 @@ def run(
         api = start_prefect_api(settings)
         with heap.startup():  # Prefect and CrewAI load while a new embedded API starts
             import llmgenie.flows.boss  # noqa: F401
+            from llmgenie.agents.executors import preload_providers
 
             preload_providers(_models_in_use(settings))
         api_url = api.wait()

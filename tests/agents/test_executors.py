@@ -31,3 +31,7 @@ def test_no_model_loads_nothing() -> None:
 
 def test_a_named_model_loads_its_provider_and_crewai() -> None:
     assert _loaded_after(["openai/gpt-4o-mini"]) == "llm crewai"
+
+
+def test_a_model_of_no_known_provider_does_not_load_crewai() -> None:
+    assert _loaded_after(["nosuch/model"]) == "llm -"
