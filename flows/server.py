@@ -30,6 +30,12 @@ __all__ = ["RetryAfterOn503", "main", "prefect_env", "server_state_path", "templ
 
 _RETRY_AFTER_SECONDS = 0.05
 
+#: The CA bundle Prefect's clients load for the embedded API: one certificate whose private key
+#: was never kept, so it trusts nothing. The embedded API is plain http on loopback and no TLS
+#: handshake ever uses it; Prefect would otherwise parse certifi's ~140 certificates (~19 ms of
+#: CPU) for every client it builds, four per run. See docs/decisions/0002-embedded-prefect-api.md.
+TRUSTS_NOTHING_CA = Path(__file__).with_name("trusts_nothing.pem")
+
 
 def server_state_path(home: Path) -> Path:
     return home / "prefect" / "server.json"
@@ -50,6 +56,8 @@ def prefect_env(home: Path) -> dict[str, str]:
         "PREFECT_CLIENT_MAX_RETRIES": "12",
         "PREFECT_SERVER_LOG_RETRYABLE_ERRORS": "false",
         "PREFECT_UI_SHOW_PROMOTIONAL_CONTENT": "false",
+        # the API is http://127.0.0.1: no certificate is ever checked (TRUSTS_NOTHING_CA above)
+        "PREFECT_API_SSL_CERT_FILE": str(TRUSTS_NOTHING_CA),
         # Block types are registered on a server's first start (seconds on SQLite); llmgenie uses
         # none. `prefect block register -m prefect` adds them when a user wants them.
         "PREFECT_API_BLOCKS_REGISTER_ON_START": "false",

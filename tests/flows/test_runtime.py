@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import ssl
 import subprocess
 import sys
 from pathlib import Path
@@ -12,6 +13,7 @@ import httpx
 
 from llmgenie.core.settings import Settings
 from llmgenie.flows.runtime import stop_embedded_server
+from llmgenie.flows.server import TRUSTS_NOTHING_CA, prefect_env
 
 _PREFECT_FIRST = """
 import prefect.context  # imported before llmgenie chooses the API, as a library user might
@@ -22,6 +24,7 @@ from llmgenie.flows.runtime import ensure_prefect_api
 url = ensure_prefect_api()
 print(url)
 print(get_current_settings().api.url)
+print(get_current_settings().api.ssl_cert_file)
 """
 
 
@@ -33,9 +36,21 @@ def test_a_process_that_imported_prefect_first_still_uses_the_embedded_api() -> 
         [sys.executable, "-c", _PREFECT_FIRST], env=env, capture_output=True, text=True, timeout=120
     )
     assert run.returncode == 0, run.stderr[-2000:]
-    chosen, seen_by_prefect = run.stdout.split()[-2:]
+    chosen, seen_by_prefect, ca_bundle = run.stdout.split()[-3:]
     assert chosen.startswith("http://127.0.0.1:")
     assert seen_by_prefect == chosen
+    assert ca_bundle == str(TRUSTS_NOTHING_CA)
+
+
+def test_clients_of_the_plain_http_embedded_api_load_a_one_certificate_bundle() -> None:
+    """Prefect builds a TLS context for every client, even for http://; with certifi's bundle
+    that is ~19 ms of parsing each time, four times a run. The bundle llmgenie gives it holds
+    one CA whose key was never kept: it loads in well under a millisecond and trusts nothing."""
+    context = ssl.create_default_context(cafile=str(TRUSTS_NOTHING_CA))
+    assert context.cert_store_stats()["x509_ca"] == 1
+    (cert,) = context.get_ca_certs()
+    assert "trusts nothing" in str(cert["subject"])
+    assert prefect_env(Path("/home"))["PREFECT_API_SSL_CERT_FILE"] == str(TRUSTS_NOTHING_CA)
 
 
 _START = """
