@@ -9,6 +9,7 @@ and the token budget. Provider failures become `ExecutorError`s with the chain's
 
 from __future__ import annotations
 
+import functools
 import json
 import threading
 import time
@@ -84,7 +85,7 @@ def run_crew(
     spec: AgentSpec, llm: Any, tools: list[Any], description: str, expected_output: str
 ) -> Any:
     """One CrewAI Agent + Task from the spec, run as a one-agent crew; returns its output."""
-    from crewai import Agent, Crew, Process, Task
+    from crewai import Agent, Process, Task
 
     agent = Agent(
         role=spec.role,
@@ -99,16 +100,31 @@ def run_crew(
         verbose=False,
     )
     task = Task(description=description, expected_output=expected_output, agent=agent)
-    crew = Crew(agents=[agent], tasks=[task], process=Process.sequential, verbose=False)
-    if hasattr(crew, "_task_output_handler"):
-        crew._task_output_handler = _NoReplayLog()
+    crew = _crew_class()(agents=[agent], tasks=[task], process=Process.sequential, verbose=False)
     return crew.kickoff()
 
 
+@functools.cache
+def _crew_class() -> type[Any]:
+    """CrewAI's Crew without its replay log.
+
+    A Crew builds the log as it is constructed: a SQLite file (`latest_kickoff_task_outputs.db`)
+    opened under a cross-process file lock that waiters poll every 0.25 s, then rewritten and
+    fsynced on every kickoff, all for `crew.replay()`, which llmgenie never calls; the step's
+    report is the record. Three specialists building their crews at once queued on that lock:
+    their model calls went out ~300 ms after the first (docs/decisions/0013-speculative-start.md).
+    """
+    from crewai import Crew
+    from pydantic import PrivateAttr
+
+    class CrewWithoutReplayLog(Crew):
+        _task_output_handler: Any = PrivateAttr(default_factory=_NoReplayLog)
+
+    return CrewWithoutReplayLog
+
+
 class _NoReplayLog:
-    """Stands in for CrewAI's replay log: a SQLite file it rewrites (and fsyncs) on every
-    kickoff, ~25 ms of each step, for `crew.replay()`, which llmgenie never calls; the step's
-    report is the record."""
+    """Stands in for CrewAI's replay log (`_crew_class`)."""
 
     def update(self, task_index: int, log: dict[str, Any]) -> None:
         pass

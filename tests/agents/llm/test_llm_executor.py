@@ -182,6 +182,20 @@ def test_the_key_goes_only_in_the_authorization_header(
     assert API_KEY not in json.dumps(req.body)
 
 
+def test_a_step_builds_no_crewai_replay_log(
+    model_server: ScriptedModelServer, use_model: Any
+) -> None:
+    """CrewAI's replay log is a SQLite file opened under a cross-process file lock (polled every
+    0.25 s) each time a Crew is built; steps building crews at once queued on it."""
+    from crewai_core.paths import db_storage_path
+
+    replay_log = Path(db_storage_path()) / "latest_kickoff_task_outputs.db"
+    replay_log.unlink(missing_ok=True)
+    result = _execute(model_server, use_model, _request())
+    assert result.mode is Mode.llm
+    assert not replay_log.exists()
+
+
 def test_the_prompt_is_budgeted_when_tool_output_is_large(
     model_server: ScriptedModelServer, use_model: Any
 ) -> None:
