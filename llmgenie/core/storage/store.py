@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import logging
@@ -11,6 +12,7 @@ import socket
 import threading
 import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -46,6 +48,7 @@ from llmgenie.core.storage.tables import (
 __all__ = [
     "GENESIS_HASH",
     "AmbiguousTaskIdError",
+    "ArtifactFile",
     "AuditEvent",
     "Drift",
     "Store",
@@ -82,6 +85,23 @@ class Drift(BaseModel):
             f"since task {self.previous_task_id[:12]}: {len(self.new)} new, "
             f"{len(self.fixed)} fixed, {len(self.still_open)} still open"
         )
+
+
+@dataclass(frozen=True)
+class ArtifactFile:
+    """One file to store for a task: under its step's folder, or the task's when `step_id` is
+    None."""
+
+    step_id: str | None
+    name: str
+    data: bytes
+    content_type: str = "application/octet-stream"
+
+
+@functools.cache
+def _upload_pool() -> ThreadPoolExecutor:
+    """Threads for a task's uploads to a bucket (boto3 clients are thread-safe)."""
+    return ThreadPoolExecutor(max_workers=8, thread_name_prefix="llmgenie-upload")
 
 
 @dataclass(frozen=True)
@@ -275,7 +295,7 @@ class Store:
     def task_finished(self, report: TaskReport) -> TaskReport:
         """Store the report's rows and files; returns it with `artifacts` filled in."""
         self._stop_heartbeat(report.task_id)
-        self._write_report_files(report)
+        self.put_artifacts(report.task_id, _report_files(report))
         artifacts = self.artifacts(report.task_id)
         report = report.model_copy(update={"artifacts": artifacts})
         json_ref = self.put_artifact(
@@ -312,41 +332,6 @@ class Store:
 
         self._tx(tx)
         return report
-
-    def _write_report_files(self, report: TaskReport) -> None:
-        from llmgenie.core.storage import reports
-
-        for step in report.steps:
-            # The step's full result: structured tool output, findings, notes, attempts.
-            self.put_artifact(
-                report.task_id,
-                step.id,
-                "output.json",
-                step.model_dump_json(indent=2).encode(),
-                "application/json",
-            )
-            for name, diff in reports.patches_of(step):
-                self.put_artifact(
-                    report.task_id, step.id, f"patches/{name}", diff.encode(), "text/x-diff"
-                )
-            for name, text in reports.documents_of(step):
-                self.put_artifact(
-                    report.task_id, step.id, name, text.encode(), "text/markdown; charset=utf-8"
-                )
-        self.put_artifact(
-            report.task_id,
-            None,
-            "report.md",
-            reports.markdown(report).encode(),
-            "text/markdown; charset=utf-8",
-        )
-        self.put_artifact(
-            report.task_id,
-            None,
-            "report.sarif",
-            reports.sarif(report).encode(),
-            "application/sarif+json",
-        )
 
     def mark_interrupted(self) -> list[str]:
         """Rows still `running` whose process is gone become `interrupted`; returns their ids."""
@@ -492,53 +477,75 @@ class Store:
         content_type: str = "application/octet-stream",
     ) -> ArtifactRef:
         """Store a file under `tasks/{task_id}/{step_id}/{name}`; spool it if the store is down."""
-        key = artifact_key(task_id, step_id, name)
-        digest = sha256_hex(data)
-        spool_path: str | None = None
-        try:
-            url = self.backend.put(key, data, content_type, digest)
-        except ArtifactUnavailableError as exc:
-            _log.warning("artifact store unavailable, spooling %s: %s", key, exc)
-            spool_path = str(self.spool.put(key, data))
-            url = self.backend.url_for(key)
-        step_key = step_id or TASK_STEP
+        (ref,) = self.put_artifacts(task_id, [ArtifactFile(step_id, name, data, content_type)])
+        return ref
+
+    def put_artifacts(self, task_id: str, files: list[ArtifactFile]) -> list[ArtifactRef]:
+        """Store several files of a task: uploaded at once, recorded in one transaction.
+
+        A report's files are ~10 objects at the end of every run; one by one, each paid a
+        round trip to the bucket and a transaction of its own. A file that cannot be uploaded
+        is spooled, as with `put_artifact`.
+        """
+        if self.backend.kind == "local" or len(files) < 2:  # a folder: no round trips
+            puts = [self._upload(task_id, f) for f in files]
+        else:
+            puts = list(_upload_pool().map(lambda f: self._upload(task_id, f), files))
         now = utcnow()
 
-        def tx(s: Session) -> ArtifactRow:
-            row = s.scalars(
-                select(ArtifactRow).where(
-                    ArtifactRow.task_id == task_id,
-                    ArtifactRow.step_key == step_key,
-                    ArtifactRow.name == name,
-                )
-            ).first()
-            if row is None:
-                row = ArtifactRow(task_id=task_id, step_key=step_key, name=name, created_at=now)
-                s.add(row)
-            row.key, row.url, row.sha256, row.size = key, url, digest, len(data)
-            row.content_type = content_type
-            row.pending_upload = spool_path is not None
-            row.spool_path = spool_path
-            row.uploaded_at = None if spool_path else now
+        def tx(s: Session) -> list[ArtifactRow]:
+            rows = []
+            for f, (key, url, digest, spool_path) in zip(files, puts, strict=True):
+                step_key = f.step_id or TASK_STEP
+                row = s.scalars(
+                    select(ArtifactRow).where(
+                        ArtifactRow.task_id == task_id,
+                        ArtifactRow.step_key == step_key,
+                        ArtifactRow.name == f.name,
+                    )
+                ).first()
+                if row is None:
+                    row = ArtifactRow(
+                        task_id=task_id, step_key=step_key, name=f.name, created_at=now
+                    )
+                    s.add(row)
+                row.key, row.url, row.sha256, row.size = key, url, digest, len(f.data)
+                row.content_type = f.content_type
+                row.pending_upload = spool_path is not None
+                row.spool_path = spool_path
+                row.uploaded_at = None if spool_path else now
+                rows.append(row)
             s.flush()
             self._count_pending(s, task_id)
-            return row
+            return rows
 
-        row = self._tx(tx)
+        rows = self._tx(tx)
         from llmgenie.core import audit
 
-        audit.record_in(
-            self,
-            "artifact.written",
-            actor="storage",
-            task_id=task_id,
-            step_id=step_id,
-            url=url,
-            sha256=digest,
-            size=len(data),
-            pending_upload=row.pending_upload,
-        )
-        return mapping.artifact_ref(row)
+        for f, row in zip(files, rows, strict=True):
+            audit.record_in(
+                self,
+                "artifact.written",
+                actor="storage",
+                task_id=task_id,
+                step_id=f.step_id,
+                url=row.url,
+                sha256=row.sha256,
+                size=row.size,
+                pending_upload=row.pending_upload,
+            )
+        return [mapping.artifact_ref(row) for row in rows]
+
+    def _upload(self, task_id: str, f: ArtifactFile) -> tuple[str, str, str, str | None]:
+        """(key, url, sha256, spool path or None) of one file put in the backend or the spool."""
+        key = artifact_key(task_id, f.step_id, f.name)
+        digest = sha256_hex(f.data)
+        try:
+            return key, self.backend.put(key, f.data, f.content_type, digest), digest, None
+        except ArtifactUnavailableError as exc:
+            _log.warning("artifact store unavailable, spooling %s: %s", key, exc)
+            spool_path = str(self.spool.put(key, f.data))
+            return key, self.backend.url_for(key), digest, spool_path
 
     def artifacts(self, task_id: str) -> list[ArtifactRef]:
         def tx(s: Session) -> list[ArtifactRef]:
@@ -737,3 +744,31 @@ class Store:
             return (head.seq, head.hash) if head else None
 
         return self._tx(tx)
+
+
+def _report_files(report: TaskReport) -> list[ArtifactFile]:
+    """The files of a finished task besides report.json: each step's full result (structured
+    tool output, findings, notes, attempts), its patches and documents; the Markdown and SARIF
+    reports."""
+    from llmgenie.core.storage import reports
+
+    files = []
+    for step in report.steps:
+        files.append(
+            ArtifactFile(
+                step.id, "output.json", step.model_dump_json(indent=2).encode(), "application/json"
+            )
+        )
+        for name, diff in reports.patches_of(step):
+            files.append(ArtifactFile(step.id, f"patches/{name}", diff.encode(), "text/x-diff"))
+        for name, text in reports.documents_of(step):
+            files.append(ArtifactFile(step.id, name, text.encode(), "text/markdown; charset=utf-8"))
+    files.append(
+        ArtifactFile(
+            None, "report.md", reports.markdown(report).encode(), "text/markdown; charset=utf-8"
+        )
+    )
+    files.append(
+        ArtifactFile(None, "report.sarif", reports.sarif(report).encode(), "application/sarif+json")
+    )
+    return files

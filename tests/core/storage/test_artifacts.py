@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import threading
 
 import boto3
 import httpx
@@ -17,6 +18,7 @@ from llmgenie.core.storage.artifacts import (
     artifact_key,
     make_backend,
 )
+from llmgenie.core.storage.store import ArtifactFile
 from tests.support.cli import run_cli
 from tests.support.net import closed_port_url
 from tests.support.reports import make_report, make_task
@@ -108,6 +110,39 @@ def test_task_report_objects_land_in_the_bucket(s3_bucket: str, tmp_path, db_url
         assert httpx.get(presigned).status_code == 200
     finally:
         close_stores()
+
+
+def test_a_tasks_files_upload_at_once_and_one_failure_spools_only_that_file(
+    s3_bucket: str,
+    tmp_path,
+    db_url: str,  # type: ignore[no-untyped-def]
+) -> None:
+    store = open_store(_settings_for(s3_bucket, tmp_path, db_url))
+    real_put = store.backend.put
+    two_at_once = threading.Barrier(2, timeout=10)  # broken (an error) if uploads run one by one
+
+    def put(key: str, data: bytes, content_type: str, sha256: str) -> str:
+        if key.endswith(("/a.md", "/b.md")):
+            two_at_once.wait()
+        if key.endswith("/broken.md"):
+            raise ArtifactUnavailableError("the bucket refused this one")
+        return real_put(key, data, content_type, sha256)
+
+    store.backend.put = put  # type: ignore[method-assign]
+    try:
+        files = [ArtifactFile("sec", n, f"# {n}".encode(), "text/markdown") for n in NAMES]
+        refs = store.put_artifacts("t-batch", files)
+        assert [r.name for r in refs] == list(NAMES)
+        assert [r.pending_upload for r in refs] == [n == "broken.md" for n in NAMES]
+        assert store.read_artifact("t-batch", "sec", "b.md") == b"# b.md"
+        assert store.pending_count() == 1
+        written = [e for e in store.audit_events() if e.kind == "artifact.written"]
+        assert len(written) == len(NAMES)
+    finally:
+        close_stores()
+
+
+NAMES = ("a.md", "b.md", "broken.md", "c.md")
 
 
 def test_s3_down_spools_then_sync_uploads(
