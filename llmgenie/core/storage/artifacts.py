@@ -10,6 +10,7 @@ import hashlib
 import io
 import os
 import tempfile
+import threading
 import time
 from pathlib import Path
 from typing import Protocol
@@ -124,27 +125,32 @@ class S3ArtifactBackend:
         self.multipart_chunksize = multipart_chunksize
         self.circuit_seconds = circuit_seconds
         self._client_obj = None
+        # one client for the threads a task's uploads run on (`Store.put_artifacts`)
+        self._client_lock = threading.Lock()
         self._down_since: float | None = None
 
     # -- plumbing -------------------------------------------------------------------------
     def _client(self):  # type: ignore[no-untyped-def]
-        if self._client_obj is None:
-            import boto3
-            from botocore.config import Config
+        with self._client_lock:
+            if self._client_obj is None:
+                import boto3
+                from botocore.config import Config
 
-            config = Config(
-                retries={"max_attempts": self.max_attempts, "mode": "standard"},
-                connect_timeout=self.connect_timeout,
-                read_timeout=self.read_timeout,
-                # Path-style works with every S3-compatible server; virtual-host style does not.
-                s3={"addressing_style": "path"} if os.environ.get("AWS_ENDPOINT_URL") else {},
-            )
-            self._client_obj = boto3.session.Session().client("s3", config=config)
-        return self._client_obj
+                config = Config(
+                    retries={"max_attempts": self.max_attempts, "mode": "standard"},
+                    connect_timeout=self.connect_timeout,
+                    read_timeout=self.read_timeout,
+                    # Path-style works with every S3-compatible server; virtual-host style
+                    # does not.
+                    s3={"addressing_style": "path"} if os.environ.get("AWS_ENDPOINT_URL") else {},
+                )
+                self._client_obj = boto3.session.Session().client("s3", config=config)
+            return self._client_obj
 
     def reset(self) -> None:
         """Forget a failed endpoint and re-read boto3's configuration (used by sync)."""
-        self._client_obj = None
+        with self._client_lock:
+            self._client_obj = None
         self._down_since = None
 
     def full_key(self, key: str) -> str:

@@ -115,8 +115,17 @@ def test_task_report_objects_land_in_the_bucket(s3_bucket: str, tmp_path, db_url
 def test_a_tasks_files_upload_at_once_and_one_failure_spools_only_that_file(
     s3_bucket: str,
     tmp_path,
-    db_url: str,  # type: ignore[no-untyped-def]
+    db_url: str,
+    monkeypatch: pytest.MonkeyPatch,  # type: ignore[no-untyped-def]
 ) -> None:
+    clients = []
+    real_client = boto3.session.Session.client
+
+    def client(session: boto3.session.Session, *args, **kwargs):  # type: ignore[no-untyped-def]
+        clients.append(args[0] if args else kwargs.get("service_name"))
+        return real_client(session, *args, **kwargs)
+
+    monkeypatch.setattr(boto3.session.Session, "client", client)
     store = open_store(_settings_for(s3_bucket, tmp_path, db_url))
     real_put = store.backend.put
     two_at_once = threading.Barrier(2, timeout=10)  # broken (an error) if uploads run one by one
@@ -138,6 +147,7 @@ def test_a_tasks_files_upload_at_once_and_one_failure_spools_only_that_file(
         assert store.pending_count() == 1
         written = [e for e in store.audit_events() if e.kind == "artifact.written"]
         assert len(written) == len(NAMES)
+        assert clients == ["s3"]  # the uploading threads shared one client
     finally:
         close_stores()
 
