@@ -155,9 +155,12 @@ def _postgres_prefect(
     Stock: one `prefect server start` process, API and background services together. Scaled:
     the topology of Prefect's "scale self-hosted" guide (docs/decisions/0002) — the API
     with two workers, the background services in their own process, events over Redis; on one
-    2-core machine the services run at a lower CPU priority, standing in for their own node.
+    2-core machine the services run at a lower CPU priority, standing in for their own node —
+    with the task-run recorder batched, as infra/README.md recommends.
     """
     import psycopg
+
+    from llmgenie.flows.server import TASK_RUN_RECORDER_BATCHING
 
     database = "llmgenie_bench_prefect_scaled" if scaled else "llmgenie_bench_prefect"
     try:
@@ -174,7 +177,7 @@ def _postgres_prefect(
         "PREFECT_API_DATABASE_CONNECTION_URL": f"postgresql+asyncpg://postgres@127.0.0.1:5432/{database}",
         "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
         "PREFECT_LOGGING_LEVEL": "ERROR",
-        **(_REDIS_MESSAGING if scaled else {}),
+        **({**_REDIS_MESSAGING, **TASK_RUN_RECORDER_BATCHING} if scaled else {}),
     }
     env.pop("PREFECT_API_URL", None)
     prefect = [sys.executable, "-m", "prefect"]
@@ -284,7 +287,7 @@ def main() -> None:
             ("embedded SQLite", embedded, 1.5),
             ("PostgreSQL, stock server", lambda: _postgres_prefect(tmp), 1.0),
             (
-                "PostgreSQL, scaled (API x2)",
+                "PostgreSQL, scaled (API x2, recorder batched)",
                 lambda: _postgres_prefect(tmp, scaled=True) if _redis_ready() else None,
                 1.0,
             ),

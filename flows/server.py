@@ -37,6 +37,17 @@ _RETRY_AFTER_SECONDS = 0.05
 TRUSTS_NOTHING_CA = Path(__file__).with_name("trusts_nothing.pem")
 
 
+#: Task runs reach a Prefect API as events, three per task run, and by default its task-run
+#: recorder writes each event in a transaction of its own: 54 in an LLM run, each competing with
+#: the child flow runs being created. Batched, they are written together, at most a second after
+#: they happen. The embedded server has this by default; infra/README.md recommends it for a
+#: production Prefect server. See docs/decisions/0002-embedded-prefect-api.md.
+TASK_RUN_RECORDER_BATCHING = {
+    "PREFECT_SERVER_SERVICES_TASK_RUN_RECORDER_BATCH_SIZE": "200",
+    "PREFECT_SERVER_SERVICES_TASK_RUN_RECORDER_FLUSH_INTERVAL": "1",
+}
+
+
 def server_state_path(home: Path) -> Path:
     return home / "prefect" / "server.json"
 
@@ -66,6 +77,7 @@ def prefect_env(home: Path) -> dict[str, str]:
         # Set either to true to have them (docs/decisions/0002-embedded-prefect-api.md).
         "PREFECT_SERVER_SERVICES_EVENT_PERSISTER_ENABLED": "false",
         "PREFECT_SERVER_SERVICES_TRIGGERS_ENABLED": "false",
+        **TASK_RUN_RECORDER_BATCHING,
     }
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import threading
+import time
 import uuid
 from pathlib import Path
 
@@ -66,6 +67,37 @@ def test_all_specialists_run_as_child_flow_runs_with_documentation_last() -> Non
     for run_id in ids:
         assert asyncio.run(artifact_types(run_id)) == {"markdown"}
     assert asyncio.run(artifact_types(report.flow_run_id)) >= {"markdown", "table"}
+
+
+def test_each_step_shows_its_four_stages_as_task_runs_in_the_api() -> None:
+    report = run_boss(agents=["security"])
+    flow_run_id = uuid.UUID(step(report, "security").flow_run_id or "")
+
+    async def stage_names() -> list[str]:
+        from prefect.client.schemas.filters import TaskRunFilter, TaskRunFilterFlowRunId
+
+        async with get_client() as client:
+            runs = await client.read_task_runs(
+                task_run_filter=TaskRunFilter(
+                    flow_run_id=TaskRunFilterFlowRunId(any_=[flow_run_id])
+                )
+            )
+            return sorted(r.name.rsplit("-", 1)[0] for r in runs if r.state_name == "Completed")
+
+    # task runs reach the API as events, which the server records in batches (flows/server.py)
+    expected = [
+        "1 context slice",
+        "2 permission check",
+        "3 environment setup",
+        "4 execute with fallback",
+    ]
+    names: list[str] = []
+    for _ in range(100):
+        names = asyncio.run(stage_names())
+        if names == expected:
+            break
+        time.sleep(0.1)
+    assert names == expected
 
 
 def test_independent_steps_run_at_the_same_time(timed_toolsets: dict[str, TimedToolset]) -> None:
