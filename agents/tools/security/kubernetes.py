@@ -134,6 +134,19 @@ def _c_hit(o: K8sObject, c: ContainerRef, evidence: str, *path: str | int, **kw:
     )
 
 
+def _containers_whose_flag_is_not(o: K8sObject, flag: str, wanted: bool) -> Iterator[Hit]:
+    """A hit for each container whose securityContext.<flag> is not set to `wanted`."""
+    for c in containers(o):
+        value = _dict(c.container.get("securityContext")).get(flag)
+        if not (_is_true(value) if wanted else _is_false(value)):
+            ev = (
+                f"securityContext.{flag} not set"
+                if value is None
+                else f"securityContext.{flag}: {str(value).lower()}"
+            )
+            yield _c_hit(o, c, ev, "securityContext", flag)
+
+
 def _pod_hit(o: K8sObject, evidence: str, *path: str | int, **kw: Any) -> Hit:
     found = pod_spec(o)
     base = found[1] if found else ()
@@ -227,15 +240,7 @@ def privileged(o: K8sObject, ctx: ScanContext) -> Iterator[Hit]:
     ],
 )
 def privilege_escalation(o: K8sObject, ctx: ScanContext) -> Iterator[Hit]:
-    for c in containers(o):
-        value = _dict(c.container.get("securityContext")).get("allowPrivilegeEscalation")
-        if not _is_false(value):
-            ev = (
-                "securityContext.allowPrivilegeEscalation not set"
-                if value is None
-                else f"securityContext.allowPrivilegeEscalation: {str(value).lower()}"
-            )
-            yield _c_hit(o, c, ev, "securityContext", "allowPrivilegeEscalation")
+    yield from _containers_whose_flag_is_not(o, "allowPrivilegeEscalation", False)
 
 
 @K8S_RULES.rule(
@@ -440,15 +445,7 @@ def capabilities_not_dropped(o: K8sObject, ctx: ScanContext) -> Iterator[Hit]:
     ],
 )
 def read_only_root_fs(o: K8sObject, ctx: ScanContext) -> Iterator[Hit]:
-    for c in containers(o):
-        value = _dict(c.container.get("securityContext")).get("readOnlyRootFilesystem")
-        if not _is_true(value):
-            ev = (
-                "securityContext.readOnlyRootFilesystem not set"
-                if value is None
-                else f"securityContext.readOnlyRootFilesystem: {str(value).lower()}"
-            )
-            yield _c_hit(o, c, ev, "securityContext", "readOnlyRootFilesystem")
+    yield from _containers_whose_flag_is_not(o, "readOnlyRootFilesystem", True)
 
 
 @K8S_RULES.rule(
