@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import functools
 import gc
 import json
 import os
@@ -100,7 +101,7 @@ def template_path() -> Path:
 def _seed_database(home: Path) -> None:
     """Give a new home a migrated database: a copy of the template, else migrate and keep one.
 
-    Prefect migrates a new SQLite database on its first start (~200 migrations, 6-9 s here);
+    Prefect migrates a new SQLite database on its first start (~200 migrations, 3.5-4 s here);
     copying an empty migrated one takes milliseconds. The template is per Prefect version and
     holds the schema only; Prefect still checks the revision as it starts. A damaged template
     is replaced; one that cannot be copied (space, permissions) is left alone.
@@ -125,6 +126,7 @@ def _seed_database(home: Path) -> None:
             template.unlink(missing_ok=True)
     from prefect.server.database import provide_database_interface
 
+    _migrate_without_resolving_foreign_keys()
     asyncio.run(provide_database_interface().create_db())
     if not template.exists():
         _save_template(database, template)
@@ -166,6 +168,28 @@ class RetryAfterOn503:
             await send(message)
 
         await self.app(scope, receive, send_with_retry_after)
+
+
+def _migrate_without_resolving_foreign_keys() -> None:
+    """Let Prefect's SQLite migrations reflect only the table they rebuild.
+
+    On SQLite most of Prefect's ~200 migrations rebuild a table (Alembic's batch mode), and
+    to do that Alembic reflects it, by default with every table its foreign keys point to,
+    recursively: 40% of a new database's migration time here (6.0 s -> 3.5 s without). The
+    rebuilt table's foreign keys name the tables they point to either way, so the schema is the
+    same; `tests/flows/test_server.py` compares the two. Applied in this process only, when a
+    new home has no template database to start from.
+    """
+    from alembic.operations import Operations
+
+    rebuild = Operations.batch_alter_table
+
+    @functools.wraps(rebuild)
+    def batch_alter_table(self: Operations, *args: Any, **kwargs: Any) -> Any:
+        kwargs["reflect_kwargs"] = {"resolve_fks": False, **kwargs.get("reflect_kwargs", {})}
+        return rebuild(self, *args, **kwargs)
+
+    Operations.batch_alter_table = batch_alter_table  # type: ignore[method-assign]
 
 
 def _serialize_sqlite_transactions() -> None:
