@@ -138,8 +138,7 @@ def build_chain(spec: AgentSpec, model_chain: list[str]) -> tuple[list[Executor]
     models = list(spec.models) or list(model_chain)
     notes: list[str] = []
     chain: list[Executor] = []
-    if models and not all(_provider(m) in PROVIDERS for m in models):
-        _load_llm_providers(notes)
+    _register_providers_of(models, notes)
     for model in models:
         provider = _provider(model)
         factory = PROVIDERS.get(provider)
@@ -158,10 +157,8 @@ def preload_providers(models: list[str]) -> None:
     inside the run, on its critical path, beside the steps' own start. Nothing to do for an
     empty list; a provider that is not installed is left for `build_chain` to note on the step.
     """
-    providers = {_provider(m) for m in models}
-    if not providers <= PROVIDERS.keys():
-        _load_llm_providers([])
-    if providers & PROVIDERS.keys():  # at least one model will be called through CrewAI
+    _register_providers_of(models, [])
+    if any(_provider(m) in PROVIDERS for m in models):  # a model will be called through CrewAI
         importlib.import_module("llmgenie.agents.llm.providers").import_sdk()
 
 
@@ -169,7 +166,11 @@ def _provider(model: str) -> str:
     return model.split("/", 1)[0]
 
 
-def _load_llm_providers(notes: list[str]) -> None:
+def _register_providers_of(models: list[str], notes: list[str]) -> None:
+    """Register the LLM providers unless every model's provider already is (none for no models);
+    a note when LLM support is not installed."""
+    if all(_provider(m) in PROVIDERS for m in models):
+        return
     try:
         importlib.import_module("llmgenie.agents.llm")
     except ImportError as exc:
