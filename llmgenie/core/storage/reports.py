@@ -6,7 +6,6 @@ whole task (steps, attempts, findings) is rendered here, as `render` covers scan
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Iterator
 from typing import Any
@@ -16,20 +15,12 @@ from llmgenie.core.models import (
     Finding,
     ScanResult,
     ScanSummary,
-    Severity,
     TaskReport,
 )
-from llmgenie.core.render import md_cell
+from llmgenie.core.render import md_cell, render_sarif
 
 __all__ = ["findings_rows", "markdown", "patches_of", "sarif", "step_markdown"]
 
-_SARIF_LEVEL = {
-    Severity.critical: "error",
-    Severity.high: "error",
-    Severity.medium: "warning",
-    Severity.low: "note",
-    Severity.info: "note",
-}
 _SAFE_NAME = re.compile(r"[^A-Za-z0-9._-]+")
 
 
@@ -39,11 +30,7 @@ def markdown(report: TaskReport) -> str:
 
 
 def sarif(report: TaskReport) -> str:
-    """SARIF 2.1.0 through `llmgenie.core.render` (the same as `llmgenie scan --format sarif`)."""
-    try:
-        from llmgenie.core.render import render_sarif
-    except ImportError:  # the renderer is optional for storage; keep a minimal document
-        return json.dumps(_sarif(report.findings), indent=2)
+    """SARIF 2.1.0, the same document as `llmgenie scan --format sarif` renders."""
     result = ScanResult(findings=report.findings, summary=ScanSummary(skipped=report.skipped))
     return render_sarif(result)
 
@@ -92,50 +79,6 @@ def _markdown(report: TaskReport) -> str:
     if report.notes:
         out += ["", "## Notes", ""] + [f"* {n}" for n in report.notes]
     return "\n".join(out) + "\n"
-
-
-def _sarif(findings: list[Finding]) -> dict[str, Any]:
-    rules: dict[str, dict[str, Any]] = {}
-    results = []
-    for f in findings:
-        rules.setdefault(
-            f.rule_id,
-            {
-                "id": f.rule_id,
-                "name": f.category,
-                "shortDescription": {"text": f.title},
-                "help": {"text": f.remediation or f.title},
-                "properties": {"category": f.category, "references": f.references},
-            },
-        )
-        result: dict[str, Any] = {
-            "ruleId": f.rule_id,
-            "level": _SARIF_LEVEL[f.severity],
-            "message": {"text": f.message},
-            "partialFingerprints": {"llmgenie/v1": f.id},
-            "properties": {"severity": f.severity.value, "resource": f.resource},
-        }
-        if f.file:
-            region = {"startLine": f.line} if f.line else {}
-            result["locations"] = [
-                {
-                    "physicalLocation": {
-                        "artifactLocation": {"uri": f.file},
-                        **({"region": region} if region else {}),
-                    }
-                }
-            ]
-        results.append(result)
-    return {
-        "$schema": "https://json.schemastore.org/sarif-2.1.0.json",
-        "version": "2.1.0",
-        "runs": [
-            {
-                "tool": {"driver": {"name": "llmgenie", "rules": list(rules.values())}},
-                "results": results,
-            }
-        ],
-    }
 
 
 def patches_of(step: AgentReport) -> Iterator[tuple[str, str]]:
