@@ -42,6 +42,7 @@ from llmgenie.core.storage import Store, open_store
 from llmgenie.core.targets import OpenedTarget, classify_target, open_target
 from llmgenie.flows import progress
 from llmgenie.flows.dispatch import dispatch_step
+from llmgenie.flows.publish import apublish_task_files, apublish_task_report
 from llmgenie.flows.specialist import _SESSIONS, SpecialistRequest, TaskSession
 from llmgenie.flows.threads import run_blocking
 
@@ -317,10 +318,12 @@ async def boss_flow(
     report = merge_reports(task_, plan, steps, context).model_copy(
         update={"flow_run_id": flow_run_id, "started_at": started, "finished_at": utcnow()}
     )
-    report = await run_blocking(store.task_finished, report)
+    # the report's Prefect artifacts list no stored file: they are written while the files are
+    report, _ = await asyncio.gather(
+        run_blocking(store.task_finished, report), _publish(apublish_task_report, report)
+    )
     telemetry.record_task(report)
-    await run_blocking(telemetry.push)
-    await _publish(report)
+    await asyncio.gather(run_blocking(telemetry.push), _publish(apublish_task_files, report))
     log.info("task finished", status=report.status.value, findings=len(report.findings))
     return report
 
@@ -329,10 +332,8 @@ def _store() -> Store:
     return open_store(get_settings())
 
 
-async def _publish(report: TaskReport) -> None:
-    from llmgenie.flows.publish import apublish_task_artifacts
-
+async def _publish(publish: Callable[[TaskReport], Awaitable[None]], report: TaskReport) -> None:
     try:
-        await apublish_task_artifacts(report)
+        await publish(report)
     except Exception as exc:  # the UI artifacts are a view; the stored report is the record
         log.warning("prefect artifacts not published", error=str(exc)[:200])

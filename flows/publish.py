@@ -11,15 +11,13 @@ from __future__ import annotations
 import asyncio
 import logging
 import re
+from collections.abc import Callable
 from typing import Any
 
 from prefect.artifacts import (
     acreate_link_artifact,
     acreate_markdown_artifact,
     acreate_table_artifact,
-    create_link_artifact,
-    create_markdown_artifact,
-    create_table_artifact,
 )
 
 from llmgenie.core.models import AgentReport, ArtifactRef, TaskReport
@@ -29,9 +27,8 @@ from llmgenie.core.storage import reports
 __all__ = [
     "MAX_TABLE_ROWS",
     "apublish_step_artifacts",
-    "apublish_task_artifacts",
-    "publish_step_artifacts",
-    "publish_task_artifacts",
+    "apublish_task_files",
+    "apublish_task_report",
 ]
 
 _log = logging.getLogger("llmgenie.flows.publish")
@@ -116,11 +113,10 @@ def _link_text(text: str) -> str:
     return md_cell(text).replace("[", "\\[").replace("]", "\\]")
 
 
-def _task_calls(report: TaskReport) -> list[tuple[str, dict[str, Any]]]:
-    """The report, its findings table, one link per task-level file (keyed: the UI keeps the
-    latest of each), and one Markdown list of the steps' files: an API call per artifact sits
-    at the end of every run, so step files share one."""
-    calls: list[tuple[str, dict[str, Any]]] = [
+def _report_calls(report: TaskReport) -> list[tuple[str, dict[str, Any]]]:
+    """The report and its findings table. Neither lists a stored file, so they can be
+    published while the files are being stored."""
+    return [
         (
             "markdown",
             {
@@ -138,6 +134,13 @@ def _task_calls(report: TaskReport) -> list[tuple[str, dict[str, Any]]]:
             },
         ),
     ]
+
+
+def _file_calls(report: TaskReport) -> list[tuple[str, dict[str, Any]]]:
+    """One link per task-level file (keyed: the UI keeps the latest of each), and one Markdown
+    list of the steps' files: an API call per artifact sits at the end of every run, so step
+    files share one."""
+    calls: list[tuple[str, dict[str, Any]]] = []
     step_files = []
     for ref, link in _stored(report):
         if ref.step_id:
@@ -158,24 +161,11 @@ def _task_calls(report: TaskReport) -> list[tuple[str, dict[str, Any]]]:
     return calls
 
 
-_SYNC = {
-    "markdown": create_markdown_artifact,
-    "table": create_table_artifact,
-    "link": create_link_artifact,
-}
 _ASYNC = {
     "markdown": acreate_markdown_artifact,
     "table": acreate_table_artifact,
     "link": acreate_link_artifact,
 }
-
-
-def _publish(calls: list[tuple[str, dict[str, Any]]]) -> None:
-    for kind, kwargs in calls:
-        try:
-            _SYNC[kind](**kwargs, _sync=True)
-        except Exception as exc:
-            _log.warning("Prefect %s artifact not published: %s", kind, exc)
 
 
 async def _apublish(calls: list[tuple[str, dict[str, Any]]]) -> None:
@@ -189,30 +179,26 @@ async def _apublish(calls: list[tuple[str, dict[str, Any]]]) -> None:
     await asyncio.gather(*(one(kind, kwargs) for kind, kwargs in calls))
 
 
-def publish_step_artifacts(report: AgentReport) -> None:
-    """On the current (specialist) flow run: the step as Markdown and its findings table."""
-    _publish(_step_calls(report))
-
-
-def publish_task_artifacts(report: TaskReport) -> None:
-    """On the current (BOSS) flow run: report Markdown, findings table, links to stored files."""
-    try:
-        calls = _task_calls(report)
-    except Exception as exc:
-        _log.warning("Prefect task artifacts not published: %s", exc)
-        return
-    _publish(calls)
-
-
 async def apublish_step_artifacts(report: AgentReport) -> None:
-    """`publish_step_artifacts` for async flows."""
+    """On the current (specialist) flow run: the step as Markdown, its findings table inside."""
     await _apublish(_step_calls(report))
 
 
-async def apublish_task_artifacts(report: TaskReport) -> None:
-    """`publish_task_artifacts` for async flows."""
+async def apublish_task_report(report: TaskReport) -> None:
+    """On the current (BOSS) flow run: the report as Markdown and its findings table."""
+    await _apublish_built(_report_calls, report)
+
+
+async def apublish_task_files(report: TaskReport) -> None:
+    """On the current (BOSS) flow run: links to the task's stored files (presigned for S3)."""
+    await _apublish_built(_file_calls, report)
+
+
+async def _apublish_built(
+    build: Callable[[TaskReport], list[tuple[str, dict[str, Any]]]], report: TaskReport
+) -> None:
     try:
-        calls = _task_calls(report)
+        calls = build(report)
     except Exception as exc:
         _log.warning("Prefect task artifacts not published: %s", exc)
         return

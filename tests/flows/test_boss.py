@@ -52,7 +52,7 @@ def test_all_specialists_run_as_child_flow_runs_with_documentation_last() -> Non
 
     assert asyncio.run(parents()) == {report.flow_run_id}
 
-    async def artifact_types(flow_run_id: str) -> set[str]:
+    async def artifacts(flow_run_id: str) -> set[tuple[str, str | None]]:
         from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterFlowRunId
 
         async with get_client() as client:
@@ -61,12 +61,18 @@ def test_all_specialists_run_as_child_flow_runs_with_documentation_last() -> Non
                     flow_run_id=ArtifactFilterFlowRunId(any_=[uuid.UUID(flow_run_id)])
                 )
             )
-            return {a.type for a in found}
+            return {(a.type, a.key) for a in found}
 
-    # every child shows its own report, BOSS the task's, before BOSS completes
+    # every child shows its own report, BOSS the task's and its files, before BOSS completes
     for run_id in ids:
-        assert asyncio.run(artifact_types(run_id)) == {"markdown"}
-    assert asyncio.run(artifact_types(report.flow_run_id)) >= {"markdown", "table"}
+        assert {t for t, _ in asyncio.run(artifacts(run_id))} == {"markdown"}
+    assert {k for _, k in asyncio.run(artifacts(report.flow_run_id))} >= {
+        "llmgenie-task-report",
+        "llmgenie-task-findings",
+        "report-md",
+        "report-json",
+        "llmgenie-step-files",
+    }
 
 
 def test_each_step_shows_its_four_stages_as_task_runs_in_the_api() -> None:

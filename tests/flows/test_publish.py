@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import re
 from pathlib import Path
 
@@ -18,8 +19,8 @@ from llmgenie.flows.publish import (
     MAX_TABLE_ROWS,
     _files_markdown,
     apublish_step_artifacts,
-    publish_step_artifacts,
-    publish_task_artifacts,
+    apublish_task_files,
+    apublish_task_report,
 )
 from tests.support.reports import make_report, make_task
 
@@ -32,13 +33,7 @@ def _artifacts(run_id: str) -> list:  # type: ignore[type-arg]
 
 
 @flow
-def _step_flow(report) -> str:  # type: ignore[no-untyped-def]
-    publish_step_artifacts(report)
-    return flow_run.id
-
-
-@flow
-async def _async_step_flow(report) -> str:  # type: ignore[no-untyped-def]
+async def _step_flow(report) -> str:  # type: ignore[no-untyped-def]
     await apublish_step_artifacts(report)
     return flow_run.id
 
@@ -47,9 +42,11 @@ _PENDING: list = []  # type: ignore[type-arg]
 
 
 @flow
-def _task_flow() -> str:
+async def _task_flow() -> str:
     # The report is handed over outside the parameters: a big one exceeds Prefect's limit.
-    publish_task_artifacts(_PENDING.pop())
+    report = _PENDING.pop()
+    await apublish_task_report(report)
+    await apublish_task_files(report)
     return flow_run.id
 
 
@@ -62,7 +59,7 @@ def _by_type(arts: list) -> dict[str, list]:  # type: ignore[type-arg]
 
 def test_step_artifacts_on_the_subflow_run() -> None:
     step = make_report().steps[0]
-    run_id = _step_flow(step)
+    run_id = asyncio.run(_step_flow(step))
     arts = _by_type(_artifacts(run_id))
     [md] = arts["markdown"]
     assert md.key == "llmgenie-security-report"
@@ -70,12 +67,6 @@ def test_step_artifacts_on_the_subflow_run() -> None:
     assert "| severity | category | resource | location | title |" in md.data
     assert md.data.count("| critical |") + md.data.count("| high |") >= 1
     assert "table" not in arts, "the step's findings table is inside its Markdown"
-
-
-async def test_async_step_artifacts() -> None:
-    step = make_report().steps[0]
-    run_id = await _async_step_flow(step)
-    assert {a.type for a in _artifacts(run_id)} == {"markdown"}
 
 
 def test_task_artifacts_link_presigned_s3_objects(
@@ -93,7 +84,7 @@ def test_task_artifacts_link_presigned_s3_objects(
         store.task_started(task)
         report = store.task_finished(make_report(task, n_findings=MAX_TABLE_ROWS + 5))
         _PENDING.append(report)
-        run_id = _task_flow()
+        run_id = asyncio.run(_task_flow())
         arts = _by_type(_artifacts(run_id))
     finally:
         close_stores()
@@ -149,7 +140,7 @@ def test_task_artifacts_link_local_files(tmp_path, monkeypatch: pytest.MonkeyPat
         task = make_task()
         report = store.task_finished(make_report(task))
         _PENDING.append(report)
-        run_id = _task_flow()
+        run_id = asyncio.run(_task_flow())
     finally:
         close_stores()
         get_settings.cache_clear()
