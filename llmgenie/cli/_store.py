@@ -9,17 +9,7 @@ from llmgenie.cli.errors import UserError
 if TYPE_CHECKING:
     from llmgenie.core.storage import Store
 
-__all__ = ["cli_store", "safe_url"]
-
-
-def safe_url(url: str) -> str:
-    """The database URL without its password, for messages."""
-    from sqlalchemy.engine import make_url
-
-    try:
-        return make_url(url).render_as_string(hide_password=True)
-    except Exception:
-        return "<unparseable URL>"
+__all__ = ["cli_store"]
 
 
 def cli_store(*, migrate: bool = True) -> Store:
@@ -27,6 +17,7 @@ def cli_store(*, migrate: bool = True) -> Store:
 
     from llmgenie.core.settings import get_settings
     from llmgenie.core.storage import SchemaTooNewError, open_store
+    from llmgenie.core.storage.db import db_error_line, safe_url
 
     settings = get_settings()
     try:
@@ -36,7 +27,6 @@ def cli_store(*, migrate: bool = True) -> Store:
     except (ArgumentError, ValueError) as exc:
         raise UserError(f"LLMGENIE_DATABASE_URL / LLMGENIE_ARTIFACTS_URL: {exc}") from None
     except DBAPIError as exc:
-        first = str(exc.orig or exc).strip().splitlines()[0]
         raise UserError(
-            f"cannot open database {safe_url(settings.resolved_database_url)}: {first}"
+            f"cannot open database {safe_url(settings.resolved_database_url)}: {db_error_line(exc)}"
         ) from None

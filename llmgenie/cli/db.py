@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import typer
 
-from llmgenie.cli._store import safe_url
 from llmgenie.cli.errors import UserError
 from llmgenie.cli.main import app
+from llmgenie.core.storage.db import db_error_line, safe_url
 
 __all__ = ["db_app"]
 
@@ -42,8 +42,7 @@ def upgrade(
     except migrate.SchemaTooNewError as exc:
         raise UserError(str(exc)) from None
     except DBAPIError as exc:
-        first = str(exc.orig or exc).strip().splitlines()[0]
-        raise UserError(f"cannot migrate {safe_url(url)}: {first}") from None
+        raise UserError(f"cannot migrate {safe_url(url)}: {db_error_line(exc)}") from None
     finally:
         engine.dispose()
     if before == after:
@@ -63,8 +62,7 @@ def status() -> None:
     try:
         current = migrate.current_revision(engine)
     except DBAPIError as exc:
-        first = str(exc.orig or exc).strip().splitlines()[0]
-        raise UserError(f"cannot open database {safe_url(url)}: {first}") from None
+        raise UserError(f"cannot open database {safe_url(url)}: {db_error_line(exc)}") from None
     finally:
         engine.dispose()
     head = migrate.head_revision()

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from llmgenie.cli import heap
+from llmgenie.cli._store import cli_store
 from llmgenie.cli.errors import EXIT_FINDINGS, EXIT_OK, UserError
 from llmgenie.cli.main import app
 from llmgenie.cli.options import at_or_above, parse_agents, parse_severity
@@ -76,6 +77,9 @@ def run(
             from llmgenie.agents.executors import preload_providers
 
             preload_providers(_models_in_use(settings))
+        # a wrong or unreachable metadata database is one line now, not a failed flow run
+        # later; BOSS reuses this store (one per process and settings)
+        cli_store()
         api_url = api.wait()
     except PrefectUnavailable as exc:
         typer.echo(f"llmgenie: error: {exc}", err=True)

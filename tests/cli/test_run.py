@@ -144,3 +144,28 @@ def test_a_dead_prefect_api_is_one_line_not_a_traceback(llmgenie_home: Path) -> 
         "llmgenie: error: the Prefect API at http://127.0.0.1:9/api (PREFECT_API_URL) does not "
         "answer; start it, or unset PREFECT_API_URL to use the embedded one"
     ]
+
+
+def test_an_unreachable_metadata_database_is_one_line_before_any_step(
+    llmgenie_home: Path,
+) -> None:
+    import os
+
+    from tests.support.net import free_port
+
+    url = f"postgresql+psycopg://postgres:secret@127.0.0.1:{free_port()}/llmgenie"
+    env = {**os.environ, "LLMGENIE_HOME": str(llmgenie_home), "LLMGENIE_DATABASE_URL": url}
+    proc = subprocess.run(
+        [sys.executable, "-m", "llmgenie", "run", "audit", "--target", str(EXAMPLE)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=env,
+    )
+    assert proc.returncode == 2, proc.stderr[-2000:]
+    [line] = proc.stderr.strip().splitlines()
+    assert line.startswith(
+        f"llmgenie: error: cannot open database {url.replace(':secret', ':***')}: "
+    ), line
+    assert "secret" not in line and proc.stdout == ""
+    assert not (llmgenie_home / "artifacts").exists(), "no step ran"

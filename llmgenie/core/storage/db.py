@@ -11,13 +11,33 @@ from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import DBAPIError, OperationalError
 
-__all__ = ["is_transient", "make_engine", "normalize_url", "with_retries"]
+__all__ = [
+    "db_error_line",
+    "is_transient",
+    "make_engine",
+    "normalize_url",
+    "safe_url",
+    "with_retries",
+]
 
 T = TypeVar("T")
 
 _CONNECT_TIMEOUT_S = 10
 _STATEMENT_TIMEOUT_MS = 60_000
 _SQLITE_BUSY_TIMEOUT_S = 30
+
+
+def safe_url(url: str) -> str:
+    """The database URL without its password, for messages."""
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except Exception:
+        return "<unparseable URL>"
+
+
+def db_error_line(exc: DBAPIError) -> str:
+    """The driver's own first line ("connection failed: … Connection refused"), for messages."""
+    return str(exc.orig or exc).strip().splitlines()[0]
 
 
 def normalize_url(url: str) -> URL:

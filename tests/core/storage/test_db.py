@@ -8,8 +8,7 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.exc import IntegrityError, OperationalError
 
-from llmgenie.cli._store import safe_url
-from llmgenie.core.storage.db import make_engine, normalize_url, with_retries
+from llmgenie.core.storage.db import make_engine, normalize_url, safe_url, with_retries
 
 
 @pytest.mark.parametrize(
