@@ -2,7 +2,10 @@
 
 Thin: each endpoint parses, calls one function of the layers below, and returns domain types.
 Tasks run as BOSS flows in this process (the API is itself a long-running Prefect client); with
-`LLMGENIE_API_TOKEN` set every endpoint but /health and /metrics needs `Authorization: Bearer …`.
+`LLMGENIE_API_TOKEN` set every endpoint but /health, /ready and /metrics needs
+`Authorization: Bearer …`. /health says the process is up (liveness); /ready says whether the
+metadata database and the Prefect API answer (readiness). An endpoint that needs the database
+while it is down answers 503 with one line saying so, and accepts no task.
 """
 
 from __future__ import annotations
@@ -11,7 +14,8 @@ import asyncio
 import hmac
 import os
 import uuid
-from typing import Annotated
+from collections.abc import Callable
+from typing import Annotated, TypeVar
 
 from fastapi import Depends, FastAPI, Header, HTTPException, Response, status
 from pydantic import BaseModel, Field
@@ -20,6 +24,8 @@ from llmgenie.core.models import AGENT_NAMES, Role, ScanResult, TaskReport, Task
 from llmgenie.core.settings import get_settings
 
 __all__ = ["ScanRequest", "TaskAccepted", "TaskRequest", "create_app"]
+
+T = TypeVar("T")
 
 
 class TaskRequest(BaseModel):
@@ -54,6 +60,26 @@ def _bad_input(message: str) -> HTTPException:
     return HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, message)
 
 
+async def _with_store(call: Callable[..., T], *args: object) -> T:
+    """`call(store, *args)` off the event loop; a database that does not answer is a 503."""
+    from sqlalchemy.exc import DBAPIError
+
+    from llmgenie.core.storage import open_store
+    from llmgenie.core.storage.db import db_error_line, safe_url
+
+    def run() -> T:
+        return call(open_store(), *args)
+
+    try:
+        return await asyncio.to_thread(run)
+    except DBAPIError as exc:
+        url = safe_url(get_settings().resolved_database_url)
+        raise HTTPException(
+            status.HTTP_503_SERVICE_UNAVAILABLE,
+            f"the metadata database {url} does not answer: {db_error_line(exc)}",
+        ) from None
+
+
 def _validate_agents(agents: list[str] | None) -> None:
     unknown = [a for a in agents or [] if a not in AGENT_NAMES]
     if unknown:
@@ -65,7 +91,7 @@ def create_app() -> FastAPI:
 
     ensure_prefect_api(get_settings())  # before Prefect is imported below
     from llmgenie.core import telemetry
-    from llmgenie.core.storage import open_store
+    from llmgenie.core.storage import Store
     from llmgenie.core.targets import TargetError, classify_target
     from llmgenie.flows.boss import boss_flow
 
@@ -76,6 +102,20 @@ def create_app() -> FastAPI:
     @app.get("/health")
     async def health() -> dict[str, str]:
         return {"status": "ok"}
+
+    @app.get("/ready")
+    async def ready(response: Response) -> dict[str, object]:
+        problems: dict[str, str] = {}
+        try:
+            await _with_store(Store.ping)
+        except HTTPException as exc:
+            problems["database"] = str(exc.detail)
+        if (prefect := await _prefect_problem()) is not None:
+            problems["prefect"] = prefect
+        if problems:
+            response.status_code = status.HTTP_503_SERVICE_UNAVAILABLE
+            return {"status": "not ready", "problems": problems}
+        return {"status": "ready"}
 
     @app.get("/metrics")
     async def metrics() -> Response:
@@ -88,6 +128,7 @@ def create_app() -> FastAPI:
             classify_target(request.target)
         except TargetError as exc:
             raise _bad_input(str(exc)) from None
+        await _with_store(Store.ping)  # a task that cannot be recorded is not accepted
         task_id = uuid.uuid4().hex
         running[task_id] = asyncio.create_task(
             boss_flow(
@@ -106,7 +147,7 @@ def create_app() -> FastAPI:
 
     @app.get("/v1/tasks", dependencies=auth)
     async def list_tasks(limit: int = 20) -> list[dict[str, object]]:
-        rows = await asyncio.to_thread(open_store().list_tasks, limit)
+        rows = await _with_store(Store.list_tasks, limit)
         return [
             {
                 "task_id": r.id,
@@ -121,7 +162,7 @@ def create_app() -> FastAPI:
 
     @app.get("/v1/tasks/{task_id}", dependencies=auth)
     async def get_task(task_id: str, response: Response) -> TaskReport | TaskAccepted:
-        report = await asyncio.to_thread(open_store().get_report, task_id)
+        report = await _with_store(Store.get_report, task_id)
         if report is not None:
             return report
         if task_id in running:
@@ -143,3 +184,15 @@ def create_app() -> FastAPI:
         return await asyncio.to_thread(run_scan, request.path, request.agents)
 
     return app
+
+
+async def _prefect_problem() -> str | None:
+    """None when the Prefect API answers its health check, else what is wrong, in one line."""
+    from prefect.client.orchestration import get_client
+
+    async with get_client() as client:
+        error = await client.api_healthcheck()
+        url = str(client.api_url).rstrip("/")
+    if error is None:
+        return None
+    return f"the Prefect API at {url} does not answer: {' '.join(str(error).split())[:300]}"

@@ -20,6 +20,25 @@ TOKEN = "test-token-0123456789"
 
 @pytest.fixture
 def api(llmgenie_home: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[httpx.Client]:
+    yield from _serve(monkeypatch)
+
+
+#: The metadata database of `api_without_database`: nothing listens there.
+DEAD_DATABASE = f"postgresql+psycopg://llmgenie:s3cret@127.0.0.1:{free_port()}/llmgenie"
+
+
+@pytest.fixture
+def api_without_database(
+    llmgenie_home: Path, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[httpx.Client]:
+    from llmgenie.core.settings import get_settings
+
+    monkeypatch.setenv("LLMGENIE_DATABASE_URL", DEAD_DATABASE)
+    get_settings.cache_clear()
+    yield from _serve(monkeypatch)
+
+
+def _serve(monkeypatch: pytest.MonkeyPatch) -> Iterator[httpx.Client]:
     from llmgenie.api.app import create_app
 
     monkeypatch.setenv("LLMGENIE_API_TOKEN", TOKEN)
@@ -41,8 +60,10 @@ def api(llmgenie_home: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[httpx.
     thread.join(timeout=10)
 
 
-def test_health_and_metrics_need_no_token(api: httpx.Client) -> None:
+def test_health_ready_and_metrics_need_no_token(api: httpx.Client) -> None:
     assert httpx.get(f"{str(api.base_url).rstrip('/')}/health").json() == {"status": "ok"}
+    ready = httpx.get(f"{str(api.base_url).rstrip('/')}/ready")
+    assert ready.status_code == 200 and ready.json() == {"status": "ready"}
     metrics = httpx.get(f"{str(api.base_url).rstrip('/')}/metrics")
     assert metrics.status_code == 200 and "llmgenie_tasks_total" in metrics.text
 
@@ -91,3 +112,36 @@ def test_submit_a_task_and_read_its_report(api: httpx.Client) -> None:
     listed = api.get("/v1/tasks").json()
     assert listed[0]["task_id"] == task_id
     assert api.get("/v1/tasks/ffffffff").status_code == 404
+
+
+def test_a_dead_database_is_a_503_that_says_so_and_no_task_is_accepted(
+    api_without_database: httpx.Client,
+) -> None:
+    api = api_without_database
+    said = f"the metadata database {DEAD_DATABASE.replace(':s3cret', ':***')} does not answer: "
+    assert api.get("/health").json() == {"status": "ok"}  # the process is alive
+    ready = api.get("/ready")
+    assert ready.status_code == 503
+    assert ready.json()["status"] == "not ready"
+    assert ready.json()["problems"]["database"].startswith(said)
+    assert "prefect" not in ready.json()["problems"]
+    for r in (
+        api.post("/v1/tasks", json={"task": "find secrets", "target": str(EXAMPLE)}),
+        api.get("/v1/tasks"),
+        api.get("/v1/tasks/ffffffff"),
+    ):
+        assert r.status_code == 503 and r.json()["detail"].startswith(said), r.text
+        assert "s3cret" not in r.text
+    assert api.post("/v1/scan", json={"path": str(EXAMPLE)}).status_code == 200  # no database
+
+
+async def test_a_dead_prefect_api_is_named_by_the_readiness_check() -> None:
+    from prefect.settings import PREFECT_API_URL, temporary_settings
+
+    from llmgenie.api.app import _prefect_problem
+
+    assert await _prefect_problem() is None
+    dead = f"http://127.0.0.1:{free_port()}/api"
+    with temporary_settings(updates={PREFECT_API_URL: dead}):
+        problem = await _prefect_problem()
+    assert problem is not None and problem.startswith(f"the Prefect API at {dead} does not answer")

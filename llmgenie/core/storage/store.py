@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from pydantic import BaseModel, Field
-from sqlalchemy import Engine, delete, func, insert, select, update
+from sqlalchemy import Engine, delete, func, insert, select, text, update
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Session
 
@@ -230,6 +230,11 @@ class Store:
                 return fn(session)
 
         return with_retries(run)
+
+    def ping(self) -> None:
+        """Raises the driver's error when the metadata database does not answer."""
+        with self.engine.connect() as conn:
+            conn.execute(text("SELECT 1"))
 
     def close(self) -> None:
         for stop in self._beating.values():
@@ -761,8 +766,8 @@ def _report_files(report: TaskReport) -> list[ArtifactFile]:
         )
         for name, diff in reports.patches_of(step):
             files.append(ArtifactFile(step.id, f"patches/{name}", diff.encode(), "text/x-diff"))
-        for name, text in reports.documents_of(step):
-            files.append(ArtifactFile(step.id, name, text.encode(), "text/markdown; charset=utf-8"))
+        for name, body in reports.documents_of(step):
+            files.append(ArtifactFile(step.id, name, body.encode(), "text/markdown; charset=utf-8"))
     files.append(
         ArtifactFile(
             None, "report.md", reports.markdown(report).encode(), "text/markdown; charset=utf-8"
