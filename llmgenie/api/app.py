@@ -92,7 +92,7 @@ def create_app() -> FastAPI:
     ensure_prefect_api(get_settings())  # before Prefect is imported below
     from llmgenie.core import telemetry
     from llmgenie.core.storage import Store
-    from llmgenie.core.targets import TargetError, classify_target
+    from llmgenie.core.targets import TargetError, check_target, classify_target
     from llmgenie.flows.boss import boss_flow
 
     app = FastAPI(title="llmgenie", version="0.1.0", description=__doc__)
@@ -125,7 +125,7 @@ def create_app() -> FastAPI:
     async def submit(request: TaskRequest) -> TaskAccepted:
         _validate_agents(request.agents)
         try:
-            classify_target(request.target)
+            await asyncio.to_thread(check_target, request.target)  # S3: one listing call
         except TargetError as exc:
             raise _bad_input(str(exc)) from None
         await _with_store(Store.ping)  # a task that cannot be recorded is not accepted

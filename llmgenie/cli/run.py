@@ -47,7 +47,7 @@ def run(
 ) -> None:
     """Plan the task over the target and run the specialists as Prefect flows."""
     from llmgenie.core.settings import get_settings
-    from llmgenie.core.targets import TargetError, classify_target
+    from llmgenie.core.targets import TargetError, check_target
 
     if output_format not in ("text", "json"):
         raise UserError(f"--format: {output_format!r} is not one of text, json")
@@ -60,7 +60,7 @@ def run(
             f"--role: {role!r} is not one of {', '.join(r.value for r in Role)}"
         ) from None
     try:
-        classify_target(target)
+        check_target(target)  # a target that does not open at all is refused before any step
     except TargetError as exc:
         raise UserError(str(exc)) from None
 

@@ -14,12 +14,12 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
-from typing import IO
+from typing import IO, Any
 
 from llmgenie.core.models import SkippedFile, Target, TargetKind
 from llmgenie.core.settings import Settings, get_settings
 
-__all__ = ["OpenedTarget", "TargetError", "classify_target", "open_target"]
+__all__ = ["OpenedTarget", "TargetError", "check_target", "classify_target", "open_target"]
 
 _ARCHIVE_SUFFIXES = (".tar.gz", ".tgz", ".tar", ".zip", ".tar.bz2", ".tar.xz")
 _COPY_CHUNK = 1024 * 1024
@@ -51,6 +51,39 @@ def classify_target(location: str) -> Target:
     if path.name.lower().endswith(_ARCHIVE_SUFFIXES):
         return Target(location=location, kind=TargetKind.archive)
     return Target(location=location, kind=TargetKind.file)
+
+
+def check_target(location: str) -> Target:
+    """`classify_target`, then a cheap look that the target opens at all: the folder lists, the
+    file reads, the archive's index or first header parses, the S3 prefix lists (one call).
+
+    For callers that should refuse a broken target before starting a task on it; the task
+    still reads the whole target, and what fails deeper in it is the task's to report.
+    """
+    target = classify_target(location)
+    path = Path(location).expanduser()
+    try:
+        if target.kind is TargetKind.folder:
+            next(path.iterdir(), None)
+        elif target.kind is TargetKind.file:
+            with path.open("rb") as fh:
+                fh.read(1)
+        elif target.kind is TargetKind.archive:
+            if path.name.lower().endswith(".zip"):
+                zipfile.ZipFile(path).close()
+            else:
+                with tarfile.open(path) as tf:
+                    tf.next()
+        else:
+            _list_s3(location, limit=1)
+    except (tarfile.TarError, zipfile.BadZipFile, EOFError, OSError) as exc:
+        raise TargetError(f"target {location!r} cannot be read: {_reason(exc)}") from exc
+    return target
+
+
+def _reason(exc: BaseException) -> str:
+    """An exception's message on one line (tarfile's lists one line per method it tried)."""
+    return " ".join(str(getattr(exc, "strerror", None) or exc).split())
 
 
 @contextmanager
@@ -89,7 +122,7 @@ def _copy_file(src: Path, dest: Path, settings: Settings) -> list[SkippedFile]:
         with src.open("rb") as fh:
             reason = _Budget(settings).copy(fh, dest)
     except OSError as exc:
-        raise TargetError(f"target {str(src)!r} cannot be read: {exc.strerror or exc}") from exc
+        raise TargetError(f"target {str(src)!r} cannot be read: {_reason(exc)}") from exc
     return [SkippedFile(path=src.name, reason=reason)] if reason else []
 
 
@@ -154,7 +187,7 @@ def _unpack(archive: Path, dest: Path, settings: Settings) -> list[SkippedFile]:
                         member.name, lambda m=member: tf.extractfile(m), dest, budget, skipped
                     )
     except (tarfile.TarError, zipfile.BadZipFile, EOFError, OSError) as exc:
-        raise TargetError(f"archive {str(archive)!r} cannot be read: {exc}") from exc
+        raise TargetError(f"archive {str(archive)!r} cannot be read: {_reason(exc)}") from exc
     return skipped
 
 
@@ -184,29 +217,61 @@ def _unpack_member(
 
 
 def _download_s3(location: str, dest: Path, settings: Settings) -> list[SkippedFile]:
-    import boto3
-    from botocore.exceptions import BotoCoreError, ClientError
-
-    bucket, _, prefix = location.removeprefix("s3://").partition("/")
+    bucket, prefix = _bucket_and_prefix(location)
     skipped: list[SkippedFile] = []
     budget = _Budget(settings)
-    try:
-        s3 = boto3.client("s3")
-        for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix):
-            for obj in page.get("Contents", []):
-                key = obj["Key"]
-                rel = _safe_member_path(key[len(prefix) :].lstrip("/"))
-                if rel is None:
-                    skipped.append(SkippedFile(path=key, reason="unsafe object key"))
-                    continue
-                if budget.members_left <= 0:
-                    skipped.append(SkippedFile(path=key, reason="object limit reached"))
-                    continue
-                budget.members_left -= 1
-                body = s3.get_object(Bucket=bucket, Key=key)["Body"]
-                reason = budget.copy(body, dest.joinpath(*rel.parts))
-                if reason:
-                    skipped.append(SkippedFile(path=key, reason=reason))
-    except (BotoCoreError, ClientError) as exc:
-        raise TargetError(f"target {location!r} cannot be read from S3: {exc}") from exc
+    s3, keys = _list_s3(location)
+    for key in keys:
+        rel = _safe_member_path(key[len(prefix) :].lstrip("/"))
+        if rel is None:
+            skipped.append(SkippedFile(path=key, reason="unsafe object key"))
+            continue
+        if budget.members_left <= 0:
+            skipped.append(SkippedFile(path=key, reason="object limit reached"))
+            continue
+        budget.members_left -= 1
+        with _s3_errors(location):
+            body = s3.get_object(Bucket=bucket, Key=key)["Body"]
+            reason = budget.copy(body, dest.joinpath(*rel.parts))
+        if reason:
+            skipped.append(SkippedFile(path=key, reason=reason))
     return skipped
+
+
+def _bucket_and_prefix(location: str) -> tuple[str, str]:
+    bucket, _, prefix = location.removeprefix("s3://").partition("/")
+    return bucket, prefix
+
+
+def _list_s3(location: str, limit: int | None = None) -> tuple[Any, Iterator[str]]:
+    """An S3 client and the keys under the prefix; listing errors are TargetErrors.
+
+    With `limit`, one call lists at most that many keys, at once (a readability check).
+    """
+    import boto3
+
+    bucket, prefix = _bucket_and_prefix(location)
+    with _s3_errors(location):
+        s3 = boto3.client("s3")
+        if limit is not None:
+            page = s3.list_objects_v2(Bucket=bucket, Prefix=prefix, MaxKeys=limit)
+            return s3, iter([obj["Key"] for obj in page.get("Contents", [])])
+        pages = s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix)
+
+    def keys() -> Iterator[str]:
+        with _s3_errors(location):
+            for page in pages:
+                for obj in page.get("Contents", []):
+                    yield obj["Key"]
+
+    return s3, keys()
+
+
+@contextmanager
+def _s3_errors(location: str) -> Iterator[None]:
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    try:
+        yield
+    except (BotoCoreError, ClientError) as exc:
+        raise TargetError(f"target {location!r} cannot be read from S3: {_reason(exc)}") from exc

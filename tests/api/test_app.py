@@ -94,6 +94,15 @@ def test_bad_scan_input_is_422(api: httpx.Client, body: dict[str, object], messa
     assert r.status_code == 422 and message in r.json()["detail"]
 
 
+def test_a_target_that_does_not_open_is_422_and_no_task(api: httpx.Client, tmp_path: Path) -> None:
+    bad = tmp_path / "service.zip"
+    bad.write_bytes(b"PK\x03\x04 not a zip")
+    for target, message in ((bad, "cannot be read"), ("/nonexistent", "does not exist")):
+        r = api.post("/v1/tasks", json={"task": "audit", "target": str(target)})
+        assert r.status_code == 422 and message in r.json()["detail"], r.text
+    assert api.get("/v1/tasks").json() == []
+
+
 def test_submit_a_task_and_read_its_report(api: httpx.Client) -> None:
     r = api.post("/v1/tasks", json={"task": "find secrets", "target": str(EXAMPLE)})
     assert r.status_code == 202

@@ -29,6 +29,21 @@ def test_missing_target_is_exit_2_with_one_line() -> None:
     assert proc.stdout == ""
 
 
+def test_an_archive_that_does_not_open_is_exit_2_with_one_line(tmp_path: Path) -> None:
+    bad = tmp_path / "service.tar.gz"
+    bad.write_bytes(b"not an archive")
+    proc = subprocess.run(
+        [sys.executable, "-m", "llmgenie", "run", "x", "--target", str(bad)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert proc.returncode == 2
+    [line] = proc.stderr.strip().splitlines()
+    assert line.startswith(f"llmgenie: error: target {str(bad)!r} cannot be read: "), line
+    assert proc.stdout == ""
+
+
 @pytest.mark.parametrize(
     ("args", "message"),
     [

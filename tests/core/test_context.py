@@ -13,7 +13,7 @@ import pytest
 from llmgenie.core.context import analyze, analyze_opened, classify_file
 from llmgenie.core.models import FileKind
 from llmgenie.core.settings import Settings
-from llmgenie.core.targets import TargetError, open_target
+from llmgenie.core.targets import TargetError, check_target, open_target
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "shop"
 
@@ -209,3 +209,21 @@ def test_a_single_file_over_the_cap_is_skipped_with_its_reason(tmp_path: Path) -
     assert [(s.path, s.reason) for s in ctx.skipped] == [
         ("big.yaml", "larger than the 1000 bytes per-file limit")
     ]
+
+
+def test_check_target_refuses_what_cannot_open_in_one_line(tmp_path: Path) -> None:
+    bad_tar = tmp_path / "bad.tar.gz"
+    bad_tar.write_bytes(b"not an archive")
+    bad_zip = tmp_path / "bad.zip"
+    bad_zip.write_bytes(b"PK\x03\x04 not a zip")
+    for bad in (bad_tar, bad_zip):
+        with pytest.raises(TargetError) as caught:
+            check_target(str(bad))
+        message = str(caught.value)
+        assert message.startswith(f"target {str(bad)!r} cannot be read: ")
+        assert "\n" not in message
+    good = tmp_path / "good.tar.gz"
+    with tarfile.open(good, "w:gz") as tf:
+        tf.add(EXAMPLE / "Dockerfile", arcname="Dockerfile")
+    for fine in (good, EXAMPLE, EXAMPLE / "Dockerfile", tmp_path):
+        assert check_target(str(fine)).location == str(fine)

@@ -10,7 +10,7 @@ import pytest
 from llmgenie.core.context import analyze_opened
 from llmgenie.core.models import FileKind, TargetKind
 from llmgenie.core.settings import Settings
-from llmgenie.core.targets import TargetError, open_target
+from llmgenie.core.targets import TargetError, check_target, open_target
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "shop"
 
@@ -60,3 +60,11 @@ def test_a_dead_endpoint_is_a_clear_error(monkeypatch: pytest.MonkeyPatch) -> No
         open_target("s3://b/p/"),
     ):
         pass
+
+
+def test_check_target_lists_the_prefix_once(s3_bucket: str) -> None:
+    boto3.client("s3").put_object(Bucket=s3_bucket, Key="p/a.md", Body=b"x")
+    assert check_target(f"s3://{s3_bucket}/p/").kind is TargetKind.s3
+    assert check_target(f"s3://{s3_bucket}/empty/").kind is TargetKind.s3  # empty is readable
+    with pytest.raises(TargetError, match=r"s3://no-such-bucket-0/p/.*cannot be read from S3"):
+        check_target("s3://no-such-bucket-0/p/")
