@@ -139,21 +139,21 @@ def test_json_logs_carry_the_run_fields(llmgenie_home: Path) -> None:
         assert line["level"] == "info" and "timestamp" in line
 
 
-def test_a_dead_prefect_api_is_one_line_not_a_traceback(llmgenie_home: Path) -> None:
+def _run_in_a_process(home: Path, **env: str) -> subprocess.CompletedProcess[str]:
+    """`llmgenie run audit --target EXAMPLE` in a process of its own, with `env` added."""
     import os
 
-    env = {
-        **os.environ,
-        "LLMGENIE_HOME": str(llmgenie_home),
-        "PREFECT_API_URL": "http://127.0.0.1:9/api",
-    }
-    proc = subprocess.run(
+    return subprocess.run(
         [sys.executable, "-m", "llmgenie", "run", "audit", "--target", str(EXAMPLE)],
         capture_output=True,
         text=True,
         timeout=120,
-        env=env,
+        env={**os.environ, "LLMGENIE_HOME": str(home), **env},
     )
+
+
+def test_a_dead_prefect_api_is_one_line_not_a_traceback(llmgenie_home: Path) -> None:
+    proc = _run_in_a_process(llmgenie_home, PREFECT_API_URL="http://127.0.0.1:9/api")
     assert proc.returncode == 1
     assert proc.stderr.strip().splitlines() == [
         "llmgenie: error: the Prefect API at http://127.0.0.1:9/api (PREFECT_API_URL) does not "
@@ -164,19 +164,10 @@ def test_a_dead_prefect_api_is_one_line_not_a_traceback(llmgenie_home: Path) -> 
 def test_an_unreachable_metadata_database_is_one_line_before_any_step(
     llmgenie_home: Path,
 ) -> None:
-    import os
-
     from tests.support.net import free_port
 
     url = f"postgresql+psycopg://postgres:secret@127.0.0.1:{free_port()}/llmgenie"
-    env = {**os.environ, "LLMGENIE_HOME": str(llmgenie_home), "LLMGENIE_DATABASE_URL": url}
-    proc = subprocess.run(
-        [sys.executable, "-m", "llmgenie", "run", "audit", "--target", str(EXAMPLE)],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        env=env,
-    )
+    proc = _run_in_a_process(llmgenie_home, LLMGENIE_DATABASE_URL=url)
     assert proc.returncode == 2, proc.stderr[-2000:]
     [line] = proc.stderr.strip().splitlines()
     assert line.startswith(
