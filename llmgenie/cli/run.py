@@ -90,7 +90,7 @@ def run(
     if output_format == "json":
         typer.echo(report.model_dump_json(indent=2))
     else:
-        typer.echo(render_text(report, elapsed, api_url, _drift_line(report)))
+        typer.echo(render_text(report, elapsed, api_url, _drift_line(report), _waiting(report)))
     raise typer.Exit(
         gate_exit_code(report.status, [f.severity for f in report.findings], threshold)
     )
@@ -161,7 +161,20 @@ def _ui_url(api_url: str, flow_run_id: str | None) -> str | None:
     return f"{api_url.removesuffix('/api').rstrip('/')}/runs/flow-run/{flow_run_id}"
 
 
-def render_text(report: TaskReport, elapsed: float, api_url: str, drift: str | None) -> str:
+def _waiting(report: TaskReport) -> str | None:
+    """Where the task's files wait when the artifact store did not take them, else None."""
+    if not any(a.pending_upload for a in report.artifacts):
+        return None
+    return str(cli_store().spool_folder(report.task_id))
+
+
+def render_text(
+    report: TaskReport,
+    elapsed: float,
+    api_url: str,
+    drift: str | None,
+    waiting: str | None = None,
+) -> str:
     lines = [
         f"llmgenie · task {report.task_id[:12]} · {report.status.value} in {elapsed:.1f} s"
         f" · {report.target}"
@@ -205,7 +218,14 @@ def render_text(report: TaskReport, elapsed: float, api_url: str, drift: str | N
     shown = {"report.md": "report", "catalogue.md": "service catalogue"}
     for a in report.artifacts:
         if a.name in shown:
-            lines.append(f"{shown[a.name]}: {a.url}")
+            note = " (not uploaded yet)" if a.pending_upload else ""
+            lines.append(f"{shown[a.name]}: {a.url}{note}")
+    if waiting:
+        pending = sum(a.pending_upload for a in report.artifacts)
+        lines.append(
+            f"the artifact store did not answer: {pending} files wait in {waiting} until "
+            "`llmgenie artifacts sync` uploads them (each new task tries too)"
+        )
     ui = _ui_url(api_url, report.flow_run_id)
     if ui:
         lines.append(f"prefect: {ui}")

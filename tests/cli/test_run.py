@@ -175,3 +175,28 @@ def test_an_unreachable_metadata_database_is_one_line_before_any_step(
     ), line
     assert "secret" not in line and proc.stdout == ""
     assert not (llmgenie_home / "artifacts").exists(), "no step ran"
+
+
+def test_the_summary_says_where_files_wait_when_the_artifact_store_did_not_take_them() -> None:
+    from llmgenie.cli.run import render_text
+    from llmgenie.core.models import ArtifactRef
+    from tests.support.reports import make_report
+
+    report = make_report()
+    refs = [
+        ArtifactRef(name=name, url=f"s3://b/tasks/t/_task/{name}", sha256="0" * 64, size=1)
+        for name in ("report.md", "report.json")
+    ]
+    uploaded = render_text(report.model_copy(update={"artifacts": refs}), 1.0, "http://x/api", None)
+    assert "report: s3://b/tasks/t/_task/report.md\n" in uploaded + "\n"
+    assert "did not answer" not in uploaded
+
+    pending = [r.model_copy(update={"pending_upload": True}) for r in refs]
+    text = render_text(
+        report.model_copy(update={"artifacts": pending}), 1.0, "http://x/api", None, "/h/spool/t"
+    )
+    assert "report: s3://b/tasks/t/_task/report.md (not uploaded yet)" in text
+    assert (
+        "the artifact store did not answer: 2 files wait in /h/spool/t until "
+        "`llmgenie artifacts sync` uploads them" in text
+    )

@@ -26,6 +26,7 @@ __all__ = [
     "artifact_key",
     "make_backend",
     "sha256_hex",
+    "task_key",
 ]
 
 #: The step id of task-level files (report.json, report.md, report.sarif).
@@ -44,11 +45,21 @@ def sha256_hex(data: bytes) -> str:
 
 def artifact_key(task_id: str, step_id: str | None, name: str) -> str:
     """`tasks/{task_id}/{step_id}/{name}`; refuses names that would escape that folder."""
-    parts = [task_id, step_id or TASK_STEP, *name.split("/")]
+    parts = [step_id or TASK_STEP, *name.split("/")]
     for part in parts:
-        if part in {"", ".", ".."} or "\\" in part or "\x00" in part:
-            raise ValueError(f"invalid artifact path component {part!r} in {name!r}")
-    return "/".join(["tasks", *parts])
+        _check_component(part, name)
+    return "/".join([task_key(task_id), *parts])
+
+
+def task_key(task_id: str) -> str:
+    """`tasks/{task_id}`: the folder of a task's files, the prefix of its `artifact_key`s."""
+    _check_component(task_id, task_id)
+    return f"tasks/{task_id}"
+
+
+def _check_component(part: str, name: str) -> None:
+    if part in {"", ".", ".."} or "\\" in part or "\x00" in part:
+        raise ValueError(f"invalid artifact path component {part!r} in {name!r}")
 
 
 class ArtifactBackend(Protocol):
@@ -213,9 +224,13 @@ class Spool:
         self.root = Path(root).expanduser()
 
     def put(self, key: str, data: bytes) -> Path:
-        path = self.root.joinpath(*key.split("/"))
+        path = self.path(key)
         _atomic_write(path, data)
         return path
+
+    def path(self, key: str) -> Path:
+        """Where the copy of `key` is (or a folder of them, for a prefix)."""
+        return self.root.joinpath(*key.split("/"))
 
 
 def make_backend(url: str, *, sse: str | None = None) -> ArtifactBackend:

@@ -33,6 +33,7 @@ from llmgenie.core.storage.artifacts import (
     Spool,
     artifact_key,
     sha256_hex,
+    task_key,
 )
 from llmgenie.core.storage.db import with_retries
 from llmgenie.core.storage.tables import (
@@ -221,6 +222,8 @@ class Store:
         self._beating: dict[str, threading.Event] = {}
         self._audit_lock = threading.Lock()
         self._sync_lock = threading.Lock()
+        self._spool_lock = threading.Lock()
+        self._spooled_tasks: set[str] = set()  # warned about once each
         self._hostname = socket.gethostname()
 
     # -- sessions -------------------------------------------------------------------------
@@ -548,9 +551,29 @@ class Store:
         try:
             return key, self.backend.put(key, f.data, f.content_type, digest), digest, None
         except ArtifactUnavailableError as exc:
-            _log.warning("artifact store unavailable, spooling %s: %s", key, exc)
             spool_path = str(self.spool.put(key, f.data))
+            self._say_spooled(task_id, key, exc)
             return key, self.backend.url_for(key), digest, spool_path
+
+    def spool_folder(self, task_id: str) -> Path:
+        """Where a task's files wait while the artifact store does not take them."""
+        return self.spool.path(task_key(task_id))
+
+    def _say_spooled(self, task_id: str, key: str, exc: Exception) -> None:
+        """One warning per task, not one per file: a report alone is ~10 files."""
+        with self._spool_lock:
+            first = task_id not in self._spooled_tasks
+            self._spooled_tasks.add(task_id)
+        if first:
+            _log.warning(
+                "artifact store unavailable (%s): task %s's files wait in %s until "
+                "`llmgenie artifacts sync` uploads them",
+                exc,
+                task_id,
+                self.spool_folder(task_id),
+            )
+        else:
+            _log.debug("spooled %s: %s", key, exc)
 
     def artifacts(self, task_id: str) -> list[ArtifactRef]:
         def tx(s: Session) -> list[ArtifactRef]:

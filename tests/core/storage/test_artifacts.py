@@ -17,6 +17,7 @@ from llmgenie.core.storage.artifacts import (
     LocalArtifactBackend,
     artifact_key,
     make_backend,
+    task_key,
 )
 from llmgenie.core.storage.store import ArtifactFile
 from tests.support.cli import run_cli
@@ -33,6 +34,10 @@ def _client():  # type: ignore[no-untyped-def]
 def test_artifact_key_layout_and_confinement() -> None:
     assert artifact_key("t1", None, "report.md") == "tasks/t1/_task/report.md"
     assert artifact_key("t1", "sec", "patches/a.diff") == "tasks/t1/sec/patches/a.diff"
+    assert task_key("t1") == "tasks/t1"
+    for bad_id in ("..", "a\\b", ""):
+        with pytest.raises(ValueError):
+            task_key(bad_id)
     for bad in ("../x", "a/../../x", "/abs", "a\\b", ""):
         with pytest.raises(ValueError):
             artifact_key("t1", "sec", bad)
@@ -162,6 +167,7 @@ def test_s3_down_spools_then_sync_uploads(
     db_url: str,
     monkeypatch: pytest.MonkeyPatch,
     capsys: pytest.CaptureFixture[str],
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
     settings = _settings_for(s3_bucket, tmp_path, db_url)
     monkeypatch.setenv("AWS_ENDPOINT_URL", closed_port_url())
@@ -170,13 +176,19 @@ def test_s3_down_spools_then_sync_uploads(
     store.backend.max_attempts = 2
     task = make_task()
     store.task_started(task)
-    stored = store.task_finished(make_report(task))  # the run does not fail
+    with caplog.at_level("WARNING", logger="llmgenie.storage"):
+        stored = store.task_finished(make_report(task))  # the run does not fail
 
     assert stored.artifacts and all(a.pending_upload for a in stored.artifacts)
     [row] = store.list_tasks()
     assert row.pending_uploads == len(stored.artifacts)
-    spooled = list((settings.home / "spool").rglob("*"))
+    folder = store.spool_folder(task.id)
+    spooled = [p for p in folder.rglob("*") if p.is_file()]
+    assert len(spooled) == len(stored.artifacts) > 1
     assert any(p.name == "report.json" for p in spooled)
+    # one line for the task, not one per file, saying where its files wait
+    [said] = [r.getMessage() for r in caplog.records if "unavailable" in r.getMessage()]
+    assert f"task {task.id}'s files wait in {folder} until `llmgenie artifacts sync`" in said
     assert "Contents" not in _client_at(s3_endpoint).list_objects_v2(Bucket=s3_bucket)
 
     # Still down: sync uploads nothing and says so.
