@@ -271,8 +271,10 @@ async def _execute_with_fallback(
                 )
                 req.notes_of_failed_attempts.extend(exc.notes)
                 _check_dropped(req.dropped)
-                log.warning(
-                    "attempt failed",
+                retried = exc.transient and number < tries and not is_last
+                # a retry is routine; an executor given up on is worth a warning, once per step
+                (log.info if retried else log.warning)(
+                    "attempt failed" if retried else "executor failed, falling back",
                     executor=executor.name,
                     number=number,
                     error_class=exc.error_class,
@@ -280,7 +282,7 @@ async def _execute_with_fallback(
                 )
                 if is_last:
                     raise
-                if exc.transient and number < tries:
+                if retried:
                     await asyncio.sleep(
                         _backoff(settings.step_retry_base_delay_seconds, number - 1)
                     )

@@ -14,7 +14,14 @@ from llmgenie.cli._store import cli_store
 from llmgenie.cli.errors import EXIT_FINDINGS, EXIT_OK, UserError
 from llmgenie.cli.main import app
 from llmgenie.cli.options import at_or_above, parse_agents, parse_severity
-from llmgenie.core.models import Role, Severity, StepStatus, TaskReport, TaskStatus
+from llmgenie.core.models import (
+    AttemptOutcome,
+    Role,
+    Severity,
+    StepStatus,
+    TaskReport,
+    TaskStatus,
+)
 
 if TYPE_CHECKING:
     from llmgenie.core.settings import Settings
@@ -161,6 +168,22 @@ def _ui_url(api_url: str, flow_run_id: str | None) -> str | None:
     return f"{api_url.removesuffix('/api').rstrip('/')}/runs/flow-run/{flow_run_id}"
 
 
+def _no_model_line(report: TaskReport) -> str:
+    """Why every step is tool-only: no model configured, or the models failed (and how)."""
+    failed = [
+        a
+        for s in report.steps
+        for a in s.attempts
+        if a.executor != "tool-only" and a.outcome is not AttemptOutcome.succeeded
+    ]
+    if not failed:
+        return "no model ran: every step used its tools only (set LLMGENIE_LLM to add one)"
+    return (
+        f"no model answered: every step fell back to its tools after {len(failed)} failed "
+        f"model attempts (last: {failed[-1].error}); each attempt is in the report"
+    )
+
+
 def _waiting(report: TaskReport) -> str | None:
     """Where the task's files wait when the artifact store did not take them, else None."""
     if not any(a.pending_upload for a in report.artifacts):
@@ -214,7 +237,7 @@ def render_text(
     if drift:
         lines.append(drift)
     if all(s.mode.value == "tool-only" for s in report.steps if s.status is StepStatus.completed):
-        lines.append("no model ran: every step used its tools only (set LLMGENIE_LLM to add one)")
+        lines.append(_no_model_line(report))
     shown = {"report.md": "report", "catalogue.md": "service catalogue"}
     for a in report.artifacts:
         if a.name in shown:

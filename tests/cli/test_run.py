@@ -200,3 +200,41 @@ def test_the_summary_says_where_files_wait_when_the_artifact_store_did_not_take_
         "the artifact store did not answer: 2 files wait in /h/spool/t until "
         "`llmgenie artifacts sync` uploads them" in text
     )
+
+
+def test_the_summary_tells_a_failed_model_from_no_model() -> None:
+    from datetime import UTC, datetime
+
+    from llmgenie.cli.run import render_text
+    from llmgenie.core.models import Attempt, AttemptOutcome, Mode, StepStatus
+    from tests.support.reports import make_report
+
+    now = datetime.now(UTC)
+    report = make_report()
+    tool_only = Attempt(
+        executor="tool-only", outcome=AttemptOutcome.succeeded, started_at=now, finished_at=now
+    )
+    steps = [
+        s.model_copy(
+            update={"status": StepStatus.completed, "mode": Mode.tool_only, "attempts": [tool_only]}
+        )
+        for s in report.steps
+    ]
+    no_model = render_text(report.model_copy(update={"steps": steps}), 1.0, "http://x/api", None)
+    assert "no model ran: every step used its tools only (set LLMGENIE_LLM" in no_model
+
+    dead = Attempt(
+        executor="openai/gpt-x",
+        outcome=AttemptOutcome.failed,
+        error="openai/gpt-x: could not reach the model endpoint",
+        error_class="connection",
+        started_at=now,
+        finished_at=now,
+    )
+    failed = [s.model_copy(update={"attempts": [dead, dead, tool_only]}) for s in steps]
+    text = render_text(report.model_copy(update={"steps": failed}), 1.0, "http://x/api", None)
+    assert "set LLMGENIE_LLM" not in text
+    assert (
+        f"no model answered: every step fell back to its tools after {2 * len(steps)} failed "
+        "model attempts (last: openai/gpt-x: could not reach the model endpoint)" in text
+    )
