@@ -11,9 +11,10 @@ from importlib import resources
 from pathlib import Path
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from llmgenie.core.models import Capability, FileKind
+from llmgenie.core.settings import check_model_id
 
 __all__ = ["AgentSpec", "SpecError", "load_specs"]
 
@@ -39,6 +40,11 @@ class AgentSpec(BaseModel):
     max_iterations: int = Field(6, ge=1, le=50)
     attempt_timeout_seconds: float = Field(120.0, gt=0)
     token_budget: int | None = Field(None, gt=0)
+
+    @field_validator("models")
+    @classmethod
+    def _models_are_known(cls, models: list[str]) -> list[str]:
+        return [check_model_id(m) for m in models]
 
 
 def _parse(name: str, text: str) -> AgentSpec:

@@ -203,7 +203,7 @@ class CrewAIExecutor:
         meter: CallMeter,
         limit: float,
     ) -> str:
-        secrets = [endpoint.api_key]
+        secrets = endpoint.secrets
         try:
             from llmgenie.agents.llm.crew_tools import build_tools
 
@@ -261,7 +261,7 @@ class CrewAIExecutor:
             raise ExecutorError(
                 f"{self.name}: the final answer was empty", "empty_answer", meter.tokens
             )
-        secrets = [resolve_endpoint(self.name).api_key]
+        secrets = resolve_endpoint(self.name).secrets
         notes = list(guard.notes)
         if not parsed.is_json:
             notes.append(f"{self.name}: the answer was not JSON; no findings taken from it")

@@ -125,7 +125,7 @@ def plan_with_llm(
         secrets: list[str] = []
         try:
             endpoint = resolve_endpoint(model_id)
-            secrets = [endpoint.api_key]
+            secrets = endpoint.secrets
             try:
                 with crew_output_suppressed():
                     llm = make_llm(endpoint, timeout=PLANNER_TIMEOUT_SECONDS)

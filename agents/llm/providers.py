@@ -19,12 +19,16 @@ from dataclasses import dataclass
 from typing import Any
 
 from llmgenie.agents.executors import ExecutorError
+from llmgenie.core.settings import MODEL_PROVIDERS
 
 __all__ = ["PROVIDER_NAMES", "ModelEndpoint", "import_sdk", "make_llm", "resolve_endpoint"]
 
-PROVIDER_NAMES: tuple[str, ...] = ("openai", "anthropic", "ollama")
+PROVIDER_NAMES: tuple[str, ...] = MODEL_PROVIDERS
 
 _DEFAULT_OLLAMA_HOST = "http://127.0.0.1:11434"
+#: Ollama wants no key; its OpenAI-compatible endpoint is given this word. Not a secret: masked,
+#: it mangled every "ollama/…" model name in messages.
+_OLLAMA_KEY = "ollama"
 
 
 @dataclass(frozen=True)
@@ -39,6 +43,11 @@ class ModelEndpoint:
 
     def __repr__(self) -> str:  # keep the key out of any accidental repr
         return f"ModelEndpoint({self.model_id!r}, base_url={self.base_url!r})"
+
+    @property
+    def secrets(self) -> list[str]:
+        """The values to mask in messages: the key, unless it is Ollama's placeholder."""
+        return [] if self.api_key == _OLLAMA_KEY else [self.api_key]
 
     @property
     def metered_at_transport(self) -> bool:
@@ -78,7 +87,7 @@ def resolve_endpoint(model_id: str) -> ModelEndpoint:
         host = (os.environ.get("OLLAMA_HOST") or _DEFAULT_OLLAMA_HOST).rstrip("/")
         if "://" not in host:
             host = f"http://{host}"
-        return ModelEndpoint(model_id, "openai", model, f"{host}/v1", "ollama")
+        return ModelEndpoint(model_id, "openai", model, f"{host}/v1", _OLLAMA_KEY)
     raise ExecutorError(f"unknown model provider {provider!r}", "config")
 
 

@@ -13,6 +13,7 @@ import typer
 
 from llmgenie.cli import heap
 from llmgenie.cli.errors import UserError
+from llmgenie.core.settings import SettingsError
 
 __all__ = ["app", "entry", "main"]
 
@@ -34,7 +35,7 @@ def main(argv: list[str] | None = None) -> None:
     _register()
     try:
         app(args=argv, standalone_mode=True)
-    except UserError as exc:
+    except (UserError, SettingsError) as exc:  # the user's input or environment: exit 2
         typer.echo(f"llmgenie: error: {exc}", err=True)
         sys.exit(2)
     except Exception as exc:  # a fault, not the user's: one line; the traceback on request

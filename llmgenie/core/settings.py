@@ -11,13 +11,32 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
-from pydantic import AliasChoices, Field
+from pydantic import AliasChoices, Field, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-__all__ = ["Settings", "get_settings"]
+__all__ = ["MODEL_PROVIDERS", "Settings", "SettingsError", "check_model_id", "get_settings"]
+
+#: The providers a `provider/model` id may name (README, "Models").
+MODEL_PROVIDERS: tuple[str, ...] = ("openai", "anthropic", "ollama")
 
 _DEFAULT_OPENAI_MODEL = "openai/gpt-4o-mini"
 _DEFAULT_ANTHROPIC_MODEL = "anthropic/claude-3-5-haiku-latest"
+
+
+class SettingsError(ValueError):
+    """A setting in the environment cannot be used; the message names the variable."""
+
+
+def check_model_id(model: str) -> str:
+    """`model` if it is `provider/model` with a provider llmgenie knows, else ValueError."""
+    provider, _, name = model.partition("/")
+    if not provider or not name.strip() or model != model.strip():
+        raise ValueError(f"{model!r} is not provider/model, e.g. openai/gpt-4o-mini")
+    if provider not in MODEL_PROVIDERS:
+        raise ValueError(
+            f"{model!r} names no provider llmgenie knows ({', '.join(MODEL_PROVIDERS)})"
+        )
+    return model
 
 
 class Settings(BaseSettings):
@@ -59,6 +78,15 @@ class Settings(BaseSettings):
         None, validation_alias=AliasChoices("PROMETHEUS_URL", "LLMGENIE_PROMETHEUS_URL")
     )
 
+    @field_validator("llm")
+    @classmethod
+    def _models_are_known(cls, raw: str | None) -> str | None:
+        if raw is not None and raw.strip().lower() not in {"", "none"}:
+            for model in raw.split(","):
+                if model.strip():
+                    check_model_id(model.strip())
+        return raw
+
     @property
     def resolved_database_url(self) -> str:
         return self.database_url or f"sqlite:///{self.home / 'llmgenie.db'}"
@@ -85,4 +113,24 @@ class Settings(BaseSettings):
 
 @lru_cache(maxsize=1)
 def get_settings() -> Settings:
-    return Settings()
+    """The process's settings; SettingsError names each variable that cannot be used."""
+    try:
+        return Settings()
+    except ValidationError as exc:
+        raise SettingsError("; ".join(_problems(exc))) from None
+
+
+def _problems(exc: ValidationError) -> list[str]:
+    problems = []
+    for error in exc.errors():
+        field = str(error["loc"][0]) if error["loc"] else ""
+        info = Settings.model_fields.get(field)
+        alias = info.validation_alias if info is not None else None
+        name = (
+            str(alias.choices[0])
+            if isinstance(alias, AliasChoices)
+            else f"LLMGENIE_{field.upper()}"
+        )
+        message = str(error["msg"]).removeprefix("Value error, ")
+        problems.append(f"{name}={error.get('input')!r}: {message}")
+    return problems

@@ -238,3 +238,12 @@ def test_the_summary_tells_a_failed_model_from_no_model() -> None:
         f"no model answered: every step fell back to its tools after {2 * len(steps)} failed "
         "model attempts (last: openai/gpt-x: could not reach the model endpoint)" in text
     )
+
+
+def test_an_unusable_setting_is_exit_2_with_one_line(llmgenie_home: Path) -> None:
+    proc = _run_in_a_process(llmgenie_home, LLMGENIE_LLM="opnai/gpt-4o")
+    assert proc.returncode == 2
+    assert proc.stderr.strip().splitlines() == [
+        "llmgenie: error: LLMGENIE_LLM='opnai/gpt-4o': 'opnai/gpt-4o' names no provider "
+        "llmgenie knows (openai, anthropic, ollama)"
+    ]

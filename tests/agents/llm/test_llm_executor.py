@@ -237,3 +237,18 @@ def test_anthropic_models_speak_the_messages_protocol(
         t.get("name") == "search_target" for t in first.body.get("tools", [])
     )
     assert "image:" in json.dumps(second.body["messages"])  # the tool's answer went back
+
+
+def test_an_ollama_model_keeps_its_name_in_errors(
+    model_server: ScriptedModelServer, use_model: Any
+) -> None:
+    """Ollama's placeholder key is the word "ollama": masking it mangled the model's name."""
+    model_server.responder = lambda body: Reply.error(500)
+    host = model_server.base_url.removesuffix("/v1")
+    use_model(model_server, "ollama/scripted", OLLAMA_HOST=host)
+    request = _request()
+    with pytest.raises(ExecutorError) as caught:
+        CrewAIExecutor("ollama/scripted", request.spec).execute(request)
+    assert str(caught.value).startswith("ollama/scripted: "), str(caught.value)
+    assert caught.value.error_class == "server_error"
+    assert len(model_server.chat_requests()) == 1  # it did reach the (scripted) Ollama
