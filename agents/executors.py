@@ -30,6 +30,7 @@ __all__ = [
     "build_chain",
     "preload_providers",
     "register_provider",
+    "unknown_providers",
 ]
 
 #: Error classes that are worth retrying on the same executor.
@@ -160,6 +161,13 @@ def preload_providers(models: list[str]) -> None:
     _register_providers_of(models, [])
     if any(_provider(m) in PROVIDERS for m in models):  # a model will be called through CrewAI
         importlib.import_module("llmgenie.agents.llm.providers").import_sdk()
+
+
+def unknown_providers(models: list[str]) -> tuple[list[str], list[str]]:
+    """The models whose provider is not registered, and why (e.g. LLM support not installed)."""
+    notes: list[str] = []
+    _register_providers_of(models, notes)
+    return [m for m in models if _provider(m) not in PROVIDERS], notes
 
 
 def _provider(model: str) -> str:

@@ -306,9 +306,11 @@ async def boss_flow(
                 run_step,
                 started=kept,
             )
-        except BaseException:
-            for step_id in early:  # nothing will use them now
+        except BaseException as exc:
+            for step_id, step in early.items():  # nothing will use them now
                 session.drop_signal(step_id).set()
+                if isinstance(exc, asyncio.CancelledError):  # interrupted: do not wait for them
+                    step.cancel()
             raise
         finally:
             # BOSS never finishes while a child runs, dropped and failed ones included

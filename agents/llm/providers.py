@@ -19,11 +19,10 @@ from dataclasses import dataclass
 from typing import Any
 
 from llmgenie.agents.executors import ExecutorError
-from llmgenie.core.settings import MODEL_PROVIDERS
 
 __all__ = ["PROVIDER_NAMES", "ModelEndpoint", "import_sdk", "make_llm", "resolve_endpoint"]
 
-PROVIDER_NAMES: tuple[str, ...] = MODEL_PROVIDERS
+PROVIDER_NAMES: tuple[str, ...] = ("openai", "anthropic", "ollama")
 
 _DEFAULT_OLLAMA_HOST = "http://127.0.0.1:11434"
 #: Ollama wants no key; its OpenAI-compatible endpoint is given this word. Not a secret: masked,

@@ -3,15 +3,19 @@
 from __future__ import annotations
 
 import asyncio
+import os
+import signal
 import sys
 import time
-from typing import TYPE_CHECKING, Annotated
+import uuid
+from collections.abc import Coroutine
+from typing import TYPE_CHECKING, Annotated, Any, NoReturn, TypeVar
 
 import typer
 
 from llmgenie.cli import heap
 from llmgenie.cli._store import cli_store
-from llmgenie.cli.errors import EXIT_FINDINGS, EXIT_OK, UserError
+from llmgenie.cli.errors import EXIT_FINDINGS, EXIT_INTERRUPTED, EXIT_OK, UserError
 from llmgenie.cli.main import app
 from llmgenie.cli.options import at_or_above, parse_agents, parse_severity
 from llmgenie.core.models import (
@@ -27,6 +31,8 @@ if TYPE_CHECKING:
     from llmgenie.core.settings import Settings
 
 __all__ = ["run"]
+
+T = TypeVar("T")
 
 
 def gate_exit_code(
@@ -84,6 +90,7 @@ def run(
             from llmgenie.agents.executors import preload_providers
 
             preload_providers(_models_in_use(settings))
+            _check_providers(settings)
         # a wrong or unreachable metadata database is one line now, not a failed flow run
         # later; BOSS reuses this store (one per process and settings)
         cli_store()
@@ -92,7 +99,13 @@ def run(
         typer.echo(f"llmgenie: error: {exc}", err=True)
         raise typer.Exit(EXIT_FINDINGS) from None
 
-    report = _run_with_progress(task, target, chosen, caller_role, output_format == "text")
+    task_id = uuid.uuid4().hex
+    try:
+        report = _run_with_progress(
+            task, target, chosen, caller_role, output_format == "text", task_id
+        )
+    except Interrupted:
+        _quit_interrupted(task_id)
     elapsed = time.perf_counter() - started
     if output_format == "json":
         typer.echo(report.model_dump_json(indent=2))
@@ -103,14 +116,109 @@ def run(
     )
 
 
+def _check_providers(settings: Settings) -> None:
+    """A model chain the user set must name providers llmgenie has (a typo is not tool-only)."""
+    if settings.llm is None:  # the implicit chain (a provider key is set) may fall back quietly
+        return
+    from llmgenie.agents.executors import PROVIDERS, unknown_providers
+
+    unknown, notes = unknown_providers(settings.model_chain)
+    if notes:
+        raise UserError(f"LLMGENIE_LLM={settings.llm!r}: {notes[0]}")
+    if unknown:
+        raise UserError(
+            f"LLMGENIE_LLM={settings.llm!r}: {', '.join(map(repr, unknown))} names no provider "
+            f"llmgenie has ({', '.join(sorted(PROVIDERS))})"
+        )
+
+
 def _models_in_use(settings: Settings) -> list[str]:
     from llmgenie.agents.specs import load_specs
 
     return [*settings.model_chain, *(m for spec in load_specs().values() for m in spec.models)]
 
 
+class Interrupted(Exception):
+    """The user pressed Ctrl-C; the run was cancelled."""
+
+
+#: After Ctrl-C, how long the steps get to record their end before the process quits anyway.
+_STOP_GRACE_SECONDS = 10.0
+
+
+async def _interruptible(run: Coroutine[Any, Any, T]) -> T:
+    """Await `run`; the first Ctrl-C cancels it, the second quits at once.
+
+    Cancelled, BOSS cancels its steps, and each ends Crashed in Prefect. A step blocked in a
+    model call or a toolset stays blocked in its thread: the process does not wait for it.
+    """
+    loop = asyncio.get_running_loop()
+    main = asyncio.ensure_future(run)
+    interrupts = 0
+
+    def on_sigint() -> None:
+        nonlocal interrupts
+        interrupts += 1
+        if interrupts == 1:
+            typer.echo(
+                "llmgenie: interrupted: stopping the steps (Ctrl-C again to quit at once)",
+                err=True,
+            )
+            _quiet_prefect_console()
+            main.cancel()
+            loop.call_later(_STOP_GRACE_SECONDS, on_sigint)
+        else:
+            typer.echo("llmgenie: interrupted: quitting now", err=True)
+            _exit_now(EXIT_INTERRUPTED)
+
+    try:
+        loop.add_signal_handler(signal.SIGINT, on_sigint)
+    except (NotImplementedError, RuntimeError):  # not the main thread: Ctrl-C stays Python's
+        return await main
+    try:
+        return await main
+    except asyncio.CancelledError:
+        if interrupts:
+            raise Interrupted from None
+        raise
+    finally:
+        loop.remove_signal_handler(signal.SIGINT)
+
+
+def _quiet_prefect_console() -> None:
+    """Each cancelled run logs "Crash detected!" twice: to the API (the UI keeps them), and to
+    the console, where one line from us says it all."""
+    import logging
+
+    from prefect.logging.handlers import PrefectConsoleHandler
+
+    for handler in logging.getLogger().handlers:
+        if isinstance(handler, PrefectConsoleHandler):
+            handler.setLevel(logging.CRITICAL + 1)
+
+
+def _quit_interrupted(task_id: str) -> NoReturn:
+    typer.echo(
+        f"llmgenie: interrupted: task {task_id[:12]} stopped; Prefect shows its runs as Crashed",
+        err=True,
+    )
+    # threads still blocked in a model call or a toolset would hold the interpreter's exit
+    _exit_now(EXIT_INTERRUPTED)
+
+
+def _exit_now(code: int) -> NoReturn:
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)
+
+
 def _run_with_progress(
-    task: str, target: str, agents: list[str] | None, role: Role, show: bool
+    task: str,
+    target: str,
+    agents: list[str] | None,
+    role: Role,
+    show: bool,
+    task_id: str | None = None,
 ) -> TaskReport:
     from llmgenie.flows import progress
     from llmgenie.flows.boss import boss_flow
@@ -144,7 +252,16 @@ def _run_with_progress(
         # for each of its own lookups as the flow starts.
         with SyncClientContext.get_or_create():
             return asyncio.run(
-                boss_flow(task=task, target=target, agents=agents, role=role, caller="cli")
+                _interruptible(
+                    boss_flow(
+                        task=task,
+                        target=target,
+                        agents=agents,
+                        role=role,
+                        caller="cli",
+                        task_id=task_id,
+                    )
+                )
             )
     finally:
         unsubscribe()

@@ -40,8 +40,8 @@ def test_a_new_specialist_is_just_a_spec(tmp_path: Path) -> None:
         (GOOD.format(name="bad") + "needs: [network]\n", "needs ['network']"),
         (GOOD.format(name="bad") + "runs_after: [ghost]\n", "runs_after names unknown ['ghost']"),
         (
-            GOOD.format(name="bad") + "models: [opnai/gpt-4o]\n",
-            "bad.yaml: models: Value error, 'opnai/gpt-4o' names no provider llmgenie knows",
+            GOOD.format(name="bad") + "models: [gpt-4o]\n",
+            "bad.yaml: models: Value error, 'gpt-4o' is not provider/model",
         ),
     ],
 )

@@ -245,5 +245,68 @@ def test_an_unusable_setting_is_exit_2_with_one_line(llmgenie_home: Path) -> Non
     assert proc.returncode == 2
     assert proc.stderr.strip().splitlines() == [
         "llmgenie: error: LLMGENIE_LLM='opnai/gpt-4o': 'opnai/gpt-4o' names no provider "
-        "llmgenie knows (openai, anthropic, ollama)"
+        "llmgenie has (anthropic, ollama, openai)"
     ]
+    proc = _run_in_a_process(llmgenie_home, LLMGENIE_STEP_TIMEOUT_SECONDS="soon")
+    assert proc.returncode == 2
+    [line] = proc.stderr.strip().splitlines()
+    assert line.startswith("llmgenie: error: LLMGENIE_STEP_TIMEOUT_SECONDS='soon': "), line
+
+
+def test_ctrl_c_stops_a_run_whose_model_hangs_in_one_line_and_exit_130(
+    llmgenie_home: Path,
+) -> None:
+    import os
+    import signal
+    import socket
+    import threading
+    import time
+
+    listener = socket.create_server(("127.0.0.1", 0))
+    held: list[socket.socket] = []
+
+    def accept_and_never_answer() -> None:
+        while True:
+            try:
+                conn, _ = listener.accept()
+            except OSError:
+                return
+            held.append(conn)
+
+    threading.Thread(target=accept_and_never_answer, daemon=True).start()
+    port = listener.getsockname()[1]
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "llmgenie", "run", "audit", "--target", str(EXAMPLE)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={
+            **os.environ,
+            "LLMGENIE_HOME": str(llmgenie_home),
+            "LLMGENIE_LLM": "openai/hangs",
+            "OPENAI_BASE_URL": f"http://127.0.0.1:{port}/v1",
+            "OPENAI_API_KEY": "sk-test-0123456789",
+        },
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while not held:  # a model call is in flight, and will never be answered
+            assert proc.poll() is None and time.monotonic() < deadline, proc.stderr
+            time.sleep(0.05)
+        time.sleep(0.5)
+        sent = time.monotonic()
+        proc.send_signal(signal.SIGINT)
+        out, err = proc.communicate(timeout=30)
+        took = time.monotonic() - sent
+    finally:
+        proc.kill()
+        listener.close()
+        for conn in held:
+            conn.close()
+    assert proc.returncode == 130, err[-2000:]
+    assert took < 15, took
+    lines = [line for line in err.splitlines() if line.startswith("llmgenie:")]
+    assert lines[0] == "llmgenie: interrupted: stopping the steps (Ctrl-C again to quit at once)"
+    assert lines[-1].startswith("llmgenie: interrupted: task ")
+    assert "Traceback" not in err and "Crash detected" not in err
+    assert out == ""

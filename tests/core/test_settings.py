@@ -20,7 +20,6 @@ def _fresh_settings() -> object:
         ("openai/gpt-4o-mini,anthropic/claude-3-5-haiku-latest,ollama/llama3.1", None),
         (" openai/gpt-4o-mini , ollama/llama3.1 ", None),
         ("none", None),
-        ("opnai/gpt-4o", "'opnai/gpt-4o' names no provider llmgenie knows (openai, anthropic"),
         ("gpt-4o", "'gpt-4o' is not provider/model, e.g. openai/gpt-4o-mini"),
         ("openai/gpt-4o-mini,openai/", "'openai/' is not provider/model"),
     ],
