@@ -254,8 +254,32 @@ async def boss_flow(
     )
     flow_run_id = str(current_flow_run.id) if current_flow_run.id else None
     bind_run(task_id=task_.id, flow_run_id=flow_run_id)
-    started = utcnow()
     store = _store()
+    try:
+        return await _run_task(task_, target, settings, store, flow_run_id)
+    except BaseException as exc:
+        # a task that ends without a report must not stay "running" (and heartbeating) for as
+        # long as this process lives: the REST API's process lives long
+        ended = TaskStatus.interrupted if _is_interruption(exc) else TaskStatus.failed
+        try:
+            await run_blocking(store.task_ended, task_.id, ended, _one_line(exc))
+        except Exception as problem:  # the database may be what failed
+            log.warning("task end not recorded", error=str(problem)[:200])
+        raise
+
+
+def _is_interruption(exc: BaseException) -> bool:
+    return isinstance(exc, asyncio.CancelledError | KeyboardInterrupt)
+
+
+def _one_line(exc: BaseException) -> str:
+    return " ".join(f"{type(exc).__name__}: {exc}".split())[:500]
+
+
+async def _run_task(
+    task_: Task, target: str, settings: Settings, store: Store, flow_run_id: str | None
+) -> TaskReport:
+    started = utcnow()
     with open_target(target, settings) as opened:
         context = await analyse_stage(quote(opened))
         rules = plan_with_rules(

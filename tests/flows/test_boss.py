@@ -276,3 +276,21 @@ def test_settle_speculation_keeps_same_steps_and_signals_the_others() -> None:
     assert {i for i, e in session.drops.items() if e.is_set()} == {"devops", "performance"}
     assert any("dropped: devops, performance" in n for n in plan.notes)
     assert any("kept: security" in n for n in plan.notes)
+
+
+def test_a_boss_that_fails_after_planning_leaves_no_running_task(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A long-lived process (the REST API) must not list it as running, heartbeating, forever."""
+    import llmgenie.flows.boss as boss
+    from llmgenie.core.storage import open_store
+
+    async def broken(*args: object, **kwargs: object) -> object:
+        raise RuntimeError("the Prefect API went away")
+
+    monkeypatch.setattr(boss, "run_plan", broken)
+    task_id = uuid.uuid4().hex
+    with pytest.raises(RuntimeError, match="went away"):
+        run_boss(task_id=task_id)
+    [row] = [t for t in open_store().list_tasks() if t.id == task_id]
+    assert row.status is TaskStatus.failed

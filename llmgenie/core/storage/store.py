@@ -341,6 +341,21 @@ class Store:
         self._tx(tx)
         return report
 
+    def task_ended(self, task_id: str, status: TaskStatus, reason: str) -> None:
+        """A task that ends without a report (it failed, or was interrupted): its row says so
+        and its heartbeat stops. A row that is not running (or none) is left as it is."""
+        self._stop_heartbeat(task_id)
+
+        def tx(s: Session) -> None:
+            row = s.get(TaskRow, task_id)
+            if row is None or row.status != TaskStatus.running.value:
+                return
+            row.status = status.value
+            row.finished_at = utcnow()
+            row.notes = [*(row.notes or []), f"{status.value}: {reason}"]
+
+        self._tx(tx)
+
     def mark_interrupted(self) -> list[str]:
         """Rows still `running` whose process is gone become `interrupted`; returns their ids."""
         now = utcnow()

@@ -202,6 +202,31 @@ def test_running_task_heartbeats_until_finished(store: Store) -> None:
     assert beat_of() == last  # and stopped with the task
 
 
+def test_a_task_that_ends_without_a_report_stops_being_running(store: Store) -> None:
+    store.heartbeat_seconds = 0.05
+    task = make_task()
+    store.task_started(task)
+    store.task_ended(task.id, TaskStatus.failed, "RuntimeError: the Prefect API went away")
+
+    [row] = store.list_tasks()
+    assert row.status is TaskStatus.failed
+    with store.engine.connect() as conn:
+        saved = conn.execute(select(TaskRow).where(TaskRow.id == task.id)).one()
+    assert saved.finished_at is not None
+    assert saved.notes == ["failed: RuntimeError: the Prefect API went away"]
+    time.sleep(0.2)
+    with store.engine.connect() as conn:
+        beat = conn.scalar(select(TaskRow.heartbeat_at).where(TaskRow.id == task.id))
+    time.sleep(0.3)
+    with store.engine.connect() as conn:
+        assert conn.scalar(select(TaskRow.heartbeat_at).where(TaskRow.id == task.id)) == beat
+
+    # a finished task, or none at all, is left as it is
+    store.task_ended(task.id, TaskStatus.interrupted, "too late")
+    assert store.list_tasks()[0].status is TaskStatus.failed
+    store.task_ended("no-such-task", TaskStatus.interrupted, "never started")
+
+
 def test_many_findings_use_bulk_rows(store: Store) -> None:
     task = make_task()
     store.task_finished(make_report(task, n_findings=2000, patches=False))
