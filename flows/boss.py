@@ -333,7 +333,7 @@ async def _run_task(
         except BaseException as exc:
             for step_id, step in early.items():  # nothing will use them now
                 session.drop_signal(step_id).set()
-                if isinstance(exc, asyncio.CancelledError):  # interrupted: do not wait for them
+                if _is_interruption(exc):  # interrupted: do not wait for them
                     step.cancel()
             raise
         finally:

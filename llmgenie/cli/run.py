@@ -218,7 +218,7 @@ def _run_with_progress(
     agents: list[str] | None,
     role: Role,
     show: bool,
-    task_id: str | None = None,
+    task_id: str,
 ) -> TaskReport:
     from llmgenie.flows import progress
     from llmgenie.flows.boss import boss_flow

@@ -75,10 +75,8 @@ class Settings(BaseSettings):
     @field_validator("llm")
     @classmethod
     def _models_are_known(cls, raw: str | None) -> str | None:
-        if raw is not None and raw.strip().lower() not in {"", "none"}:
-            for model in raw.split(","):
-                if model.strip():
-                    check_model_id(model.strip())
+        for model in _chain_of(raw or ""):
+            check_model_id(model)
         return raw
 
     @property
@@ -100,9 +98,14 @@ class Settings(BaseSettings):
                 raw = _DEFAULT_ANTHROPIC_MODEL
             else:
                 return []
-        if raw.strip().lower() in {"", "none"}:
-            return []
-        return [m.strip() for m in raw.split(",") if m.strip()]
+        return _chain_of(raw)
+
+
+def _chain_of(raw: str) -> list[str]:
+    """`LLMGENIE_LLM`'s entries in order; none for '' or 'none'."""
+    if raw.strip().lower() in {"", "none"}:
+        return []
+    return [m.strip() for m in raw.split(",") if m.strip()]
 
 
 @lru_cache(maxsize=1)

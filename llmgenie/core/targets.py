@@ -75,7 +75,7 @@ def check_target(location: str) -> Target:
                 with tarfile.open(path) as tf:
                     tf.next()
         else:
-            _list_s3(location, limit=1)
+            next(_list_s3(location)[1], None)  # the first page: one listing call
     except (tarfile.TarError, zipfile.BadZipFile, EOFError, OSError) as exc:
         raise TargetError(f"target {location!r} cannot be read: {_reason(exc)}") from exc
     return target
@@ -243,19 +243,14 @@ def _bucket_and_prefix(location: str) -> tuple[str, str]:
     return bucket, prefix
 
 
-def _list_s3(location: str, limit: int | None = None) -> tuple[Any, Iterator[str]]:
-    """An S3 client and the keys under the prefix; listing errors are TargetErrors.
-
-    With `limit`, one call lists at most that many keys, at once (a readability check).
-    """
+def _list_s3(location: str) -> tuple[Any, Iterator[str]]:
+    """An S3 client and the keys under the prefix, listed a page at a time as they are read;
+    listing errors are TargetErrors."""
     import boto3
 
     bucket, prefix = _bucket_and_prefix(location)
     with _s3_errors(location):
         s3 = boto3.client("s3")
-        if limit is not None:
-            page = s3.list_objects_v2(Bucket=bucket, Prefix=prefix, MaxKeys=limit)
-            return s3, iter([obj["Key"] for obj in page.get("Contents", [])])
         pages = s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix)
 
     def keys() -> Iterator[str]:

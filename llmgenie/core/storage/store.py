@@ -223,7 +223,7 @@ class Store:
         self._audit_lock = threading.Lock()
         self._sync_lock = threading.Lock()
         self._spool_lock = threading.Lock()
-        self._spooled_tasks: set[str] = set()  # warned about once each
+        self._spooled_tasks: set[str] = set()  # running tasks already warned about, once each
         self._hostname = socket.gethostname()
 
     # -- sessions -------------------------------------------------------------------------
@@ -339,12 +339,14 @@ class Store:
                 s.execute(insert(FindingRow), findings)
 
         self._tx(tx)
+        self._forget_spooled(report.task_id)
         return report
 
     def task_ended(self, task_id: str, status: TaskStatus, reason: str) -> None:
         """A task that ends without a report (it failed, or was interrupted): its row says so
         and its heartbeat stops. A row that is not running (or none) is left as it is."""
         self._stop_heartbeat(task_id)
+        self._forget_spooled(task_id)
 
         def tx(s: Session) -> None:
             row = s.get(TaskRow, task_id)
@@ -589,6 +591,11 @@ class Store:
             )
         else:
             _log.debug("spooled %s: %s", key, exc)
+
+    def _forget_spooled(self, task_id: str) -> None:
+        """The task is over: a long-lived process (the REST API) keeps no entry per task."""
+        with self._spool_lock:
+            self._spooled_tasks.discard(task_id)
 
     def artifacts(self, task_id: str) -> list[ArtifactRef]:
         def tx(s: Session) -> list[ArtifactRef]:
