@@ -280,6 +280,9 @@ async def _run_task(
     task_: Task, target: str, settings: Settings, store: Store, flow_run_id: str | None
 ) -> TaskReport:
     started = utcnow()
+    # recorded before it plans, which can take a model's while: listed as running meanwhile,
+    # and a task that fails or is interrupted while it plans is recorded as such
+    await run_blocking(store.task_started, task_)
     with open_target(target, settings) as opened:
         context = await analyse_stage(quote(opened))
         rules = plan_with_rules(
@@ -321,7 +324,7 @@ async def _run_task(
                 steps=[s.model_dump(mode="json") for s in plan.steps],
                 notes=plan.notes,
             )
-            await run_blocking(store.task_started, task_, plan)
+            await run_blocking(store.task_planned, task_.id, plan)
             steps = await run_plan(
                 plan,
                 lambda step_id, prior: request_for(

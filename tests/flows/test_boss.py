@@ -294,3 +294,26 @@ def test_a_boss_that_fails_after_planning_leaves_no_running_task(
         run_boss(task_id=task_id)
     [row] = [t for t in open_store().list_tasks() if t.id == task_id]
     assert row.status is TaskStatus.failed
+
+
+def test_a_task_is_recorded_before_it_plans(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A model may plan for seconds: the task is listed as running meanwhile, and a task that
+    fails while it plans is recorded as failed, not lost."""
+    import llmgenie.flows.boss as boss
+    from llmgenie.core.storage import open_store
+
+    seen: list[TaskStatus] = []
+    task_id = uuid.uuid4().hex
+
+    def planning(*args: object, **kwargs: object) -> object:
+        seen.extend(t.status for t in open_store().list_tasks() if t.id == task_id)
+        raise RuntimeError("the planner broke")
+
+    monkeypatch.setattr(boss, "plan_task", planning)
+    with pytest.raises(RuntimeError, match="planner broke"):
+        run_boss(task_id=task_id)
+    assert seen == [TaskStatus.running]
+    [row] = [t for t in open_store().list_tasks() if t.id == task_id]
+    assert row.status is TaskStatus.failed
+    report = open_store().get_report(task_id)
+    assert report is not None and report.notes == ["failed: RuntimeError: the planner broke"]

@@ -31,7 +31,7 @@ __all__ = [
 ]
 
 
-def task_row(task: Task, plan: Plan | None) -> TaskRow:
+def task_row(task: Task) -> TaskRow:
     return TaskRow(
         id=task.id,
         text=task.text,
@@ -41,7 +41,6 @@ def task_row(task: Task, plan: Plan | None) -> TaskRow:
         caller_name=task.caller.name,
         caller_role=task.caller.role.value,
         agents=task.agents,
-        plan=plan.model_dump(mode="json") if plan else None,
         created_at=task.created_at,
         finding_count=0,
         tokens_prompt=0,

@@ -246,8 +246,10 @@ class Store:
         self.engine.dispose()
 
     # -- tasks ----------------------------------------------------------------------------
-    def task_started(self, task: Task, plan: Plan | None = None) -> None:
-        """Record the task as running here (pid, host, heartbeat); upload spooled artifacts."""
+    def task_started(self, task: Task) -> None:
+        """Record the task as running here (pid, host, heartbeat); upload spooled artifacts.
+
+        Its plan comes later (`task_planned`): a model may take a while to plan."""
         self._sync_quietly()
         now = utcnow()
         pid = os.getpid()
@@ -255,10 +257,8 @@ class Store:
         def tx(s: Session) -> None:
             row = s.get(TaskRow, task.id)
             if row is None:
-                row = mapping.task_row(task, plan)
+                row = mapping.task_row(task)
                 s.add(row)
-            elif plan is not None:
-                row.plan = plan.model_dump(mode="json")
             row.status = TaskStatus.running.value
             row.target_key = target_key(task.target.location)
             row.started_at = row.started_at or now
@@ -269,6 +269,16 @@ class Store:
 
         self._tx(tx)
         self._start_heartbeat(task.id)
+
+    def task_planned(self, task_id: str, plan: Plan) -> None:
+        """Record the plan of a task already started."""
+
+        def tx(s: Session) -> None:
+            row = s.get(TaskRow, task_id)
+            if row is not None:
+                row.plan = plan.model_dump(mode="json")
+
+        self._tx(tx)
 
     def _start_heartbeat(self, task_id: str) -> None:
         """A daemon thread beats while the task runs here; it dies with the process."""

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select, text, update
 
-from llmgenie.core.models import TaskStatus, utcnow
+from llmgenie.core.models import Plan, Step, TaskStatus, utcnow
 from llmgenie.core.settings import Settings
 from llmgenie.core.storage import AmbiguousTaskIdError, Store, close_stores, open_store
 from llmgenie.core.storage.tables import FindingRow, TaskRow
@@ -84,6 +84,15 @@ def test_running_task_is_listed_and_shown(store: Store) -> None:
     assert row.id == task.id and row.status is TaskStatus.running
     report = store.get_report(task.id)
     assert report is not None and report.status is TaskStatus.running and report.steps == []
+    assert report.plan.steps == []  # not planned yet
+
+    plan = Plan(steps=[Step(id="security", agent="security")], planner="rules")
+    store.task_planned(task.id, plan)
+    planned = store.get_report(task.id)
+    assert planned is not None and planned.plan == plan
+    assert planned.status is TaskStatus.running
+    store.task_planned("no-such-task", plan)  # nothing to plan: left alone
+    assert [r.id for r in store.list_tasks()] == [task.id]
 
 
 def test_id_prefix_lookup(store: Store) -> None:
