@@ -14,22 +14,36 @@ import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 if TYPE_CHECKING:
     from llmgenie.core.storage import Store
 
 __all__ = [
+    "AuditEntry",
     "VerifyResult",
     "export",
     "mask",
     "parse_since",
     "record",
+    "record_all_in",
     "record_in",
     "verify",
 ]
 
 _log = logging.getLogger("llmgenie.audit")
+
+
+class AuditEntry(NamedTuple):
+    """An event to append to the audit log (`Store.append_audits`); `at` defaults to now."""
+
+    kind: str
+    actor: str
+    task_id: str | None
+    step_id: str | None
+    data: dict[str, Any]
+    at: datetime | None = None
+
 
 _SENSITIVE_KEY = re.compile(
     r"passw(or)?d|passwd|pwd|secret|token|api[-_]?key|access[-_]?key|private[-_]?key"
@@ -129,11 +143,17 @@ def record_in(
     **data: Any,
 ) -> None:
     """`record()` into a given store. Never raises."""
+    record_all_in(store, [AuditEntry(kind, actor, task_id, step_id, data)])
+
+
+def record_all_in(store: Store, entries: list[AuditEntry]) -> None:
+    """Several events into a given store, in order, in one transaction. Never raises."""
     try:
-        clean = mask(data, keep_prompts=store.settings.audit_prompts)
-        store.append_audit(kind, actor, task_id, step_id, clean)
+        keep = store.settings.audit_prompts
+        store.append_audits([e._replace(data=mask(e.data, keep_prompts=keep)) for e in entries])
     except Exception as exc:
-        _log.warning("audit event %s not recorded: %s", kind, exc)
+        kinds = ", ".join(sorted({e.kind for e in entries}))
+        _log.warning("audit event %s not recorded: %s", kinds, exc)
 
 
 @dataclass(frozen=True)

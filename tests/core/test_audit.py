@@ -12,7 +12,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from sqlalchemy import Executable, delete, text, update
+from sqlalchemy import Executable, delete, event, text, update
 
 from llmgenie.core import audit
 from llmgenie.core.settings import get_settings
@@ -185,8 +185,45 @@ def test_export_since_writes_json_lines(
     assert code == 2 and "--since 'yesterday'" in err
 
 
+def test_a_batch_is_appended_link_after_link_in_one_transaction(audit_env: Store) -> None:
+    _fill(2)
+    commits: list[object] = []
+
+    def count(conn: object) -> None:
+        commits.append(conn)
+
+    event.listen(audit_env.engine, "commit", count)
+    try:
+        audit.record_all_in(
+            audit_env,
+            [
+                audit.AuditEntry(
+                    "artifact.written", "storage", "t1", None, {"n": i, "api_key": "x"}
+                )
+                for i in range(4)
+            ],
+        )
+    finally:
+        event.remove(audit_env.engine, "commit", count)
+    assert len(commits) == 1
+    events = list(audit_env.audit_events())
+    assert [e.seq for e in events] == [1, 2, 3, 4, 5, 6]
+    assert [e.data["n"] for e in events[2:]] == [0, 1, 2, 3]
+    assert all(e.data["api_key"] == "****" for e in events[2:])  # masked like one event
+    assert all(b.prev_hash == a.hash for a, b in itertools.pairwise(events))
+    assert audit.verify(audit_env).ok
+
+
 def test_concurrent_appends_from_threads_keep_one_chain(audit_env: Store) -> None:
     def worker(n: int) -> None:
+        if n % 2:  # half the writers append in batches
+            for b in range(2):
+                entries = [
+                    audit.AuditEntry("tool.called", f"w{n}", None, None, {"i": b * 5 + i})
+                    for i in range(5)
+                ]
+                audit.record_all_in(audit_env, entries)
+            return
         for i in range(10):
             audit.record("tool.called", actor=f"w{n}", i=i)
 

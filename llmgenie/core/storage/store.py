@@ -11,7 +11,7 @@ import random
 import socket
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -23,6 +23,8 @@ from sqlalchemy import Engine, delete, func, insert, select, text, update
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Session
 
+from llmgenie.core import audit
+from llmgenie.core.audit import AuditEntry
 from llmgenie.core.models import ArtifactRef, Plan, Task, TaskReport, TaskStatus, utcnow
 from llmgenie.core.settings import Settings
 from llmgenie.core.storage import mapping
@@ -555,20 +557,24 @@ class Store:
             return rows
 
         rows = self._tx(tx)
-        from llmgenie.core import audit
-
-        for f, row in zip(files, rows, strict=True):
-            audit.record_in(
-                self,
-                "artifact.written",
-                actor="storage",
-                task_id=task_id,
-                step_id=f.step_id,
-                url=row.url,
-                sha256=row.sha256,
-                size=row.size,
-                pending_upload=row.pending_upload,
-            )
+        audit.record_all_in(
+            self,
+            [
+                AuditEntry(
+                    "artifact.written",
+                    "storage",
+                    task_id,
+                    f.step_id,
+                    {
+                        "url": row.url,
+                        "sha256": row.sha256,
+                        "size": row.size,
+                        "pending_upload": row.pending_upload,
+                    },
+                )
+                for f, row in zip(files, rows, strict=True)
+            ],
+        )
         return [mapping.artifact_ref(row) for row in rows]
 
     def _upload(self, task_id: str, f: ArtifactFile) -> tuple[str, str, str, str | None]:
@@ -711,59 +717,73 @@ class Store:
         at: datetime | None = None,
     ) -> int:
         """Append one event to the hash chain; returns its sequence number."""
-        data = json.loads(_canonical_json(data))
-        at = at or utcnow()
+        (seq,) = self.append_audits([AuditEntry(kind, actor, task_id, step_id, data, at)])
+        return seq
+
+    def append_audits(self, entries: Sequence[AuditEntry]) -> list[int]:
+        """Append events to the hash chain in order, in one transaction; returns their numbers.
+
+        A report's ~10 stored files are ~10 events: one transaction (and, on PostgreSQL, one
+        wait for the chain's head lock) instead of one each.
+        """
+        if not entries:
+            return []
+        now = utcnow()
+        events = [
+            entry._replace(data=json.loads(_canonical_json(entry.data)), at=entry.at or now)
+            for entry in entries
+        ]
         with self._audit_lock:
             for attempt in range(50):
                 try:
-                    return self._append_once(kind, actor, task_id, step_id, data, at)
+                    return self._append_once(events)
                 except (IntegrityError, OperationalError, _Conflict):
                     # another process appended first (or held the SQLite lock): take the new head
                     time.sleep(min(0.5, 0.005 * 2 ** min(attempt, 6)) * random.random())
             raise RuntimeError("could not append to the audit log: too much contention")
 
-    def _append_once(
-        self,
-        kind: str,
-        actor: str,
-        task_id: str | None,
-        step_id: str | None,
-        data: dict[str, Any],
-        at: datetime,
-    ) -> int:
+    def _append_once(self, events: list[AuditEntry]) -> list[int]:
         with Session(self.engine) as s, s.begin():
             query = select(AuditHeadRow).where(AuditHeadRow.id == 1)
             if self.engine.dialect.name == "postgresql":
                 query = query.with_for_update()
             head = s.scalars(query).first()
-            prev_seq, prev_hash = (head.seq, head.hash) if head else (0, GENESIS_HASH)
-            seq = prev_seq + 1
-            digest = audit_hash(prev_hash, seq, at, kind, actor, task_id, step_id, data)
-            s.add(
-                AuditEventRow(
-                    seq=seq,
-                    at=at,
-                    kind=kind,
-                    actor=actor,
-                    task_id=task_id,
-                    step_id=step_id,
-                    data=data,
-                    prev_hash=prev_hash,
-                    hash=digest,
+            first_seq, prev_hash = (head.seq, head.hash) if head else (0, GENESIS_HASH)
+            seq = first_seq
+            numbers = []
+            for e in events:
+                seq += 1
+                at = e.at or utcnow()
+                digest = audit_hash(
+                    prev_hash, seq, at, e.kind, e.actor, e.task_id, e.step_id, e.data
                 )
-            )
+                s.add(
+                    AuditEventRow(
+                        seq=seq,
+                        at=at,
+                        kind=e.kind,
+                        actor=e.actor,
+                        task_id=e.task_id,
+                        step_id=e.step_id,
+                        data=e.data,
+                        prev_hash=prev_hash,
+                        hash=digest,
+                    )
+                )
+                prev_hash = digest
+                numbers.append(seq)
             if head is None:
-                s.add(AuditHeadRow(id=1, seq=seq, hash=digest))
+                s.add(AuditHeadRow(id=1, seq=seq, hash=prev_hash))
                 s.flush()
             else:
                 res = s.execute(
                     update(AuditHeadRow)
-                    .where(AuditHeadRow.id == 1, AuditHeadRow.seq == prev_seq)
-                    .values(seq=seq, hash=digest)
+                    .where(AuditHeadRow.id == 1, AuditHeadRow.seq == first_seq)
+                    .values(seq=seq, hash=prev_hash)
                 )
                 if res.rowcount != 1:
                     raise _Conflict
-            return seq
+            return numbers
 
     def audit_events(
         self, since: datetime | None = None, batch: int = 1000
