@@ -310,3 +310,11 @@ def test_ctrl_c_stops_a_run_whose_model_hangs_in_one_line_and_exit_130(
     assert lines[-1].startswith("llmgenie: interrupted: task ")
     assert "Traceback" not in err and "Crash detected" not in err
     assert out == ""
+    # it was stopped while the model planned: the task is on record all the same
+    from llmgenie.core.models import TaskStatus
+    from llmgenie.core.settings import Settings
+    from llmgenie.core.storage import open_store
+
+    task_prefix = lines[-1].split()[3]
+    tasks = open_store(Settings(home=llmgenie_home)).list_tasks()
+    assert [t.status for t in tasks if t.id.startswith(task_prefix)] == [TaskStatus.interrupted]
