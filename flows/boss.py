@@ -43,7 +43,12 @@ from llmgenie.core.targets import OpenedTarget, classify_target, open_target
 from llmgenie.flows import progress
 from llmgenie.flows.dispatch import dispatch_step
 from llmgenie.flows.publish import apublish_task_files, apublish_task_report
-from llmgenie.flows.specialist import _SESSIONS, SpecialistRequest, TaskSession
+from llmgenie.flows.specialist import (
+    _SESSIONS,
+    SpecialistRequest,
+    TaskSession,
+    send_prior_reports_aside,
+)
 from llmgenie.flows.threads import run_blocking
 
 __all__ = [
@@ -305,8 +310,15 @@ async def _run_task(
                 tokens_left=settings.token_budget,
             )
 
-        def run_step(request: SpecialistRequest) -> Awaitable[AgentReport]:
-            return dispatch_step(request, settings)
+        # a worker elsewhere reads prior reports sent aside from the artifact store
+        aside_store = store if settings.dispatch == "deployment" else None
+
+        async def run_step(request: SpecialistRequest) -> AgentReport:
+            if request.prior_reports:
+                request = await run_blocking(
+                    send_prior_reports_aside, request, session, aside_store
+                )
+            return await dispatch_step(request, settings)
 
         early: dict[str, asyncio.Task[AgentReport]] = {}
         try:

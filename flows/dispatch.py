@@ -24,13 +24,32 @@ SPECIALIST_ENTRYPOINT = "llmgenie.flows.specialist:specialist_flow"
 
 
 async def dispatch_step(request: SpecialistRequest, settings: Settings) -> AgentReport:
-    if settings.dispatch == "deployment":
-        return await _run_on_work_pool(request, settings)
-    subflow = _configured_subflow(
-        settings.step_timeout_seconds, settings.step_retries, settings.step_retry_base_delay_seconds
-    )
-    state = await subflow(request, return_state=True)
+    try:
+        if settings.dispatch == "deployment":
+            return await _run_on_work_pool(request, settings)
+        subflow = _configured_subflow(
+            settings.step_timeout_seconds,
+            settings.step_retries,
+            settings.step_retry_base_delay_seconds,
+        )
+        state = await subflow(request, return_state=True)
+    except Exception as exc:  # the child run could not be created: the API refused or is gone
+        return _failed(request, None, f"the step could not start: {_api_reason(exc)}")
     return await _report_from_state(request, state)
+
+
+def _api_reason(exc: Exception) -> str:
+    """What the Prefect API said, not the request it echoes back (it can be megabytes)."""
+    from prefect.exceptions import PrefectHTTPStatusError
+
+    if isinstance(exc, PrefectHTTPStatusError):
+        try:
+            detail = exc.response.json().get("exception_detail") or []
+            said = "; ".join(str(d.get("msg", "")) for d in detail if isinstance(d, dict))
+        except Exception:  # not the JSON the API answers with
+            said = ""
+        return f"the Prefect API answered {exc.response.status_code}: {said or exc.response.text}"
+    return f"{type(exc).__name__}: {exc}"
 
 
 @functools.lru_cache(maxsize=8)

@@ -52,11 +52,20 @@ from llmgenie.core.models import (
 )
 from llmgenie.core.permissions import granted, missing_capabilities
 from llmgenie.core.settings import get_settings
+from llmgenie.core.storage import Store, open_store
+from llmgenie.core.storage.store import STEP_REPORT_FILE, ArtifactFile
 from llmgenie.core.targets import open_target
 from llmgenie.flows.publish import apublish_step_artifacts
 from llmgenie.flows.threads import run_blocking
 
-__all__ = ["SpecialistRequest", "StepDropped", "TaskSession", "specialist_flow"]
+__all__ = [
+    "MAX_INLINE_REQUEST_BYTES",
+    "SpecialistRequest",
+    "StepDropped",
+    "TaskSession",
+    "send_prior_reports_aside",
+    "specialist_flow",
+]
 
 log = get_logger(__name__)
 
@@ -72,10 +81,20 @@ class SpecialistRequest(BaseModel):
     prior_reports: list[AgentReport] = Field(
         default_factory=list, description="reports of the steps this one depends on"
     )
+    prior_stored: list[str] = Field(
+        default_factory=list,
+        description="steps this one depends on whose reports were too large to pass inline: "
+        "read from the task's session in process, else from the artifact store",
+    )
     tokens_left: int | None = Field(None, description="what is left of the task's token budget")
     speculative: bool = Field(
         False, description="started before the final plan, which may drop it (in process only)"
     )
+
+
+#: Prefect refuses flow-run parameters over 512 KiB serialised. A request larger than this sends
+#: its prior reports aside (`send_prior_reports_aside`): on a big repository they run to MBs.
+MAX_INLINE_REQUEST_BYTES = 384 * 1024
 
 
 @dataclass
@@ -91,12 +110,59 @@ class TaskSession:
     publishing: list[asyncio.Task[None]] = field(default_factory=list)
     #: per step: set when BOSS drops a step it started before the final plan was known
     drops: dict[str, threading.Event] = field(default_factory=dict)
+    #: reports too large to pass inline, by step id (`send_prior_reports_aside`)
+    reports: dict[str, AgentReport] = field(default_factory=dict)
 
     def drop_signal(self, step_id: str) -> threading.Event:
         return self.drops.setdefault(step_id, threading.Event())
 
 
 _SESSIONS: dict[str, TaskSession] = {}
+
+
+def send_prior_reports_aside(
+    request: SpecialistRequest, session: TaskSession | None, store: Store | None
+) -> SpecialistRequest:
+    """The request as it is when it fits Prefect's parameter limit; else a copy that names its
+    prior reports in `prior_stored` and carries none: they wait in `session` (in process) or,
+    given a `store`, as the steps' `output.json` in the artifact store (a worker elsewhere)."""
+    size = len(request.model_dump_json()) if request.prior_reports else 0
+    if size <= MAX_INLINE_REQUEST_BYTES:
+        return request
+    if session is not None:
+        session.reports.update({r.id: r for r in request.prior_reports})
+    if store is not None:
+        store.put_artifacts(
+            request.task_id,
+            [
+                ArtifactFile(
+                    r.id, STEP_REPORT_FILE, r.model_dump_json().encode(), "application/json"
+                )
+                for r in request.prior_reports
+            ],
+        )
+    ids = [r.id for r in request.prior_reports]
+    log.info("prior reports sent aside", steps=ids, bytes=size)
+    return request.model_copy(update={"prior_reports": [], "prior_stored": ids})
+
+
+def _with_prior_reports(request: SpecialistRequest) -> SpecialistRequest:
+    """The request with the prior reports BOSS sent aside back in it."""
+    session = _SESSIONS.get(request.task_id)
+    kept = session.reports if session is not None else {}
+    reports = []
+    for step_id in request.prior_stored:
+        if step_id in kept:
+            reports.append(kept[step_id])
+            continue
+        try:
+            data = open_store(get_settings()).read_artifact(
+                request.task_id, step_id, STEP_REPORT_FILE
+            )
+        except Exception as exc:
+            raise RuntimeError(f"the report of step {step_id} could not be read: {exc}") from exc
+        reports.append(AgentReport.model_validate_json(data))
+    return request.model_copy(update={"prior_reports": reports, "prior_stored": []})
 
 
 class StepDropped(Exception):
@@ -338,6 +404,8 @@ async def specialist_flow(request: SpecialistRequest) -> AgentReport | State:
 
 
 async def _run_step(request: SpecialistRequest) -> AgentReport:
+    if request.prior_stored:
+        request = await run_blocking(_with_prior_reports, request)
     step = request.step
     dropped = _drop_signal(request)
     flow_run_id = str(current_flow_run.id) if current_flow_run.id else None

@@ -11,6 +11,8 @@ from pathlib import Path
 import pytest
 from prefect.client.orchestration import get_client
 
+from llmgenie.agents.tools import TOOLSETS
+from llmgenie.agents.tools.base import ToolsetResult
 from llmgenie.core.models import (
     AttemptOutcome,
     Mode,
@@ -21,6 +23,7 @@ from llmgenie.core.models import (
 )
 from llmgenie.flows.boss import boss_flow
 from tests.flows.conftest import EXAMPLE, TimedToolset, use_settings
+from tests.support.reports import make_finding
 
 pytestmark = pytest.mark.usefixtures("llmgenie_home")
 
@@ -317,3 +320,55 @@ def test_a_task_is_recorded_before_it_plans(monkeypatch: pytest.MonkeyPatch) -> 
     assert row.status is TaskStatus.failed
     report = open_store().get_report(task_id)
     assert report is not None and report.notes == ["failed: RuntimeError: the planner broke"]
+
+
+class _ManyFindings:
+    """A toolset whose report is larger than Prefect accepts as flow-run parameters (512 KiB)."""
+
+    name = "security"
+
+    def run(self, inp: object) -> ToolsetResult:
+        return ToolsetResult(findings=[make_finding(i) for i in range(2500)])
+
+
+def _parameters(flow_run_id: str | None) -> dict[str, object]:
+    async def read() -> dict[str, object]:
+        async with get_client() as client:
+            return (await client.read_flow_run(uuid.UUID(flow_run_id or ""))).parameters
+
+    return asyncio.run(read())
+
+
+def test_prior_reports_too_large_for_prefect_reach_the_next_step_aside(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A big repository's reports run to megabytes; Prefect refuses parameters over 512 KiB."""
+    monkeypatch.setitem(TOOLSETS, "security", _ManyFindings())
+    report = run_boss(agents=["security", "documentation"])
+
+    assert report.status is TaskStatus.completed, report.notes
+    assert len(step(report, "security").findings) == 2500
+    doc = step(report, "documentation")
+    assert "the reports of: security" in doc.output["catalogue_md"]
+    sent = _parameters(doc.flow_run_id)["request"]
+    assert isinstance(sent, dict)
+    assert sent["prior_reports"] == [] and sent["prior_stored"] == ["security"]
+
+
+def test_a_step_whose_run_cannot_be_created_fails_alone_in_one_line(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import llmgenie.flows.boss as boss
+
+    monkeypatch.setitem(TOOLSETS, "security", _ManyFindings())
+    monkeypatch.setattr(boss, "send_prior_reports_aside", lambda request, *_: request)
+    report = run_boss(agents=["security", "documentation"])
+
+    assert report.status is TaskStatus.completed_with_errors
+    assert step(report, "security").status is StepStatus.completed
+    doc = step(report, "documentation")
+    assert doc.status is StepStatus.failed and doc.flow_run_id is None
+    assert doc.error is not None and doc.error.startswith(
+        "the step could not start: the Prefect API answered 422: "
+    )
+    assert "524,288 bytes" in doc.error and len(doc.error) <= 500

@@ -13,6 +13,7 @@ import pytest
 from prefect.client.orchestration import get_client
 
 from llmgenie.core.models import StepStatus, TaskStatus
+from llmgenie.flows import specialist
 from llmgenie.flows.boss import boss_flow
 from llmgenie.flows.deploy import SPECIALIST_DEPLOYMENT, register_deployments
 from tests.flows.conftest import EXAMPLE, use_settings
@@ -65,6 +66,9 @@ def test_specialists_run_on_the_work_pool_as_children_of_boss(
         specialist_deployment=f"specialist/{SPECIALIST_DEPLOYMENT}",
     )
 
+    # every prior report goes aside: a worker reads them back from the artifact store
+    monkeypatch.setattr(specialist, "MAX_INLINE_REQUEST_BYTES", 0)
+
     report = asyncio.run(boss_flow(task="audit the shop", target=str(EXAMPLE)))
 
     assert report.status is TaskStatus.completed, report.notes
@@ -87,3 +91,6 @@ def test_specialists_run_on_the_work_pool_as_children_of_boss(
 
     runs = asyncio.run(child_runs())
     assert runs == [(True, report.flow_run_id)] * 4
+    # the documentation step's inputs went through the artifact store (forced small below)
+    doc = next(s for s in report.steps if s.id == "documentation")
+    assert "the reports of: devops, performance, security" in doc.output["catalogue_md"]

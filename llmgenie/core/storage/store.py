@@ -50,6 +50,7 @@ from llmgenie.core.storage.tables import (
 
 __all__ = [
     "GENESIS_HASH",
+    "STEP_REPORT_FILE",
     "AmbiguousTaskIdError",
     "ArtifactFile",
     "AuditEvent",
@@ -88,6 +89,10 @@ class Drift(BaseModel):
             f"since task {self.previous_task_id[:12]}: {len(self.new)} new, "
             f"{len(self.fixed)} fixed, {len(self.still_open)} still open"
         )
+
+
+#: A step's full report (tool output, findings, notes, attempts) among its task's files.
+STEP_REPORT_FILE = "output.json"
 
 
 @dataclass(frozen=True)
@@ -836,7 +841,10 @@ def _report_files(report: TaskReport) -> list[ArtifactFile]:
     for step in report.steps:
         files.append(
             ArtifactFile(
-                step.id, "output.json", step.model_dump_json(indent=2).encode(), "application/json"
+                step.id,
+                STEP_REPORT_FILE,
+                step.model_dump_json(indent=2).encode(),
+                "application/json",
             )
         )
         for name, diff in reports.patches_of(step):
