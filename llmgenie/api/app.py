@@ -29,11 +29,18 @@ T = TypeVar("T")
 
 
 class TaskRequest(BaseModel):
-    task: str = Field(description="what to do, e.g. 'audit the manifests'")
-    target: str = Field(description="folder, file, archive or s3://bucket/prefix")
+    # bounded: they become flow-run parameters, which Prefect caps, and the task goes into prompts
+    task: str = Field(
+        min_length=1, max_length=4000, description="what to do, e.g. 'audit the manifests'"
+    )
+    target: str = Field(
+        min_length=1, max_length=4096, description="folder, file, archive or s3://bucket/prefix"
+    )
     agents: list[str] | None = Field(None, description="only these specialists")
     role: Role = Field(Role.operator, description="the caller's role")
-    caller: str = Field("api", description="who asks: a user, a CI job, an alert")
+    caller: str = Field(
+        "api", min_length=1, max_length=200, description="who asks: a user, a CI job, an alert"
+    )
 
 
 class TaskAccepted(BaseModel):
