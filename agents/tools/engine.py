@@ -27,7 +27,6 @@ memory does not grow with the size of the documents.
 from __future__ import annotations
 
 import shutil
-import subprocess
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
@@ -40,6 +39,7 @@ from llmgenie.agents.tools.parsing.kubernetes import (
     iter_k8s_objects,
     iter_k8s_text,
 )
+from llmgenie.agents.tools.render import kustomize_refusal, render
 from llmgenie.agents.tools.rules import RuleSet
 from llmgenie.agents.tools.scan_context import ScanContext
 from llmgenie.core.models import (
@@ -248,24 +248,6 @@ def _produced(key: tuple[str, str], produced: set[tuple[str, str]]) -> bool:
     return key in produced or any(k == kind and name and name in n for k, n in produced)
 
 
-def _render(cmd: list[str], timeout: float) -> tuple[str | None, str]:
-    try:
-        proc = subprocess.run(
-            cmd,
-            capture_output=True,
-            text=True,
-            timeout=timeout,
-            check=False,
-            stdin=subprocess.DEVNULL,
-        )
-    except (OSError, subprocess.TimeoutExpired) as exc:
-        return None, f"{type(exc).__name__}: {exc}"
-    if proc.returncode != 0:
-        err = (proc.stderr or "").strip().splitlines()
-        return None, err[-1][:300] if err else f"exit {proc.returncode}"
-    return proc.stdout, ""
-
-
 def _plan_k8s(root: Path, context: Context) -> _Plan:
     notes: list[str] = []
     skipped: list[SkippedFile] = []
@@ -284,7 +266,11 @@ def _plan_k8s(root: Path, context: Context) -> _Plan:
         if kubectl is None:
             notes.append(f"kustomize folder {label}: kubectl not on PATH, raw files scanned")
             continue
-        text, err = _render([kubectl, "kustomize", str(root / folder)], _KUSTOMIZE_TIMEOUT)
+        refusal = kustomize_refusal(root, folder)
+        if refusal is not None:
+            notes.append(f"kustomize folder {label}: not rendered: {refusal}; raw files scanned")
+            continue
+        text, err = render([kubectl, "kustomize", str(root / folder)], _KUSTOMIZE_TIMEOUT)
         if text is None:
             notes.append(
                 f"kustomize folder {label}: kubectl kustomize failed ({err}); raw files scanned"
@@ -306,7 +292,7 @@ def _plan_k8s(root: Path, context: Context) -> _Plan:
             )
             notes.append(f"Helm chart {label}: not analysed (helm not on PATH)")
             continue
-        text, err = _render([helm, "template", "llmgenie", str(root / folder)], _HELM_TIMEOUT)
+        text, err = render([helm, "template", "llmgenie", str(root / folder)], _HELM_TIMEOUT)
         if text is None:
             skipped.append(SkippedFile(path=cf.path, reason=f"helm template failed: {err}"))
             notes.append(f"Helm chart {label}: not analysed (helm template failed)")
