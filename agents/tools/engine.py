@@ -39,7 +39,7 @@ from llmgenie.agents.tools.parsing.kubernetes import (
     iter_k8s_objects,
     iter_k8s_text,
 )
-from llmgenie.agents.tools.render import kustomize_refusal, render
+from llmgenie.agents.tools.render import helm_refusal, kustomize_refusal, render
 from llmgenie.agents.tools.rules import RuleSet
 from llmgenie.agents.tools.scan_context import ScanContext
 from llmgenie.core.models import (
@@ -291,6 +291,11 @@ def _plan_k8s(root: Path, context: Context) -> _Plan:
                 SkippedFile(path=cf.path, reason="Helm chart not analysed: helm not on PATH")
             )
             notes.append(f"Helm chart {label}: not analysed (helm not on PATH)")
+            continue
+        refusal = helm_refusal(root, folder)
+        if refusal is not None:
+            skipped.append(SkippedFile(path=cf.path, reason=f"Helm chart not rendered: {refusal}"))
+            notes.append(f"Helm chart {label}: not analysed ({refusal})")
             continue
         text, err = render([helm, "template", "llmgenie", str(root / folder)], _HELM_TIMEOUT)
         if text is None:

@@ -20,7 +20,7 @@ from typing import Any
 
 import yaml
 
-__all__ = ["KUSTOMIZATION_FILES", "kustomize_refusal", "render"]
+__all__ = ["KUSTOMIZATION_FILES", "helm_refusal", "kustomize_refusal", "render"]
 
 KUSTOMIZATION_FILES = ("kustomization.yaml", "kustomization.yml", "Kustomization")
 
@@ -103,6 +103,18 @@ def kustomize_refusal(root: Path, folder: str) -> str | None:
                 return f"{label} names {ref[:120]}, outside the target"
             if is_base and target.is_dir():
                 pending.append(target)
+    return None
+
+
+def helm_refusal(root: Path, folder: str) -> str | None:
+    """Why the chart in `root/folder` must not be rendered, or None: helm reads every file of
+    a chart, and follows symlinks, so one that leads out of the target must stop it."""
+    top = root.resolve()
+    for here, dirs, files in os.walk(root / folder):
+        for name in [*dirs, *files]:
+            path = Path(here) / name
+            if path.is_symlink() and not path.resolve().is_relative_to(top):
+                return f"{path.relative_to(root).as_posix()} is a symlink out of the target"
     return None
 
 

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from llmgenie.agents.tools import scan
-from llmgenie.agents.tools.render import kustomize_refusal, render
+from llmgenie.agents.tools.render import helm_refusal, kustomize_refusal, render
 
 DEPLOY = (
     "apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: web, namespace: shop}\nspec:\n"
@@ -105,3 +105,15 @@ def test_renderers_run_offline() -> None:
     """Git may use local repositories only; anything over HTTP meets a proxy that refuses."""
     text, err = render(["git", "ls-remote", "https://127.0.0.1:1/org/repo"], 30)
     assert text is None and "transport 'https' not allowed" in err
+
+
+def test_a_chart_with_a_symlink_out_of_the_target_is_refused(tmp_path: Path) -> None:
+    (tmp_path / "secret.txt").write_text("s3cret")
+    chart = tmp_path / "target" / "chart"
+    (chart / "templates").mkdir(parents=True)
+    (chart / "Chart.yaml").write_text("apiVersion: v2\nname: c\nversion: 0.1.0\n")
+    assert helm_refusal(tmp_path / "target", "chart") is None
+    (chart / "templates" / "leak.yaml").symlink_to(tmp_path / "secret.txt")
+    assert helm_refusal(tmp_path / "target", "chart") == (
+        "chart/templates/leak.yaml is a symlink out of the target"
+    )
