@@ -15,7 +15,7 @@ from prefect.client.orchestration import get_client
 from llmgenie.core.models import StepStatus, TaskStatus
 from llmgenie.flows import specialist
 from llmgenie.flows.boss import boss_flow
-from llmgenie.flows.deploy import SPECIALIST_DEPLOYMENT, register_deployments
+from llmgenie.flows.deploy import BOSS_DEPLOYMENT, SPECIALIST_DEPLOYMENT, register_deployments
 from tests.flows.conftest import EXAMPLE, use_settings
 
 
@@ -94,3 +94,33 @@ def test_specialists_run_on_the_work_pool_as_children_of_boss(
     # the documentation step's inputs went through the artifact store (forced small below)
     doc = next(s for s in report.steps if s.id == "documentation")
     assert "the reports of: devops, performance, security" in doc.output["catalogue_md"]
+
+
+@pytest.mark.usefixtures("llmgenie_home")
+def test_boss_runs_as_a_deployment_triggered_over_the_api(process_worker: str) -> None:
+    """As a schedule, the Prefect UI or an API trigger runs it: a flow run of the BOSS
+    deployment, picked up by a worker; its report is BOSS's result and is in the store."""
+    from prefect.deployments import arun_deployment
+
+    from llmgenie.core.models import TaskReport
+    from llmgenie.core.storage import open_store
+
+    async def trigger() -> tuple[object, object]:
+        flow_run = await arun_deployment(
+            f"boss/{BOSS_DEPLOYMENT}",
+            parameters={"task": "find secrets", "target": str(EXAMPLE), "agents": ["security"]},
+            timeout=180,
+            poll_interval=0.5,
+        )
+        state = flow_run.state
+        assert state is not None and state.is_completed(), state
+        return flow_run, await state.aresult()
+
+    flow_run, result = asyncio.run(trigger())
+    report = TaskReport.model_validate(result)
+    assert report.status is TaskStatus.completed
+    assert report.flow_run_id == str(flow_run.id)  # type: ignore[attr-defined]
+    assert [s.id for s in report.steps] == ["security"]
+    stored = open_store().get_report(report.task_id)
+    assert stored is not None and stored.status is TaskStatus.completed
+    assert stored.caller.name == "prefect" and stored.findings == report.findings
