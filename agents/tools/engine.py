@@ -33,13 +33,13 @@ from pathlib import Path, PurePosixPath
 from typing import Any
 
 from llmgenie.agents.tools.base import ToolsetInput, ToolsetResult
+from llmgenie.agents.tools.kustomize_helm import helm_refusal, kustomize_refusal, render
 from llmgenie.agents.tools.parsing.kubernetes import (
     K8sObject,
     ParseProblem,
     iter_k8s_objects,
     iter_k8s_text,
 )
-from llmgenie.agents.tools.render import helm_refusal, kustomize_refusal, render
 from llmgenie.agents.tools.rules import RuleSet
 from llmgenie.agents.tools.scan_context import ScanContext
 from llmgenie.core.models import (

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from llmgenie.agents.tools import scan
-from llmgenie.agents.tools.render import helm_refusal, kustomize_refusal, render
+from llmgenie.agents.tools.kustomize_helm import helm_refusal, kustomize_refusal, render
 
 DEPLOY = (
     "apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: web, namespace: shop}\nspec:\n"
