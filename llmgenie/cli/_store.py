@@ -1,7 +1,9 @@
-"""Opening the store for a CLI command: configuration problems become one-line user errors."""
+"""The home and the store for a CLI command: configuration problems become one-line user errors."""
 
 from __future__ import annotations
 
+import os
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from llmgenie.cli.errors import UserError
@@ -9,7 +11,25 @@ from llmgenie.cli.errors import UserError
 if TYPE_CHECKING:
     from llmgenie.core.storage import Store
 
-__all__ = ["cli_store"]
+__all__ = ["cli_store", "usable_home"]
+
+
+def usable_home() -> Path:
+    """LLMGENIE_HOME, created when missing; one that cannot be created or written is a user
+    error, said before anything starts (the embedded API, the store and the reports live there)."""
+    from llmgenie.core.settings import get_settings
+
+    home = get_settings().home
+    try:
+        home.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        reason = exc.strerror or type(exc).__name__
+        raise UserError(
+            f"LLMGENIE_HOME {home} cannot be created: {reason} (set it to a writable folder)"
+        ) from None
+    if not os.access(home, os.W_OK | os.X_OK):
+        raise UserError(f"LLMGENIE_HOME {home} is not writable (set it to a writable folder)")
+    return home
 
 
 def cli_store(*, migrate: bool = True) -> Store:
@@ -19,6 +39,7 @@ def cli_store(*, migrate: bool = True) -> Store:
     from llmgenie.core.storage import SchemaTooNewError, open_store
     from llmgenie.core.storage.db import db_error_line, safe_url
 
+    usable_home()
     settings = get_settings()
     try:
         return open_store(settings, migrate=migrate)

@@ -6,6 +6,7 @@ from typing import Annotated
 
 import typer
 
+from llmgenie.cli._store import usable_home
 from llmgenie.cli.main import app
 
 __all__ = ["api"]
@@ -21,4 +22,5 @@ def api(
 
     from llmgenie.api.app import create_app
 
+    usable_home()
     uvicorn.run(create_app(), host=host, port=port, log_level="warning")

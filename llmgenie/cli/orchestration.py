@@ -7,6 +7,7 @@ from typing import Annotated
 
 import typer
 
+from llmgenie.cli._store import usable_home
 from llmgenie.cli.main import app
 
 __all__ = ["deploy", "server_app"]
@@ -20,6 +21,7 @@ def server_start() -> None:
     """Start (or find) the embedded Prefect API and print its URL and the UI's."""
     from llmgenie.flows.runtime import ensure_prefect_api
 
+    usable_home()
     url = ensure_prefect_api()
     typer.echo(f"Prefect API: {url}\nPrefect UI:  {url.removesuffix('/api')}")
 

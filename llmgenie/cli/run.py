@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Annotated, Any, NoReturn, TypeVar
 import typer
 
 from llmgenie.cli import heap
-from llmgenie.cli._store import cli_store
+from llmgenie.cli._store import cli_store, usable_home
 from llmgenie.cli.errors import EXIT_FINDINGS, EXIT_INTERRUPTED, EXIT_OK, UserError
 from llmgenie.cli.main import app
 from llmgenie.cli.options import at_or_above, parse_agents, parse_severity
@@ -77,6 +77,7 @@ def run(
     except TargetError as exc:
         raise UserError(str(exc)) from None
 
+    usable_home()
     settings = get_settings()
     from llmgenie.core.logging import configure_logging
     from llmgenie.flows.runtime import PrefectUnavailable, start_prefect_api

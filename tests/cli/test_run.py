@@ -177,6 +177,23 @@ def test_an_unreachable_metadata_database_is_one_line_before_any_step(
     assert not (llmgenie_home / "artifacts").exists(), "no step ran"
 
 
+def test_a_home_that_cannot_be_created_is_one_line_and_exit_2(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from llmgenie.core.settings import get_settings
+
+    home = tmp_path / "a-file"
+    home.write_text("")
+    monkeypatch.setenv("LLMGENIE_HOME", str(home))
+    get_settings.cache_clear()
+    said = f"llmgenie: error: LLMGENIE_HOME {home} cannot be created: File exists"
+    for argv in (("run", "audit", "--target", str(EXAMPLE)), ("runs", "list"), ("api",)):
+        code, out, err = run_cli(capsys, *argv)
+        assert code == 2 and out == "", (argv, err)
+        assert err.splitlines() == [f"{said} (set it to a writable folder)"], argv
+    get_settings.cache_clear()
+
+
 def test_the_summary_says_where_files_wait_when_the_artifact_store_did_not_take_them() -> None:
     from llmgenie.cli.run import render_text
     from llmgenie.core.models import ArtifactRef
