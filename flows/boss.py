@@ -7,10 +7,12 @@ depends on are done; BOSS returns only when every child has finished.
 from __future__ import annotations
 
 import asyncio
+import functools
 from collections import Counter
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Coroutine, Mapping
+from typing import Any
 
-from prefect import flow, task
+from prefect import Flow, flow, task
 from prefect.cache_policies import NO_CACHE
 from prefect.runtime import flow_run as current_flow_run
 from prefect.utilities.annotations import quote
@@ -54,6 +56,7 @@ from llmgenie.flows.threads import run_blocking
 __all__ = [
     "StepRunner",
     "boss_flow",
+    "in_process_boss",
     "merge_reports",
     "run_plan",
     "settle_speculation",
@@ -271,6 +274,17 @@ async def boss_flow(
         except Exception as problem:  # the database may be what failed
             log.warning("task end not recorded", error=str(problem)[:200])
         raise
+
+
+@functools.cache
+def in_process_boss() -> Flow[..., Coroutine[Any, Any, TaskReport]]:
+    """BOSS for callers that take its report in memory: the CLI and the REST API.
+
+    Its result is not also written to Prefect's result storage: the store keeps the report, and
+    a second copy per run (megabytes on a big repository) would only grow LLMGENIE_HOME. Runs of
+    the deployment (schedules, the UI, API triggers) persist it, for whoever reads the result.
+    """
+    return boss_flow.with_options(persist_result=False)
 
 
 def _is_interruption(exc: BaseException) -> bool:

@@ -100,7 +100,7 @@ def create_app() -> FastAPI:
     from llmgenie.core import telemetry
     from llmgenie.core.storage import Store
     from llmgenie.core.targets import TargetError, check_target, classify_target
-    from llmgenie.flows.boss import boss_flow
+    from llmgenie.flows.boss import in_process_boss
 
     app = FastAPI(title="llmgenie", version="0.1.0", description=__doc__)
     running: dict[str, asyncio.Task[TaskReport]] = {}
@@ -138,7 +138,7 @@ def create_app() -> FastAPI:
         await _with_store(Store.ping)  # a task that cannot be recorded is not accepted
         task_id = uuid.uuid4().hex
         running[task_id] = asyncio.create_task(
-            boss_flow(
+            in_process_boss()(
                 task=request.task,
                 target=request.target,
                 agents=request.agents,

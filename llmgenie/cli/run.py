@@ -222,7 +222,7 @@ def _run_with_progress(
     task_id: str,
 ) -> TaskReport:
     from llmgenie.flows import progress
-    from llmgenie.flows.boss import boss_flow
+    from llmgenie.flows.boss import in_process_boss
 
     status = None
     if show and sys.stderr.isatty():
@@ -254,7 +254,7 @@ def _run_with_progress(
         with SyncClientContext.get_or_create():
             return asyncio.run(
                 _interruptible(
-                    boss_flow(
+                    in_process_boss()(
                         task=task,
                         target=target,
                         agents=agents,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import subprocess
 import sys
@@ -89,6 +90,19 @@ def test_json_report_and_fail_on(capsys: pytest.CaptureFixture[str]) -> None:
     assert {"report.json", "report.md", "report.sarif", "catalogue.md", "output.json"} <= names
     assert any(n.startswith("runbooks/") for n in names), names
     assert any(n.startswith("patches/") for n in names), names
+
+    async def boss_result() -> object:
+        from uuid import UUID
+
+        from prefect.client.orchestration import get_client
+
+        async with get_client() as client:
+            state = (await client.read_flow_run(UUID(report.flow_run_id or ""))).state
+            assert state is not None and state.is_completed()
+            return state.data
+
+    # the store keeps the report: BOSS does not write a second copy to Prefect's result storage
+    assert asyncio.run(boss_result()) is None
 
 
 @pytest.mark.usefixtures("llmgenie_home")
