@@ -191,19 +191,37 @@ def _unpack(archive: Path, dest: Path, settings: Settings) -> list[SkippedFile]:
     return skipped
 
 
+@dataclass(frozen=True)
+class _SkipWords:
+    """How a copy's skip reasons name what it skips: archive members or S3 objects."""
+
+    unsafe: str
+    limit: str
+
+
+_ARCHIVE_WORDS = _SkipWords(
+    "unsafe path in archive (absolute or '..')", "archive member limit reached"
+)
+_S3_WORDS = _SkipWords("unsafe object key", "object limit reached")
+
+
 def _unpack_member(
     name: str,
     opener: Callable[[], IO[bytes] | None],
     dest: Path,
     budget: _Budget,
     skipped: list[SkippedFile],
+    words: _SkipWords = _ARCHIVE_WORDS,
+    path: str | None = None,
 ) -> None:
-    rel = _safe_member_path(name)
+    """Copy one archive member or S3 object `name` to `dest`/`path` (default: `name`), within
+    the budget; what is not copied is recorded in `skipped`, with the reason."""
+    rel = _safe_member_path(name if path is None else path)
     if rel is None:
-        skipped.append(SkippedFile(path=name, reason="unsafe path in archive (absolute or '..')"))
+        skipped.append(SkippedFile(path=name, reason=words.unsafe))
         return
     if budget.members_left <= 0:
-        skipped.append(SkippedFile(path=name, reason="archive member limit reached"))
+        skipped.append(SkippedFile(path=name, reason=words.limit))
         return
     budget.members_left -= 1
     src = opener()
@@ -222,19 +240,16 @@ def _download_s3(location: str, dest: Path, settings: Settings) -> list[SkippedF
     budget = _Budget(settings)
     s3, keys = _list_s3(location)
     for key in keys:
-        rel = _safe_member_path(key[len(prefix) :].lstrip("/"))
-        if rel is None:
-            skipped.append(SkippedFile(path=key, reason="unsafe object key"))
-            continue
-        if budget.members_left <= 0:
-            skipped.append(SkippedFile(path=key, reason="object limit reached"))
-            continue
-        budget.members_left -= 1
         with _s3_errors(location):
-            body = s3.get_object(Bucket=bucket, Key=key)["Body"]
-            reason = budget.copy(body, dest.joinpath(*rel.parts))
-        if reason:
-            skipped.append(SkippedFile(path=key, reason=reason))
+            _unpack_member(
+                key,
+                lambda k=key: s3.get_object(Bucket=bucket, Key=k)["Body"],
+                dest,
+                budget,
+                skipped,
+                _S3_WORDS,
+                path=key[len(prefix) :].lstrip("/"),
+            )
     return skipped
 
 
