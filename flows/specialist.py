@@ -53,7 +53,7 @@ from llmgenie.core.models import (
 from llmgenie.core.permissions import granted, missing_capabilities
 from llmgenie.core.settings import get_settings
 from llmgenie.core.storage import Store, open_store
-from llmgenie.core.storage.store import STEP_REPORT_FILE, ArtifactFile
+from llmgenie.core.storage.store import STEP_REPORT_FILE, step_report_file
 from llmgenie.core.targets import open_target
 from llmgenie.flows.publish import apublish_step_artifacts
 from llmgenie.flows.threads import run_blocking
@@ -132,15 +132,7 @@ def send_prior_reports_aside(
     if session is not None:
         session.reports.update({r.id: r for r in request.prior_reports})
     if store is not None:
-        store.put_artifacts(
-            request.task_id,
-            [
-                ArtifactFile(
-                    r.id, STEP_REPORT_FILE, r.model_dump_json().encode(), "application/json"
-                )
-                for r in request.prior_reports
-            ],
-        )
+        store.put_artifacts(request.task_id, [step_report_file(r) for r in request.prior_reports])
     ids = [r.id for r in request.prior_reports]
     log.info("prior reports sent aside", steps=ids, bytes=size)
     return request.model_copy(update={"prior_reports": [], "prior_stored": ids})

@@ -25,7 +25,15 @@ from sqlalchemy.orm import Session
 
 from llmgenie.core import audit
 from llmgenie.core.audit import AuditEntry
-from llmgenie.core.models import ArtifactRef, Plan, Task, TaskReport, TaskStatus, utcnow
+from llmgenie.core.models import (
+    AgentReport,
+    ArtifactRef,
+    Plan,
+    Task,
+    TaskReport,
+    TaskStatus,
+    utcnow,
+)
 from llmgenie.core.settings import Settings
 from llmgenie.core.storage import mapping
 from llmgenie.core.storage.artifacts import (
@@ -58,6 +66,7 @@ __all__ = [
     "Store",
     "TaskListing",
     "audit_hash",
+    "step_report_file",
     "target_key",
 ]
 
@@ -831,6 +840,14 @@ class Store:
         return self._tx(tx)
 
 
+def step_report_file(step: AgentReport) -> ArtifactFile:
+    """A step's full report as its `output.json`: stored with the finished task, and by BOSS
+    earlier when a dependent step on a work pool must read it (too large to pass inline)."""
+    return ArtifactFile(
+        step.id, STEP_REPORT_FILE, step.model_dump_json(indent=2).encode(), "application/json"
+    )
+
+
 def _report_files(report: TaskReport) -> list[ArtifactFile]:
     """The files of a finished task besides report.json: each step's full result (structured
     tool output, findings, notes, attempts), its patches and documents; the Markdown and SARIF
@@ -839,14 +856,7 @@ def _report_files(report: TaskReport) -> list[ArtifactFile]:
 
     files = []
     for step in report.steps:
-        files.append(
-            ArtifactFile(
-                step.id,
-                STEP_REPORT_FILE,
-                step.model_dump_json(indent=2).encode(),
-                "application/json",
-            )
-        )
+        files.append(step_report_file(step))
         for name, diff in reports.patches_of(step):
             files.append(ArtifactFile(step.id, f"patches/{name}", diff.encode(), "text/x-diff"))
         for name, body in reports.documents_of(step):
