@@ -20,6 +20,8 @@ from typing import Any
 
 import yaml
 
+from llmgenie.core.audit import mask
+
 __all__ = ["KUSTOMIZATION_FILES", "helm_refusal", "kustomize_refusal", "render"]
 
 KUSTOMIZATION_FILES = ("kustomization.yaml", "kustomization.yml", "Kustomization")
@@ -97,7 +99,8 @@ def kustomize_refusal(root: Path, folder: str) -> str | None:
             continue
         for ref, is_base in _references(doc):
             if _REMOTE.match(ref):
-                return f"{label} names a remote resource, {ref[:120]}: llmgenie fetches nothing"
+                shown = mask(ref)[:120]  # a git URL may carry a token: it goes into the report
+                return f"{label} names a remote resource, {shown}: llmgenie fetches nothing"
             target = (here / ref).resolve()
             if not target.is_relative_to(top):
                 return f"{label} names {ref[:120]}, outside the target"

@@ -38,6 +38,14 @@ def test_a_remote_resource_is_refused(tmp_path: Path, reference: str) -> None:
     assert refusal is not None and "remote resource" in refusal and reference[:40] in refusal
 
 
+def test_a_token_in_a_remote_url_is_not_repeated(tmp_path: Path) -> None:
+    token = "ghp_" + "a1" * 18
+    _kustomization(tmp_path / "app", f"resources:\n  - https://ci:{token}@github.com/o/r//k\n")
+    refusal = kustomize_refusal(tmp_path, "app") or ""
+    assert "remote resource, https://ci:****@github.com/o/r//k" in refusal
+    assert token not in refusal
+
+
 def test_a_remote_resource_in_a_base_is_refused(tmp_path: Path) -> None:
     _kustomization(tmp_path / "base", "resources:\n  - https://example.com/x.yaml\n")
     _kustomization(tmp_path / "overlays" / "prod", "resources:\n  - ../../base\n")
