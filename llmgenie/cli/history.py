@@ -1,4 +1,5 @@
-"""`llmgenie runs list | show`: earlier tasks, their reports and what changed since the last one."""
+"""`llmgenie runs list | show | prune`: earlier tasks, their reports, what changed since the last
+one, and removing those that ended long ago."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ from typing import Literal
 import typer
 
 from llmgenie.cli._store import cli_store
-from llmgenie.cli.errors import UserError
+from llmgenie.cli.errors import EXIT_FINDINGS, UserError
 from llmgenie.cli.main import app
 
 __all__ = ["runs_app"]
@@ -90,3 +91,60 @@ def show(
     drift = store.drift(report)
     if drift is not None:
         typer.echo(f"\nDrift {drift.summary_line()}")
+
+
+@runs_app.command("prune")
+def prune(
+    older_than: str = typer.Option(
+        ..., "--older-than", help="remove tasks that ended longer ago than this: 30d, 12h, 2w"
+    ),
+    dry_run: bool = typer.Option(False, "--dry-run", help="say what would go; remove nothing"),
+    fmt: Literal["text", "json"] = typer.Option("text", "--format", help="text or json"),
+) -> None:
+    """Remove tasks that ended long ago: their rows and stored files. The audit log stays whole.
+
+    Running tasks and tasks whose files still wait to be uploaded are kept. Exit 1 if a task
+    that was due stays (the line says why).
+    """
+    from llmgenie.core.models import utcnow
+    from llmgenie.core.render import human_size
+    from llmgenie.core.storage.retention import parse_age
+    from llmgenie.core.storage.retention import prune as prune_tasks
+
+    try:
+        age = parse_age(older_than)
+    except ValueError as exc:
+        raise UserError(f"--older-than: {exc}") from None
+    before = utcnow() - age
+    result = prune_tasks(cli_store(), before, dry_run=dry_run)
+    if fmt == "json":
+        payload = {
+            "before": result.before.isoformat(),
+            "dry_run": result.dry_run,
+            "pruned": [
+                {
+                    "task_id": t.id,
+                    "status": t.status,
+                    "ended_at": t.ended_at.isoformat(),
+                    "files": t.files,
+                    "bytes": t.bytes,
+                }
+                for t in result.pruned
+            ],
+            "kept": [{"task_id": k, "reason": why} for k, why in result.kept.items()],
+        }
+        typer.echo(json.dumps(payload, indent=2))
+    else:
+        verb = "would remove" if dry_run else "removed"
+        typer.echo(
+            f"{verb} {len(result.pruned)} tasks ({result.files} files, {human_size(result.bytes)}) "
+            f"that ended before {result.before:%Y-%m-%d %H:%M} UTC"
+            + ("" if dry_run or not result.pruned else "; the audit log keeps their events")
+        )
+        if dry_run:
+            for t in result.pruned:
+                typer.echo(f"  {t.id[:12]}  {t.ended_at:%Y-%m-%d %H:%M}  {t.status}")
+        for task_id, why in result.kept.items():
+            typer.echo(f"kept {task_id[:12]}: {why}")
+    if result.kept:
+        raise typer.Exit(EXIT_FINDINGS)

@@ -21,6 +21,7 @@ __all__ = [
     "SARIF_SCHEMA_URI",
     "Format",
     "RuleMeta",
+    "human_size",
     "render",
     "render_json",
     "render_markdown",
@@ -265,3 +266,8 @@ def sarif_schema() -> dict[str, Any]:
     """The shipped SARIF 2.1.0 JSON schema."""
     text = resources.files("llmgenie.core.schemas").joinpath("sarif-schema-2.1.0.json").read_text()
     return json.loads(text)
+
+
+def human_size(n: int) -> str:
+    """`532 bytes`, `1.4 MB`: a size as people read it in one-line messages."""
+    return f"{n} bytes" if n < 1_000_000 else f"{n / 1e6:.1f} MB"

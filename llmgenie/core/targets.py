@@ -17,6 +17,7 @@ from pathlib import Path, PurePosixPath
 from typing import IO, Any
 
 from llmgenie.core.models import SkippedFile, Target, TargetKind
+from llmgenie.core.render import human_size
 from llmgenie.core.settings import Settings, get_settings
 
 __all__ = ["OpenedTarget", "TargetError", "check_target", "classify_target", "open_target"]
@@ -133,10 +134,6 @@ def _safe_member_path(name: str) -> PurePosixPath | None:
     return p
 
 
-def _size(n: int) -> str:
-    return f"{n} bytes" if n < 1_000_000 else f"{n / 1e6:.1f} MB"
-
-
 class _Budget:
     def __init__(self, settings: Settings) -> None:
         self.bytes_left = settings.max_archive_bytes
@@ -151,7 +148,7 @@ class _Budget:
             while chunk := src.read(_COPY_CHUNK):
                 written += len(chunk)
                 if written > self.max_file:
-                    reason = f"larger than the {_size(self.max_file)} per-file limit"
+                    reason = f"larger than the {human_size(self.max_file)} per-file limit"
                     break
                 if written > self.bytes_left:
                     reason = "archive exceeds the total unpacked size limit"

@@ -6,6 +6,7 @@ files). The metadata store records each object's URL, SHA-256 and size.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import io
 import os
@@ -25,6 +26,7 @@ __all__ = [
     "Spool",
     "artifact_key",
     "make_backend",
+    "remove_empty_folders",
     "sha256_hex",
     "task_key",
 ]
@@ -33,6 +35,8 @@ __all__ = [
 TASK_STEP = "_task"
 
 _MB = 1024 * 1024
+#: S3's DeleteObjects takes at most 1,000 keys per request.
+_DELETE_BATCH = 1000
 
 
 class ArtifactUnavailableError(RuntimeError):
@@ -75,6 +79,11 @@ class ArtifactBackend(Protocol):
 
     def presign(self, key: str, expires_seconds: int = 3600) -> str: ...
 
+    def delete(self, keys: list[str]) -> None:
+        """Remove the objects (gone already is fine). Raises ArtifactUnavailableError when any
+        could not be removed."""
+        ...
+
 
 class LocalArtifactBackend:
     """A folder with the same key layout as the bucket (the embedded default)."""
@@ -103,6 +112,17 @@ class LocalArtifactBackend:
 
     def presign(self, key: str, expires_seconds: int = 3600) -> str:
         return self.url_for(key)
+
+    def delete(self, keys: list[str]) -> None:
+        tasks, folders = self.root / "tasks", set()
+        for key in keys:
+            path = self._path(key)
+            try:
+                path.unlink(missing_ok=True)
+            except OSError as exc:
+                raise ArtifactUnavailableError(f"cannot remove {path}: {exc}") from exc
+            folders.update(p for p in path.parents if p.is_relative_to(tasks) and p != tasks)
+        remove_empty_folders(folders)
 
 
 class S3ArtifactBackend:
@@ -209,6 +229,24 @@ class S3ArtifactBackend:
     def head(self, key: str) -> dict[str, object]:
         return self._client().head_object(Bucket=self.bucket, Key=self.full_key(key))
 
+    def delete(self, keys: list[str]) -> None:
+        bucket = f"s3://{self.bucket}"
+        for start in range(0, len(keys), _DELETE_BATCH):
+            batch = [{"Key": self.full_key(k)} for k in keys[start : start + _DELETE_BATCH]]
+            try:
+                answer = self._client().delete_objects(
+                    Bucket=self.bucket, Delete={"Objects": batch, "Quiet": True}
+                )
+            except Exception as exc:  # botocore raises many kinds; all mean "not removed"
+                raise ArtifactUnavailableError(f"delete in {bucket} failed: {exc}") from exc
+            errors = answer.get("Errors") or []
+            if errors:
+                first = errors[0]
+                raise ArtifactUnavailableError(
+                    f"{len(errors)} objects in {bucket} not deleted, e.g. {first.get('Key')}: "
+                    f"{first.get('Code')} {first.get('Message', '')}".rstrip()
+                )
+
     def presign(self, key: str, expires_seconds: int = 3600) -> str:
         return self._client().generate_presigned_url(
             "get_object",
@@ -242,6 +280,13 @@ def make_backend(url: str, *, sse: str | None = None) -> ArtifactBackend:
     if "://" in url:
         raise ValueError(f"unsupported artifacts URL {url!r}: use s3://bucket/prefix or a folder")
     return LocalArtifactBackend(url)
+
+
+def remove_empty_folders(folders: set[Path]) -> None:
+    """Remove those of `folders` that are empty, deepest first; others (and errors) are left."""
+    for folder in sorted(folders, key=lambda p: len(p.parts), reverse=True):
+        with contextlib.suppress(OSError):  # not empty, gone, or not ours: leave it
+            folder.rmdir()
 
 
 def _atomic_write(path: Path, data: bytes) -> None:

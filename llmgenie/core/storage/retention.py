@@ -1,0 +1,183 @@
+"""Retention: remove tasks that ended long ago, with their stored files; keep the audit log.
+
+Every run adds a task's rows (steps, attempts, findings, artifacts) and ~10 files. A schedule
+that runs daily grows both without end. `prune` removes what ended before a cutoff:
+
+* never a task still running (tasks whose process died are marked `interrupted` first);
+* never a task whose files still wait in the spool for the artifact store: pruning it would
+  drop files that were never stored anywhere else (`llmgenie artifacts sync` uploads them);
+* files first, then rows: when the artifact store does not answer, the task's rows stay, so
+  the next prune finds it again, and the run says why in one line;
+* the audit log is kept whole (it is a hash chain), and each pruned task adds a `task.pruned`
+  event to it.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from sqlalchemy import delete, func, select
+from sqlalchemy.orm import Session
+
+from llmgenie.core import audit
+from llmgenie.core.audit import AuditEntry
+from llmgenie.core.models import TaskStatus
+from llmgenie.core.storage.artifacts import ArtifactUnavailableError, remove_empty_folders, task_key
+from llmgenie.core.storage.store import Store
+from llmgenie.core.storage.tables import ArtifactRow, AttemptRow, FindingRow, StepRow, TaskRow
+
+__all__ = ["PruneResult", "PrunedTask", "parse_age", "prune"]
+
+_ENDED = [s.value for s in TaskStatus if s is not TaskStatus.running]
+_AGE = re.compile(r"^\s*(\d+)\s*([mhdw])\s*$")
+_UNITS = {"m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
+_MAX_AGE = timedelta(days=36525)
+
+
+def parse_age(raw: str) -> timedelta:
+    """`30d`, `12h`, `90m`, `2w` → a timedelta; anything else is a ValueError saying so."""
+    match = _AGE.match(raw.lower())
+    if match is None or int(match.group(1)) == 0:
+        raise ValueError(
+            f"{raw!r} is not an age: a whole number above 0 and a unit, m, h, d or w (e.g. 30d)"
+        )
+    try:
+        age = timedelta(**{_UNITS[match.group(2)]: int(match.group(1))})
+    except OverflowError:
+        age = _MAX_AGE + _MAX_AGE
+    if age > _MAX_AGE:
+        raise ValueError(f"{raw!r} is more than 100 years")
+    return age
+
+
+@dataclass(frozen=True)
+class PrunedTask:
+    id: str
+    status: str
+    ended_at: datetime
+    files: int
+    bytes: int
+
+
+@dataclass
+class PruneResult:
+    """What `prune` removed (or, on a dry run, would remove) and what it kept, with why."""
+
+    before: datetime
+    dry_run: bool
+    pruned: list[PrunedTask] = field(default_factory=list)
+    kept: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def files(self) -> int:
+        return sum(t.files for t in self.pruned)
+
+    @property
+    def bytes(self) -> int:
+        return sum(t.bytes for t in self.pruned)
+
+
+def prune(
+    store: Store, before: datetime, *, dry_run: bool = False, actor: str = "cli"
+) -> PruneResult:
+    """Remove the tasks that ended before `before`, oldest first (see the module's docstring)."""
+    store.mark_interrupted()
+    result = PruneResult(before=before, dry_run=dry_run)
+    for task in _ended_before(store, before):
+        keys, pending = _artifact_keys(store, task.id)
+        if pending:
+            result.kept[task.id] = (
+                f"{pending} of its files still wait to be uploaded (`llmgenie artifacts sync`)"
+            )
+            continue
+        if not dry_run:
+            try:
+                store.backend.delete(keys)
+            except ArtifactUnavailableError as exc:
+                result.kept[task.id] = f"its files could not be removed: {exc}"
+                continue
+            spooled = store.spool.path(task_key(task.id))
+            remove_empty_folders({spooled, *(p for p in spooled.rglob("*") if p.is_dir())})
+            store._tx(lambda s, task_id=task.id: _delete_rows(s, task_id))
+        result.pruned.append(task)
+    if result.pruned and not dry_run:
+        audit.record_all_in(
+            store,
+            [
+                AuditEntry(
+                    "task.pruned",
+                    actor,
+                    t.id,
+                    None,
+                    {
+                        "status": t.status,
+                        "ended_at": t.ended_at.isoformat(),
+                        "before": before.isoformat(),
+                        "files": t.files,
+                        "bytes": t.bytes,
+                    },
+                )
+                for t in result.pruned
+            ],
+        )
+    return result
+
+
+def _ended_before(store: Store, before: datetime) -> list[PrunedTask]:
+    # an interrupted task has no finish: it was last seen at its last heartbeat
+    ended_at = func.coalesce(
+        TaskRow.finished_at, TaskRow.heartbeat_at, TaskRow.started_at, TaskRow.created_at
+    )
+    files = (
+        select(
+            ArtifactRow.task_id,
+            func.count().label("files"),
+            func.coalesce(func.sum(ArtifactRow.size), 0).label("size"),
+        )
+        .group_by(ArtifactRow.task_id)
+        .subquery()
+    )
+
+    def tx(s: Session) -> list[PrunedTask]:
+        rows = s.execute(
+            select(TaskRow.id, TaskRow.status, ended_at.label("ended_at"))
+            .add_columns(files.c.files, files.c.size)
+            .outerjoin(files, files.c.task_id == TaskRow.id)
+            .where(TaskRow.status.in_(_ENDED), ended_at < before)
+            .order_by(ended_at, TaskRow.id)
+        )
+        return [
+            PrunedTask(
+                id=r.id,
+                status=r.status,
+                ended_at=r.ended_at,
+                files=r.files or 0,
+                bytes=int(r.size or 0),
+            )
+            for r in rows
+        ]
+
+    return store._tx(tx)
+
+
+def _artifact_keys(store: Store, task_id: str) -> tuple[list[str], int]:
+    """The task's object keys, and how many of its files wait in the spool."""
+
+    def tx(s: Session) -> tuple[list[str], int]:
+        rows = s.execute(
+            select(ArtifactRow.key, ArtifactRow.pending_upload).where(
+                ArtifactRow.task_id == task_id
+            )
+        ).all()
+        return [r.key for r in rows], sum(1 for r in rows if r.pending_upload)
+
+    return store._tx(tx)
+
+
+def _delete_rows(s: Session, task_id: str) -> None:
+    """Children first: no reliance on ON DELETE CASCADE (SQLite enforces it per connection)."""
+    for table in (ArtifactRow, FindingRow, AttemptRow, StepRow, TaskRow):
+        column = TaskRow.id if table is TaskRow else table.task_id
+        s.execute(delete(table).where(column == task_id))
