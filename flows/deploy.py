@@ -1,6 +1,7 @@
-"""Deployments: the BOSS flow for UI, schedules and API triggers; the specialist for work pools.
+"""Deployments: the BOSS flow for UI, schedules and API triggers; the specialist for work pools;
+retention (`prune`), daily when asked.
 
-`llmgenie deploy` registers both on the configured Prefect API. With `LLMGENIE_DISPATCH=deployment`
+`llmgenie deploy` registers them on the configured Prefect API. With `LLMGENIE_DISPATCH=deployment`
 BOSS runs each specialist as a flow run of the specialist deployment, picked up by any worker of
 the pool (a `kubernetes` pool in production, `process` locally), still a child of BOSS.
 """
@@ -15,12 +16,22 @@ from prefect.exceptions import ObjectAlreadyExists
 from prefect.types.entrypoint import EntrypointType
 
 from llmgenie.flows.boss import boss_flow
+from llmgenie.flows.retention import prune_flow
 from llmgenie.flows.specialist import specialist_flow
 
-__all__ = ["BOSS_DEPLOYMENT", "SPECIALIST_DEPLOYMENT", "register_deployments"]
+__all__ = [
+    "BOSS_DEPLOYMENT",
+    "PRUNE_CRON",
+    "PRUNE_DEPLOYMENT",
+    "SPECIALIST_DEPLOYMENT",
+    "register_deployments",
+]
 
 BOSS_DEPLOYMENT = "llmgenie-boss"
 SPECIALIST_DEPLOYMENT = "llmgenie-specialist"
+PRUNE_DEPLOYMENT = "llmgenie-prune"
+#: When the retention flow runs, given `keep_runs`: daily, at a quiet hour (UTC).
+PRUNE_CRON = "30 3 * * *"
 
 
 async def register_deployments(
@@ -29,8 +40,13 @@ async def register_deployments(
     cron: str | None = None,
     task: str = "audit the target",
     target: str | None = None,
+    keep_runs: str | None = None,
 ) -> dict[str, str]:
-    """Create the pool if missing and apply both deployments; returns full name → id."""
+    """Create the pool if missing and apply the deployments; returns full name → id.
+
+    `keep_runs` (e.g. `90d`) schedules the retention flow daily with that age; without it the
+    retention deployment has no schedule: deleting history is the operator's decision.
+    """
     async with get_client() as client:
         with contextlib.suppress(ObjectAlreadyExists):
             await client.create_work_pool(WorkPoolCreate(name=work_pool, type=pool_type))
@@ -53,4 +69,14 @@ async def register_deployments(
         parameters={"task": task, **({"target": target} if target else {})},
     )
     ids[boss.full_name] = str(await boss.aapply(work_pool_name=work_pool))
+    prune = await prune_flow.ato_deployment(
+        name=PRUNE_DEPLOYMENT,
+        work_pool_name=work_pool,
+        entrypoint_type=EntrypointType.MODULE_PATH,
+        description="Remove llmgenie tasks that ended long ago, with their stored files.",
+        tags=["llmgenie"],
+        cron=PRUNE_CRON if keep_runs else None,
+        parameters={"older_than": keep_runs} if keep_runs else {},
+    )
+    ids[prune.full_name] = str(await prune.aapply(work_pool_name=work_pool))
     return ids

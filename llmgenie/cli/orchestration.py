@@ -8,6 +8,7 @@ from typing import Annotated
 import typer
 
 from llmgenie.cli._store import usable_home
+from llmgenie.cli.errors import UserError
 from llmgenie.cli.main import app
 
 __all__ = ["deploy", "server_app"]
@@ -45,14 +46,25 @@ def deploy(
     target: Annotated[
         str | None, typer.Option(help="default target of the BOSS deployment")
     ] = None,
+    keep_runs: Annotated[
+        str | None,
+        typer.Option(help="prune tasks older than this (e.g. 90d) daily; unscheduled if unset"),
+    ] = None,
 ) -> None:
-    """Register the BOSS and specialist deployments on the Prefect API (creating the pool)."""
+    """Register the BOSS, specialist and prune deployments on the Prefect API (creating the
+    pool)."""
+    from llmgenie.core.storage.retention import parse_age
     from llmgenie.flows.runtime import ensure_prefect_api
 
+    if keep_runs is not None:
+        try:
+            parse_age(keep_runs)
+        except ValueError as exc:
+            raise UserError(f"--keep-runs: {exc}") from None
     ensure_prefect_api()
     from llmgenie.flows.deploy import register_deployments
 
-    ids = asyncio.run(register_deployments(work_pool, pool_type, cron, task, target))
+    ids = asyncio.run(register_deployments(work_pool, pool_type, cron, task, target, keep_runs))
     for name, ident in ids.items():
         typer.echo(f"{name}: {ident}")
     typer.echo(f"start a worker: prefect worker start --pool {work_pool}")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import timedelta
+from typing import TYPE_CHECKING
 
 from llmgenie.core.models import (
     AgentReport,
@@ -24,7 +25,10 @@ from llmgenie.core.models import (
     utcnow,
 )
 
-__all__ = ["make_finding", "make_report", "make_task"]
+if TYPE_CHECKING:
+    from llmgenie.core.storage import Store
+
+__all__ = ["finished_long_ago", "make_finding", "make_report", "make_task"]
 
 _SEVERITIES = list(Severity)
 
@@ -134,3 +138,23 @@ def make_report(
         tokens=TokenUsage(prompt=120),
         notes=["one model attempt failed"],
     )
+
+
+def finished_long_ago(store: Store, days_ago: float) -> Task:
+    """A task stored with its report and files that finished `days_ago` days ago."""
+    from sqlalchemy import update
+
+    from llmgenie.core.storage.tables import TaskRow
+
+    task = make_task()
+    store.task_started(task)
+    store.task_finished(make_report(task))
+    ended = utcnow() - timedelta(days=days_ago)
+    store._tx(
+        lambda s: s.execute(
+            update(TaskRow)
+            .where(TaskRow.id == task.id)
+            .values(created_at=ended, started_at=ended, heartbeat_at=ended, finished_at=ended)
+        )
+    )
+    return task

@@ -12,7 +12,7 @@ import pytest
 from sqlalchemy import func, select, update
 
 from llmgenie.core import audit
-from llmgenie.core.models import Task, TaskStatus, utcnow
+from llmgenie.core.models import TaskStatus, utcnow
 from llmgenie.core.settings import Settings
 from llmgenie.core.storage import Store, close_stores, open_store
 from llmgenie.core.storage.retention import parse_age, prune
@@ -25,25 +25,9 @@ from llmgenie.core.storage.tables import (
 )
 from tests.support.cli import run_cli
 from tests.support.net import closed_port_url
-from tests.support.reports import make_report, make_task
+from tests.support.reports import finished_long_ago, make_task
 
 DAY = timedelta(days=1)
-
-
-def _finished(store: Store, days_ago: float) -> Task:
-    """A task that finished `days_ago` days ago, with its report and files stored."""
-    task = make_task()
-    store.task_started(task)
-    store.task_finished(make_report(task))
-    ended = utcnow() - days_ago * DAY
-    store._tx(
-        lambda s: s.execute(
-            update(TaskRow)
-            .where(TaskRow.id == task.id)
-            .values(created_at=ended, started_at=ended, heartbeat_at=ended, finished_at=ended)
-        )
-    )
-    return task
 
 
 def _rows(store: Store, task_id: str) -> dict[str, int]:
@@ -81,7 +65,7 @@ def test_parse_age() -> None:
 
 
 def test_prune_removes_tasks_that_ended_before_the_cutoff_with_their_files(store: Store) -> None:
-    old, recent = _finished(store, 40), _finished(store, 2)
+    old, recent = finished_long_ago(store, 40), finished_long_ago(store, 2)
     running = make_task()  # started long ago and still running here: never pruned
     store.task_started(running)
     store._tx(
@@ -116,7 +100,7 @@ def test_prune_removes_tasks_that_ended_before_the_cutoff_with_their_files(store
 
 
 def test_a_dry_run_removes_nothing(store: Store) -> None:
-    old = _finished(store, 40)
+    old = finished_long_ago(store, 40)
     before = _rows(store, old.id)
 
     result = prune(store, utcnow() - 30 * DAY, dry_run=True)
@@ -163,7 +147,7 @@ def test_prune_removes_the_objects_in_the_bucket(
 ) -> None:
     store = open_store(_s3_settings(s3_bucket, tmp_path, db_url))
     try:
-        old, recent = _finished(store, 40), _finished(store, 1)
+        old, recent = finished_long_ago(store, 40), finished_long_ago(store, 1)
         count = len(_keys(s3_bucket, old.id))
         assert count > 5
 
@@ -185,7 +169,7 @@ def test_a_dead_bucket_keeps_the_task_and_says_why(
 ) -> None:
     store = open_store(_s3_settings(s3_bucket, tmp_path, db_url))
     try:
-        old = _finished(store, 40)
+        old = finished_long_ago(store, 40)
         rows = _rows(store, old.id)
         monkeypatch.setenv("AWS_ENDPOINT_URL", closed_port_url())
         store.backend.reset()  # type: ignore[attr-defined]
@@ -216,7 +200,9 @@ def test_files_waiting_in_the_spool_keep_their_task(
     store = open_store(_s3_settings(s3_bucket, tmp_path, db_url))
     try:
         store.backend.max_attempts = 1  # type: ignore[attr-defined]
-        old = _finished(store, 40)  # its files could not be uploaded: they wait in the spool
+        old = finished_long_ago(
+            store, 40
+        )  # its files could not be uploaded: they wait in the spool
         spooled = [p for p in store.spool_folder(old.id).rglob("*") if p.is_file()]
         assert spooled
 
@@ -232,7 +218,7 @@ def test_files_waiting_in_the_spool_keep_their_task(
 def test_runs_prune_command(
     store: Store, cli_env: Settings, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    old, recent = _finished(store, 40), _finished(store, 2)
+    old, recent = finished_long_ago(store, 40), finished_long_ago(store, 2)
 
     code, out, _ = run_cli(capsys, "runs", "prune", "--older-than", "30d", "--dry-run")
     assert code == 0 and out.startswith("would remove 1 tasks (") and old.id[:12] in out
