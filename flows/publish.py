@@ -21,7 +21,7 @@ from prefect.artifacts import (
 )
 
 from llmgenie.core.models import AgentReport, ArtifactRef, TaskReport
-from llmgenie.core.render import md_cell
+from llmgenie.core.render import inert_markdown, md_cell
 from llmgenie.core.storage import reports
 
 __all__ = [
@@ -171,6 +171,8 @@ _ASYNC = {
 async def _apublish(calls: list[tuple[str, dict[str, Any]]]) -> None:
     # Concurrently: each artifact is one API call, and they sit on the step's critical path.
     async def one(kind: str, kwargs: dict[str, Any]) -> None:
+        if kind == "markdown":  # target and model text must not become HTML in the UI
+            kwargs = {**kwargs, "markdown": inert_markdown(kwargs["markdown"])}
         try:
             await _ASYNC[kind](**kwargs)
         except Exception as exc:

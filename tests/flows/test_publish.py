@@ -69,6 +69,22 @@ def test_step_artifacts_on_the_subflow_run() -> None:
     assert "table" not in arts, "the step's findings table is inside its Markdown"
 
 
+def test_target_and_model_text_cannot_become_html_in_the_ui() -> None:
+    step = make_report().steps[0]
+    hostile = "<img src=x onerror=alert(1)>"
+    step = step.model_copy(
+        update={
+            "summary": f"The model says {hostile} ![p](http://tracker.example/p.png)",
+            "findings": [
+                step.findings[0].model_copy(update={"title": hostile, "file": "<b>.yaml"})
+            ],
+        }
+    )
+    [md] = _by_type(_artifacts(asyncio.run(_step_flow(step))))["markdown"]
+    assert "<" not in md.data and "![" not in md.data
+    assert "&lt;img src=x onerror=alert(1)>" in md.data and "&lt;b>.yaml" in md.data
+
+
 def test_task_artifacts_link_presigned_s3_objects(
     s3_bucket: str,
     tmp_path,
