@@ -50,7 +50,6 @@ async def prune_flow(older_than: str = "90d", dry_run: bool = False) -> dict[str
     )
     if result.kept:  # a task that was due stays: the run says so instead of passing quietly
         task_id, why = next(iter(result.kept.items()))
-        return Failed(
-            message=f"kept {len(result.kept)} tasks that were due, e.g. {task_id[:12]}: {why}"
-        )
+        kept = len(result.kept)
+        return Failed(message=f"kept {kept} of the tasks that were due, e.g. {task_id[:12]}: {why}")
     return summary

@@ -137,7 +137,8 @@ def prune(
     else:
         verb = "would remove" if dry_run else "removed"
         typer.echo(
-            f"{verb} {len(result.pruned)} tasks ({result.files} files, {human_size(result.bytes)}) "
+            f"{verb} {_count(len(result.pruned), 'task')} ({_count(result.files, 'file')}, "
+            f"{human_size(result.bytes)}) "
             f"that ended before {result.before:%Y-%m-%d %H:%M} UTC"
             + ("" if dry_run or not result.pruned else "; the audit log keeps their events")
         )
@@ -148,3 +149,7 @@ def prune(
             typer.echo(f"kept {task_id[:12]}: {why}")
     if result.kept:
         raise typer.Exit(EXIT_FINDINGS)
+
+
+def _count(n: int, noun: str) -> str:
+    return f"{n} {noun}" + ("" if n == 1 else "s")

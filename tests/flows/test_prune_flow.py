@@ -31,7 +31,9 @@ def test_the_prune_flow_removes_old_tasks_and_its_run_says_what_it_kept(
         state = asyncio.run(prune_flow(older_than="30d", return_state=True))
 
         assert state.is_failed()
-        assert state.message.startswith(f"kept 1 tasks that were due, e.g. {stuck.id[:12]}: ")
+        assert state.message.startswith(
+            f"kept 1 of the tasks that were due, e.g. {stuck.id[:12]}: "
+        )
 
         async def read():  # type: ignore[no-untyped-def]
             async with get_client() as client:

@@ -221,7 +221,7 @@ def test_runs_prune_command(
     old, recent = finished_long_ago(store, 40), finished_long_ago(store, 2)
 
     code, out, _ = run_cli(capsys, "runs", "prune", "--older-than", "30d", "--dry-run")
-    assert code == 0 and out.startswith("would remove 1 tasks (") and old.id[:12] in out
+    assert code == 0 and out.startswith("would remove 1 task (6 files, ") and old.id[:12] in out
     assert store.get_report(old.id) is not None
 
     code, out, _ = run_cli(capsys, "runs", "prune", "--older-than", "30d", "--format", "json")
@@ -231,7 +231,7 @@ def test_runs_prune_command(
     assert store.get_report(old.id) is None and store.get_report(recent.id) is not None
 
     code, out, _ = run_cli(capsys, "runs", "prune", "--older-than", "1d")
-    assert code == 0 and out.startswith("removed 1 tasks (") and "audit log keeps" in out
+    assert code == 0 and out.startswith("removed 1 task (") and "audit log keeps" in out
 
     code, _, err = run_cli(capsys, "runs", "prune", "--older-than", "soon")
     assert code == 2 and "error: --older-than: 'soon' is not an age" in err
