@@ -18,7 +18,7 @@ import re
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from sqlalchemy import delete, func, select
+from sqlalchemy import Row, delete, func, select
 from sqlalchemy.orm import Session
 
 from llmgenie.core import audit
@@ -85,23 +85,26 @@ def prune(
     """Remove the tasks that ended before `before`, oldest first (see the module's docstring)."""
     store.mark_interrupted()
     result = PruneResult(before=before, dry_run=dry_run)
-    for task in _ended_before(store, before):
-        keys, pending = _artifact_keys(store, task.id)
+    for task_id, status, ended_at in _ended_before(store, before):
+        files = _files(store, task_id)
+        pending = sum(1 for f in files if f.pending_upload)
         if pending:
-            result.kept[task.id] = (
+            result.kept[task_id] = (
                 f"{pending} of its files still wait to be uploaded (`llmgenie artifacts sync`)"
             )
             continue
         if not dry_run:
             try:
-                store.backend.delete(keys)
+                store.backend.delete([f.key for f in files])
             except ArtifactUnavailableError as exc:
-                result.kept[task.id] = f"its files could not be removed: {exc}"
+                result.kept[task_id] = f"its files could not be removed: {exc}"
                 continue
-            spooled = store.spool.path(task_key(task.id))
+            spooled = store.spool.path(task_key(task_id))
             remove_empty_folders({spooled, *(p for p in spooled.rglob("*") if p.is_dir())})
-            store._tx(lambda s, task_id=task.id: _delete_rows(s, task_id))
-        result.pruned.append(task)
+            store._tx(lambda s, task_id=task_id: _delete_rows(s, task_id))
+        result.pruned.append(
+            PrunedTask(task_id, status, ended_at, len(files), sum(f.size for f in files))
+        )
     if result.pruned and not dry_run:
         audit.record_all_in(
             store,
@@ -125,55 +128,30 @@ def prune(
     return result
 
 
-def _ended_before(store: Store, before: datetime) -> list[PrunedTask]:
+def _ended_before(store: Store, before: datetime) -> list[Row[tuple[str, str, datetime]]]:
+    """(id, status, ended at) of the tasks that ended before `before`, oldest first."""
     # an interrupted task has no finish: it was last seen at its last heartbeat
     ended_at = func.coalesce(
         TaskRow.finished_at, TaskRow.heartbeat_at, TaskRow.started_at, TaskRow.created_at
     )
-    files = (
-        select(
-            ArtifactRow.task_id,
-            func.count().label("files"),
-            func.coalesce(func.sum(ArtifactRow.size), 0).label("size"),
-        )
-        .group_by(ArtifactRow.task_id)
-        .subquery()
-    )
-
-    def tx(s: Session) -> list[PrunedTask]:
-        rows = s.execute(
-            select(TaskRow.id, TaskRow.status, ended_at.label("ended_at"))
-            .add_columns(files.c.files, files.c.size)
-            .outerjoin(files, files.c.task_id == TaskRow.id)
+    return store._tx(
+        lambda s: s.execute(
+            select(TaskRow.id, TaskRow.status, ended_at)
             .where(TaskRow.status.in_(_ENDED), ended_at < before)
             .order_by(ended_at, TaskRow.id)
-        )
-        return [
-            PrunedTask(
-                id=r.id,
-                status=r.status,
-                ended_at=r.ended_at,
-                files=r.files or 0,
-                bytes=int(r.size or 0),
-            )
-            for r in rows
-        ]
-
-    return store._tx(tx)
+        ).all()
+    )
 
 
-def _artifact_keys(store: Store, task_id: str) -> tuple[list[str], int]:
-    """The task's object keys, and how many of its files wait in the spool."""
-
-    def tx(s: Session) -> tuple[list[str], int]:
-        rows = s.execute(
-            select(ArtifactRow.key, ArtifactRow.pending_upload).where(
+def _files(store: Store, task_id: str) -> list[Row[tuple[str, int, bool]]]:
+    """The task's stored files: object key, size, and whether it still waits in the spool."""
+    return store._tx(
+        lambda s: s.execute(
+            select(ArtifactRow.key, ArtifactRow.size, ArtifactRow.pending_upload).where(
                 ArtifactRow.task_id == task_id
             )
         ).all()
-        return [r.key for r in rows], sum(1 for r in rows if r.pending_upload)
-
-    return store._tx(tx)
+    )
 
 
 def _delete_rows(s: Session, task_id: str) -> None:
