@@ -50,33 +50,38 @@ async def register_deployments(
     async with get_client() as client:
         with contextlib.suppress(ObjectAlreadyExists):
             await client.create_work_pool(WorkPoolCreate(name=work_pool, type=pool_type))
+    deployments = [
+        (
+            specialist_flow,
+            SPECIALIST_DEPLOYMENT,
+            "One llmgenie specialist step; BOSS starts these in deployment dispatch mode.",
+            {},
+        ),
+        (
+            boss_flow,
+            BOSS_DEPLOYMENT,
+            "Plan a task over a target and run the specialists.",
+            {"cron": cron, "parameters": {"task": task, **({"target": target} if target else {})}},
+        ),
+        (
+            prune_flow,
+            PRUNE_DEPLOYMENT,
+            "Remove llmgenie tasks that ended long ago, with their stored files.",
+            {
+                "cron": PRUNE_CRON if keep_runs else None,
+                "parameters": {"older_than": keep_runs} if keep_runs else {},
+            },
+        ),
+    ]
     ids: dict[str, str] = {}
-    specialist = await specialist_flow.ato_deployment(
-        name=SPECIALIST_DEPLOYMENT,
-        work_pool_name=work_pool,
-        entrypoint_type=EntrypointType.MODULE_PATH,
-        description="One llmgenie specialist step; BOSS starts these in deployment dispatch mode.",
-        tags=["llmgenie"],
-    )
-    ids[specialist.full_name] = str(await specialist.aapply(work_pool_name=work_pool))
-    boss = await boss_flow.ato_deployment(
-        name=BOSS_DEPLOYMENT,
-        work_pool_name=work_pool,
-        entrypoint_type=EntrypointType.MODULE_PATH,
-        description="Plan a task over a target and run the specialists.",
-        tags=["llmgenie"],
-        cron=cron,
-        parameters={"task": task, **({"target": target} if target else {})},
-    )
-    ids[boss.full_name] = str(await boss.aapply(work_pool_name=work_pool))
-    prune = await prune_flow.ato_deployment(
-        name=PRUNE_DEPLOYMENT,
-        work_pool_name=work_pool,
-        entrypoint_type=EntrypointType.MODULE_PATH,
-        description="Remove llmgenie tasks that ended long ago, with their stored files.",
-        tags=["llmgenie"],
-        cron=PRUNE_CRON if keep_runs else None,
-        parameters={"older_than": keep_runs} if keep_runs else {},
-    )
-    ids[prune.full_name] = str(await prune.aapply(work_pool_name=work_pool))
+    for flow, name, description, options in deployments:
+        deployment = await flow.ato_deployment(
+            name=name,
+            work_pool_name=work_pool,
+            entrypoint_type=EntrypointType.MODULE_PATH,
+            description=description,
+            tags=["llmgenie"],
+            **options,
+        )
+        ids[deployment.full_name] = str(await deployment.aapply(work_pool_name=work_pool))
     return ids
