@@ -20,9 +20,11 @@ from prefect.artifacts import (
     acreate_table_artifact,
 )
 
+from llmgenie.core.inert_markdown import inert_markdown
 from llmgenie.core.models import AgentReport, ArtifactRef, TaskReport
-from llmgenie.core.render import inert_markdown, md_cell
+from llmgenie.core.render import md_cell
 from llmgenie.core.storage import reports
+from llmgenie.flows.threads import run_blocking
 
 __all__ = [
     "MAX_TABLE_ROWS",
@@ -172,7 +174,8 @@ async def _apublish(calls: list[tuple[str, dict[str, Any]]]) -> None:
     # Concurrently: each artifact is one API call, and they sit on the step's critical path.
     async def one(kind: str, kwargs: dict[str, Any]) -> None:
         if kind == "markdown":  # target and model text must not become HTML in the UI
-            kwargs = {**kwargs, "markdown": inert_markdown(kwargs["markdown"])}
+            # a CommonMark parse: milliseconds to tens of them, not on the loop the steps share
+            kwargs = {**kwargs, "markdown": await run_blocking(inert_markdown, kwargs["markdown"])}
         try:
             await _ASYNC[kind](**kwargs)
         except Exception as exc:

@@ -8,7 +8,6 @@ made from the finding itself.
 from __future__ import annotations
 
 import json
-import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from importlib import resources
@@ -23,7 +22,6 @@ __all__ = [
     "Format",
     "RuleMeta",
     "human_size",
-    "inert_markdown",
     "render",
     "render_json",
     "render_markdown",
@@ -273,54 +271,3 @@ def sarif_schema() -> dict[str, Any]:
 def human_size(n: int) -> str:
     """`532 bytes`, `1.4 MB`: a size as people read it in one-line messages."""
     return f"{n} bytes" if n < 1_000_000 else f"{n / 1e6:.1f} MB"
-
-
-#: A code fence line (CommonMark: up to 3 spaces, then 3+ backticks or tildes, then an info string).
-_FENCE = re.compile(r"^ {0,3}(`{3,}|~{3,})(.*)$")
-#: An inline code span: a backtick run not escaped, closed by a run of the same length.
-_CODE_SPAN = re.compile(r"(?<![\\`])(`+)(?!`)(.*?[^`])\1(?!`)")
-
-
-def inert_markdown(md: str) -> str:
-    """Markdown whose text cannot turn into HTML or fetch anything where it is rendered.
-
-    Reports carry text from the target and from models: file and resource names, evidence, a
-    model's summary. Outside code, `<` becomes `&lt;` (no tag, no autolink) and `![` is shown
-    as text (an image is fetched as the page opens: a tracking pixel in the Prefect UI).
-    Fenced blocks and code spans are left alone: renderers show them as text. Where this reads
-    code differently from a CommonMark renderer, it errs towards text (escaped), never the
-    other way.
-    """
-    out: list[str] = []
-    fence: tuple[str, int] | None = None  # the open fence's character and length
-    for line in md.splitlines(keepends=True):
-        m = _FENCE.match(line.rstrip("\r\n"))
-        if fence is None:
-            if m and not (m.group(1)[0] == "`" and "`" in m.group(2)):
-                fence = (m.group(1)[0], len(m.group(1)))
-                out.append(line)
-            else:
-                out.append(_inert_line(line))
-            continue
-        out.append(line)
-        if (
-            m
-            and m.group(1)[0] == fence[0]
-            and len(m.group(1)) >= fence[1]
-            and not m.group(2).strip()
-        ):
-            fence = None
-    return "".join(out)
-
-
-def _inert_line(line: str) -> str:
-    parts, end = [], 0
-    for span in _CODE_SPAN.finditer(line):
-        parts += [_inert_text(line[end : span.start()]), span.group(0)]
-        end = span.end()
-    parts.append(_inert_text(line[end:]))
-    return "".join(parts)
-
-
-def _inert_text(text: str) -> str:
-    return text.replace("<", "&lt;").replace("![", "!\\[")

@@ -12,13 +12,7 @@ import pytest
 from llmgenie.agents.tools import scan
 from llmgenie.agents.tools.catalog import rule_catalog, rule_catalog_markdown
 from llmgenie.core.models import Finding, ScanResult, Severity
-from llmgenie.core.render import (
-    inert_markdown,
-    render,
-    render_markdown,
-    render_sarif,
-    sarif_schema,
-)
+from llmgenie.core.render import render, render_markdown, render_sarif, sarif_schema
 
 FIXTURE = Path(__file__).parents[1] / "fixtures" / "k8s" / "insecure-pod.yaml"
 
@@ -119,36 +113,3 @@ def test_catalogue_lists_every_rule_once() -> None:
     assert len(ids) == len(set(ids))
     assert "LG-K8S-001" in ids and not any(i.startswith("LG-TEST") for i in ids)
     assert "| LG-K8S-007 | k8s.host-path | high |" in rule_catalog_markdown()
-
-
-def test_inert_markdown_leaves_no_tag_or_image_outside_code() -> None:
-    hostile = (
-        "# <script>alert(1)</script>\n"
-        "| f | <img src=x onerror=alert(1)> |\n"
-        "see ![pixel](http://tracker.example/p.png) and <http://example.com>\n"
-        "escaped \\`<img src=y>` backtick\n"
-    )
-    out = inert_markdown(hostile)
-    assert "<" not in out and "![" not in out
-    assert "&lt;script>alert(1)&lt;/script>" in out and "!\\[pixel]" in out
-
-
-def test_inert_markdown_leaves_code_as_written() -> None:
-    code = (
-        "run `kubectl get pods | grep <name>` first\n"
-        "```yaml\nimage: <registry>/app\n```\n"
-        "~~~~\n<raw>\n~~~\n~~~~\n"
-        "``a`<b>`` spans\n"
-    )
-    assert inert_markdown(code) == code
-
-
-def test_inert_markdown_errs_towards_text_where_fences_differ() -> None:
-    # a fence with an info string does not close one (CommonMark): what follows the real close
-    # is text again, and stays escaped
-    md = "```\na\n```js\n<in code>\n```\n<after>\n"
-    assert inert_markdown(md) == "```\na\n```js\n<in code>\n```\n&lt;after>\n"
-    # an unclosed fence is code to the end for a renderer; escaping inside it is only cosmetic
-    assert inert_markdown("```\n<x>") == "```\n<x>"
-    # a fence opened with indentation closes with indentation
-    assert inert_markdown("  ```\n<x>\n   ```\n<y>") == "  ```\n<x>\n   ```\n&lt;y>"
