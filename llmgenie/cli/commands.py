@@ -11,4 +11,5 @@ from llmgenie.cli import artifacts  # noqa: F401
 from llmgenie.cli import db  # noqa: F401
 from llmgenie.cli import orchestration  # noqa: F401
 from llmgenie.cli import api  # noqa: F401
+from llmgenie.cli import mcp  # noqa: F401
 # isort: on

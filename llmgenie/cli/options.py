@@ -1,13 +1,13 @@
-"""The flags `run` and `scan` share: --agents and --fail-on, parsed once, with one wording."""
+"""The flags commands share (--agents, --fail-on, --role), parsed once, with one wording."""
 
 from __future__ import annotations
 
 from collections.abc import Iterable
 
 from llmgenie.cli.errors import UserError
-from llmgenie.core.models import AGENT_NAMES, Severity
+from llmgenie.core.models import AGENT_NAMES, Role, Severity
 
-__all__ = ["at_or_above", "parse_agents", "parse_severity"]
+__all__ = ["at_or_above", "parse_agents", "parse_role", "parse_severity"]
 
 
 def parse_agents(raw: str | None) -> list[str] | None:
@@ -34,6 +34,15 @@ def parse_severity(raw: str | None, flag: str = "--fail-on") -> Severity | None:
             f"{flag}: unknown severity {raw!r}; expected one of "
             f"{', '.join(s.value for s in Severity)}"
         ) from None
+
+
+def parse_role(raw: str) -> Role:
+    """`operator` → Role.operator; anything else → UserError naming the roles."""
+    try:
+        return Role(raw.strip().lower())
+    except ValueError:
+        roles = ", ".join(r.value for r in Role)
+        raise UserError(f"--role: {raw!r} is not one of {roles}") from None
 
 
 def at_or_above(severities: Iterable[Severity], threshold: Severity | None) -> bool:

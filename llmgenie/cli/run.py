@@ -17,7 +17,7 @@ from llmgenie.cli import heap
 from llmgenie.cli._store import cli_store, usable_home
 from llmgenie.cli.errors import EXIT_FINDINGS, EXIT_INTERRUPTED, EXIT_OK, UserError
 from llmgenie.cli.main import app
-from llmgenie.cli.options import at_or_above, parse_agents, parse_severity
+from llmgenie.cli.options import at_or_above, parse_agents, parse_role, parse_severity
 from llmgenie.core.models import (
     AttemptOutcome,
     Role,
@@ -66,12 +66,7 @@ def run(
         raise UserError(f"--format: {output_format!r} is not one of text, json")
     chosen = parse_agents(agents or None)  # an empty --agents means every agent, as before
     threshold = parse_severity(fail_on)
-    try:
-        caller_role = Role(role.lower())
-    except ValueError:
-        raise UserError(
-            f"--role: {role!r} is not one of {', '.join(r.value for r in Role)}"
-        ) from None
+    caller_role = parse_role(role)
     try:
         check_target(target)  # a target that does not open at all is refused before any step
     except TargetError as exc:

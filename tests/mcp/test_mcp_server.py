@@ -1,0 +1,198 @@
+"""The MCP server over real stdio: `llmgenie mcp` in a child process, driven by the MCP SDK's own
+client (and, for stdout hygiene, by raw JSON-RPC lines), against the session's Prefect API."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import textwrap
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+import pytest
+from mcp import ClientSession, StdioServerParameters
+from mcp.client.stdio import stdio_client
+
+ROOT = Path(__file__).resolve().parents[2]
+SHOP = ROOT / "examples" / "shop"
+
+pytestmark = pytest.mark.slow
+
+
+@asynccontextmanager
+async def mcp_session(home: Path, *args: str) -> AsyncIterator[ClientSession]:
+    env = {**os.environ, "LLMGENIE_HOME": str(home)}  # PREFECT_API_URL: the session's API
+    params = StdioServerParameters(
+        command=sys.executable, args=["-m", "llmgenie", "mcp", *args], env=env, cwd=str(ROOT)
+    )
+    with open(home.parent / "mcp-stderr.log", "w") as errlog:
+        async with (
+            stdio_client(params, errlog=errlog) as (read, write),
+            ClientSession(read, write) as session,
+        ):
+            await session.initialize()
+            yield session
+
+
+def _text(result: Any) -> str:
+    return " ".join(c.text for c in result.content if getattr(c, "text", None))
+
+
+async def test_scan_explain_and_bad_input(tmp_path: Path) -> None:
+    async with mcp_session(tmp_path / "home") as mcp:
+        tools = {t.name: t for t in (await mcp.list_tools()).tools}
+        assert set(tools) == {"scan", "run_task", "list_tasks", "get_task", "explain_rule"}
+        assert "path" in tools["scan"].inputSchema["properties"]
+
+        scanned = await mcp.call_tool("scan", {"path": str(SHOP), "max_findings": 3})
+        assert not scanned.isError, _text(scanned)
+        result = scanned.structuredContent
+        assert len(result["findings"]) == 3
+        assert result["findings"][0]["severity"] == "critical"  # most severe first
+        assert sum(result["summary"]["by_severity"].values()) > 3  # the summary counts all
+        assert {f["file"] for f in result["findings"]} <= {
+            str(p.relative_to(SHOP)) for p in SHOP.rglob("*") if p.is_file()
+        }
+
+        only_docker = await mcp.call_tool("scan", {"path": str(SHOP / "Dockerfile")})
+        assert {f["category"].split(".")[0] for f in only_docker.structuredContent["findings"]} == {
+            "docker"
+        }
+
+        explained = await mcp.call_tool("explain_rule", {"rule_id": "lg-k8s-001"})
+        assert not explained.isError, _text(explained)
+        assert explained.structuredContent["category"] == "k8s.privileged"
+        assert explained.structuredContent["remediation"]
+
+        for name, arguments, says in [
+            ("scan", {"path": "/nonexistent/deploy"}, "/nonexistent/deploy"),
+            ("scan", {"path": str(SHOP), "agents": ["secruity"]}, "secruity"),
+            ("explain_rule", {"rule_id": "LG-NOPE-1"}, "LG-NOPE-1"),
+            ("get_task", {"task_id": "deadbeef"}, "deadbeef"),
+            ("run_task", {"task": "audit", "target": str(tmp_path / "absent")}, "absent"),
+        ]:
+            answer = await mcp.call_tool(name, arguments)
+            assert answer.isError, f"{name} {arguments}: {_text(answer)}"
+            line = _text(answer)
+            assert says in line and "\n" not in line and "Traceback" not in line, line
+
+
+async def test_a_task_runs_as_flows_and_is_read_back(tmp_path: Path) -> None:
+    async with mcp_session(tmp_path / "home", "--role", "operator") as mcp:
+        ran = await mcp.call_tool(
+            "run_task",
+            {"task": "audit the shop", "target": str(SHOP), "max_findings": 5},
+        )
+        assert not ran.isError, _text(ran)
+        report = ran.structuredContent
+        assert report["status"] == "completed"
+        assert {s["id"] for s in report["steps"]} == {
+            "devops",
+            "security",
+            "performance",
+            "documentation",
+        }
+        assert {s["mode"] for s in report["steps"]} == {"tool-only"}
+        assert len(report["findings"]) == 5 < report["findings_total"]
+        assert any(a["name"] == "report.md" for a in report["artifacts"])
+
+        read = await mcp.call_tool("get_task", {"task_id": report["task_id"][:10]})
+        assert read.structuredContent["task_id"] == report["task_id"]
+        assert read.structuredContent["findings_total"] == report["findings_total"]
+
+        listed = await mcp.call_tool("list_tasks", {"limit": 5})
+        lines = listed.structuredContent["result"]
+        assert [t["task_id"] for t in lines] == [report["task_id"]]
+        assert lines[0]["status"] == "completed"
+
+
+_NOISY_SERVER = textwrap.dedent(
+    """
+    import os, subprocess, sys
+    from llmgenie.mcp.server import build_server, serve_stdio
+
+    server = build_server()
+
+    @server.tool()
+    def noisy() -> str:
+        print("a library's print")
+        os.write(1, b"a raw write to fd 1\\n")
+        subprocess.run(["echo", "a subprocess's stdout"], check=True)
+        return "still clean"
+
+    serve_stdio(server)
+    """
+)
+
+
+def test_stdout_carries_protocol_messages_only(tmp_path: Path) -> None:
+    messages = [
+        {
+            "jsonrpc": "2.0",
+            "id": 1,
+            "method": "initialize",
+            "params": {
+                "protocolVersion": "2025-06-18",
+                "capabilities": {},
+                "clientInfo": {"name": "test", "version": "0"},
+            },
+        },
+        {"jsonrpc": "2.0", "method": "notifications/initialized"},
+        {"jsonrpc": "2.0", "id": 2, "method": "tools/call", "params": {"name": "noisy"}},
+        {
+            "jsonrpc": "2.0",
+            "id": 3,
+            "method": "tools/call",
+            "params": {"name": "scan", "arguments": {"path": str(SHOP), "max_findings": 1}},
+        },
+    ]
+    proc = subprocess.Popen(
+        [sys.executable, "-c", _NOISY_SERVER],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "LLMGENIE_HOME": str(tmp_path / "home")},
+        cwd=ROOT,
+    )
+    assert proc.stdin is not None and proc.stdout is not None
+    proc.stdin.write("".join(json.dumps(m) + "\n" for m in messages))
+    proc.stdin.flush()
+    lines: list[str] = []
+    answers: dict[int, dict[str, Any]] = {}
+    try:
+        while not {2, 3} <= set(answers):  # stdin stays open: EOF would end the session
+            line = proc.stdout.readline()
+            assert line, f"the server ended early: {proc.stderr.read() if proc.stderr else ''}"
+            lines.append(line)
+            message = json.loads(line)  # every line is a protocol message
+            assert message.get("jsonrpc") == "2.0", line
+            if "id" in message:
+                answers[message["id"]] = message
+    finally:
+        stdout_rest, stderr = proc.communicate(timeout=60)  # closes stdin: the session ends
+    assert not stdout_rest.strip(), stdout_rest
+    assert answers[2]["result"]["content"][0]["text"] == "still clean"
+    assert answers[3]["result"]["structuredContent"]["findings"]
+    for noise in ("a library's print", "a raw write to fd 1", "a subprocess's stdout"):
+        assert noise in stderr
+
+
+def test_a_wrong_role_is_exit_2_in_one_line(tmp_path: Path) -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "llmgenie", "mcp", "--role", "king"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        stdin=subprocess.DEVNULL,
+        env={**os.environ, "LLMGENIE_HOME": str(tmp_path / "home")},
+    )
+    assert done.returncode == 2
+    assert done.stderr.strip().splitlines() == [
+        "llmgenie: error: --role: 'king' is not one of viewer, operator, maintainer, admin"
+    ]
+    assert done.stdout == ""
