@@ -41,6 +41,7 @@ from llmgenie.core.models import (
 )
 from llmgenie.core.settings import Settings, get_settings
 from llmgenie.core.storage import Store, open_store
+from llmgenie.core.storage.knowledge import open_knowledge
 from llmgenie.core.targets import OpenedTarget, classify_target, open_target
 from llmgenie.flows import progress
 from llmgenie.flows.dispatch import dispatch_step
@@ -312,6 +313,12 @@ async def _run_task(
             prometheus_configured=bool(settings.prometheus_url),
         )
         session = _SESSIONS[task_.id] = TaskSession(root=opened.root, context=context)
+        documents = any(s.agent == "documentation" for s in rules.steps)
+        if documents and settings.dispatch == "inprocess":
+            # ChromaDB's import and open (~0.5 s) overlap the other steps, not Documentation's
+            session.publishing.append(
+                asyncio.ensure_future(run_blocking(open_knowledge(settings).warm_up))
+            )
 
         def request_for(step: Step, prior: list[AgentReport]) -> SpecialistRequest:
             return SpecialistRequest(

@@ -32,6 +32,7 @@ from llmgenie.agents.executors import (
     ExecutorError,
     build_chain,
 )
+from llmgenie.agents.knowledge import passages_for
 from llmgenie.agents.runner import dedupe_findings, run_toolset, slice_context
 from llmgenie.agents.specs import AgentSpec, load_specs
 from llmgenie.agents.tools.base import ToolsetResult
@@ -46,6 +47,7 @@ from llmgenie.core.models import (
     Capability,
     Context,
     Mode,
+    PassageKind,
     Step,
     StepStatus,
     utcnow,
@@ -53,6 +55,7 @@ from llmgenie.core.models import (
 from llmgenie.core.permissions import granted, missing_capabilities
 from llmgenie.core.settings import get_settings
 from llmgenie.core.storage import Store, open_store
+from llmgenie.core.storage.knowledge import KnowledgeUnavailable, open_knowledge
 from llmgenie.core.storage.store import STEP_REPORT_FILE, step_report_file
 from llmgenie.core.targets import open_target
 from llmgenie.flows.publish import apublish_step_artifacts
@@ -286,10 +289,65 @@ async def execute_stage(
         dropped=_drop_signal(request),
     )
     attempts: list[Attempt] = []
-    result = await _execute_with_fallback(chain, exec_request, spec, attempts)
+    # the knowledge base learns while the model writes: neither waits for the other
+    teaching = (
+        asyncio.ensure_future(run_blocking(_teach, request, spec, session, tools))
+        if "catalogue_md" in tools.output
+        else None
+    )
+    try:
+        result = await _execute_with_fallback(chain, exec_request, spec, attempts)
+    finally:
+        if teaching is not None:
+            tools.notes.append(await teaching)
     if exec_request.notes_of_failed_attempts:
         result.notes = [*exec_request.notes_of_failed_attempts, *result.notes]
     return tools, result, attempts
+
+
+def _teach(
+    request: SpecialistRequest, spec: AgentSpec, session: TaskSession, tools: ToolsetResult
+) -> str:
+    """Publish what the Documentation step knows about the target; one line on what happened.
+
+    Optional, not a need of the step: it runs when the agent's spec allows `publish_knowledge`
+    and the caller's role grants it, and a viewer's step still writes its documents."""
+    step, caller = request.step, request.caller
+    if Capability.publish_knowledge not in granted(caller, spec.capabilities):
+        return (
+            f"knowledge base not updated: publish_knowledge is not granted to {step.agent} "
+            f"for the role {caller.role.value}"
+        )
+    passages, notes = passages_for(
+        request.target,
+        request.task_id,
+        session.context,
+        session.root,
+        str(tools.output.get("catalogue_md", "")),
+        dict(tools.output.get("runbooks") or {}),
+        [f for r in request.prior_reports for f in r.findings],
+    )
+    tools.notes.extend(notes)
+    # what this task did not look at again stays as the last task left it
+    kinds = {PassageKind.doc, PassageKind.catalogue, PassageKind.runbook}
+    if request.prior_reports:
+        kinds.add(PassageKind.finding)
+    knowledge = open_knowledge()
+    try:
+        count = knowledge.publish(request.target, passages, kinds)
+    except KnowledgeUnavailable as exc:
+        log.warning("knowledge base not updated", error=str(exc))
+        return f"knowledge base not updated: {exc}"
+    audit.record(
+        "knowledge.published",
+        actor=step.agent,
+        task_id=request.task_id,
+        step_id=step.id,
+        target=request.target,
+        passages=count,
+    )
+    tools.output["knowledge_passages"] = count
+    return f"knowledge base: {count} passages about {request.target} ({knowledge.location})"
 
 
 def _backoff(base: float, retry: int) -> float:

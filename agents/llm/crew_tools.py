@@ -23,6 +23,10 @@ class _SearchArgs(BaseModel):
     pattern: str = Field(description="a regular expression or plain text to look for")
 
 
+class _KnowledgeArgs(BaseModel):
+    question: str = Field(description="what you want to know, in plain words")
+
+
 class _PromArgs(BaseModel):
     query: str = Field(description="a PromQL instant query")
 
@@ -60,6 +64,19 @@ class SearchTargetTool(_GuardedTool):
         return self._call(self._guard.search_target, pattern=pattern)
 
 
+class SearchKnowledgeTool(_GuardedTool):
+    name: str = "search_knowledge"
+    description: str = (
+        "Search what earlier tasks learnt about this target: its docs, the runbooks and service "
+        "catalogue written for it, and past findings (read-only). Verify with read_file before "
+        "you report a file and line."
+    )
+    args_schema: type[BaseModel] = _KnowledgeArgs
+
+    def _run(self, question: str) -> str:
+        return self._call(self._guard.search_knowledge, question=question)
+
+
 class PrometheusQueryTool(_GuardedTool):
     name: str = "prometheus_query"
     description: str = "Run one PromQL instant query against the configured Prometheus."
@@ -70,10 +87,13 @@ class PrometheusQueryTool(_GuardedTool):
 
 
 def build_tools(guard: ToolGuard) -> list[BaseTool]:
-    """The tools this step may use: reading tools with read_target, Prometheus with network."""
+    """The tools this step may use: reading tools (and the knowledge base of its target) with
+    read_target, Prometheus with network."""
     tools: list[_GuardedTool] = []
     if Capability.read_target in guard.capabilities:
         tools += [ReadFileTool(), SearchTargetTool()]
+        if guard.knowledge_target:
+            tools.append(SearchKnowledgeTool())
     if Capability.network in guard.capabilities and guard.prometheus_url:
         tools.append(PrometheusQueryTool())
     for tool in tools:

@@ -162,6 +162,7 @@ class CrewAIExecutor:
             task_id=request.task_id,
             step_id=request.step.id,
             prometheus_url=settings.prometheus_url,
+            knowledge_target=request.context.target.location,
         )
         limit = spec.attempt_timeout_seconds * _DEADLINE_SHARE
         meter = CallMeter(

@@ -19,7 +19,7 @@ from llmgenie.core.models import Capability, Context
 __all__ = ["READ_ONLY_TOOLS", "ToolDenied", "ToolGuard"]
 
 #: The tools a model may be offered; anything else it asks for is refused and recorded.
-READ_ONLY_TOOLS = ("read_file", "search_target", "prometheus_query")
+READ_ONLY_TOOLS = ("read_file", "search_target", "search_knowledge", "prometheus_query")
 
 _MAX_READ_CHARS = 12_000
 _MAX_SEARCH_HITS = 40
@@ -39,6 +39,8 @@ class ToolGuard:
     task_id: str = ""
     step_id: str = ""
     prometheus_url: str | None = None
+    #: the target whose knowledge `search_knowledge` reads (none: the tool is not offered)
+    knowledge_target: str | None = None
     notes: list[str] = field(default_factory=list)
     #: file → line numbers a tool showed the model (evidence for findings it adds)
     shown: dict[str, set[int]] = field(default_factory=dict)
@@ -156,6 +158,28 @@ class ToolGuard:
                         break
         self._called("search_target", pattern=str(pattern)[:200], hits=len(hits))
         return "\n".join(hits) if hits else "no match"
+
+    def search_knowledge(self, question: str) -> str:
+        """What earlier tasks taught the knowledge base about this target (and no other)."""
+        if Capability.read_target not in self.capabilities:
+            raise self.deny("search_knowledge", "the step may not read the target")
+        if not self.knowledge_target:
+            raise ToolDenied("no knowledge base for this step")
+        from llmgenie.core.storage.knowledge import KnowledgeUnavailable, open_knowledge
+
+        try:
+            hits = open_knowledge().search(str(question)[:1000], 5, self.knowledge_target)
+        except KnowledgeUnavailable as exc:
+            raise ToolDenied(str(exc)) from None
+        self._called("search_knowledge", question=str(question)[:200], hits=len(hits))
+        if not hits:
+            return "the knowledge base holds nothing about this target close to that"
+        return "\n\n".join(
+            f"[{p.kind.value}] {p.title} ({p.source}"
+            + (f", {p.file}:{p.line}" if p.file and p.line else "")
+            + f"; score {score:.2f})\n{p.text[:1500]}"
+            for p, score in hits
+        )
 
     def prometheus_query(self, query: str) -> str:
         if Capability.network not in self.capabilities:

@@ -9,20 +9,14 @@ from __future__ import annotations
 
 import json
 import re
-import time
 from collections import Counter
 from collections.abc import Mapping
 
 from pydantic import BaseModel, Field, ValidationError
 
 from llmgenie.agents.executors import ExecutorError
-from llmgenie.agents.llm.errors import mask_secrets, to_executor_error
-from llmgenie.agents.llm.metering import CallMeter
-from llmgenie.agents.llm.providers import make_llm, resolve_endpoint
-from llmgenie.agents.llm.quiet import crew_output_suppressed
-from llmgenie.agents.llm.telemetry import disable_telemetry
+from llmgenie.agents.llm.chain import first_taken_answer
 from llmgenie.agents.specs import AgentSpec
-from llmgenie.core import audit
 from llmgenie.core.models import Capability, Context, Plan, Step
 
 __all__ = ["PLANNER_TIMEOUT_SECONDS", "PlanProposal", "plan_with_llm"]
@@ -107,47 +101,17 @@ def plan_with_llm(
 
     The plan is not validated here: the caller validates it like any other plan.
     """
-    disable_telemetry()
-    failures: list[str] = []
     messages = [
         {"role": "system", "content": _SYSTEM},
         {"role": "user", "content": _user_prompt(task_text, context, specs)},
     ]
-    for model_id in model_chain:
-        started = time.monotonic()
-        meter = CallMeter(
-            model_id=model_id,
-            deadline=started + PLANNER_TIMEOUT_SECONDS,
-            max_calls=_PLANNER_MAX_CALLS,
-            token_budget=None,
-        )
-        outcome = "failed"
-        secrets: list[str] = []
-        try:
-            endpoint = resolve_endpoint(model_id)
-            secrets = endpoint.secrets
-            try:
-                with crew_output_suppressed():
-                    llm = make_llm(endpoint, timeout=PLANNER_TIMEOUT_SECONDS)
-                    with meter.metering():
-                        answer = llm.call(messages)
-            except (Exception, SystemExit) as exc:
-                raise to_executor_error(exc, model_id, secrets, meter.tokens) from None
-            plan = _to_plan(_parse(str(answer or "")), specs, model_id)
-            outcome = "succeeded"
-            return plan
-        except ExecutorError as exc:
-            failures.append(f"{model_id}: {mask_secrets(str(exc), secrets)} ({exc.error_class})")
-        finally:
-            audit.record(
-                "model.called",
-                actor="boss",
-                task_id=task_id,
-                model=model_id,
-                purpose="plan",
-                calls=meter.calls,
-                tokens=meter.tokens.model_dump(),
-                outcome=outcome,
-                seconds=round(time.monotonic() - started, 3),
-            )
-    raise ExecutorError("no model gave a plan: " + "; ".join(failures), "bad_answer")
+    return first_taken_answer(
+        messages,
+        model_chain,
+        lambda text, model_id: _to_plan(_parse(text), specs, model_id),
+        purpose="plan",
+        actor="boss",
+        timeout=PLANNER_TIMEOUT_SECONDS,
+        max_calls=_PLANNER_MAX_CALLS,
+        task_id=task_id,
+    ).value

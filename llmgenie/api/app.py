@@ -20,10 +20,10 @@ from typing import Annotated, TypeVar
 from fastapi import Depends, FastAPI, Header, HTTPException, Response, status
 from pydantic import BaseModel, Field
 
-from llmgenie.core.models import AGENT_NAMES, Role, ScanResult, TaskReport, TaskStatus
+from llmgenie.core.models import AGENT_NAMES, Answer, Role, ScanResult, TaskReport, TaskStatus
 from llmgenie.core.settings import get_settings
 
-__all__ = ["ScanRequest", "TaskAccepted", "TaskRequest", "create_app"]
+__all__ = ["AskRequest", "ScanRequest", "TaskAccepted", "TaskRequest", "create_app"]
 
 T = TypeVar("T")
 
@@ -47,6 +47,12 @@ class TaskAccepted(BaseModel):
     task_id: str
     status: TaskStatus
     report_url: str
+
+
+class AskRequest(BaseModel):
+    question: str = Field(min_length=1, max_length=2000, description="e.g. how do I roll back?")
+    target: str | None = Field(None, max_length=4096, description="only what is known about it")
+    top: int = Field(5, ge=1, le=50, description="how many passages to answer from")
 
 
 class ScanRequest(BaseModel):
@@ -189,6 +195,16 @@ def create_app() -> FastAPI:
         except TargetError as exc:
             raise _bad_input(str(exc)) from None
         return await asyncio.to_thread(run_scan, request.path, request.agents)
+
+    @app.post("/v1/ask", dependencies=auth)
+    async def ask(request: AskRequest) -> Answer:
+        from llmgenie.agents.ask import ask as answer
+        from llmgenie.core.storage.knowledge import KnowledgeUnavailable
+
+        try:
+            return await asyncio.to_thread(answer, request.question, request.target, request.top)
+        except KnowledgeUnavailable as exc:
+            raise HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE, str(exc)) from None
 
     return app
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 # isort: off
 from llmgenie.cli import run  # noqa: F401
 from llmgenie.cli import scan  # noqa: F401
+from llmgenie.cli import ask  # noqa: F401
 from llmgenie.cli import history  # noqa: F401
 from llmgenie.cli import audit  # noqa: F401
 from llmgenie.cli import artifacts  # noqa: F401

@@ -19,7 +19,7 @@ def mcp(
         str, typer.Option(help="the role tasks run with: viewer, operator, maintainer, admin")
     ] = "operator",
 ) -> None:
-    """Serve the MCP tools (scan, run_task, list_tasks, get_task, explain_rule) on stdio."""
+    """Serve the MCP tools (scan, run_task, list_tasks, get_task, ask, explain_rule) on stdio."""
     caller_role = parse_role(role)
     from llmgenie.core.logging import configure_logging
     from llmgenie.core.settings import get_settings

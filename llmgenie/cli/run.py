@@ -356,6 +356,12 @@ def render_text(
         if a.name in shown:
             note = " (not uploaded yet)" if a.pending_upload else ""
             lines.append(f"{shown[a.name]}: {a.url}{note}")
+    taught = sum(int(s.output.get("knowledge_passages", 0)) for s in report.steps)
+    if taught:
+        lines.append(
+            f'knowledge: {taught} passages taught; ask with: llmgenie ask "…" --target '
+            f"{report.target}"
+        )
     if waiting:
         pending = sum(a.pending_upload for a in report.artifacts)
         lines.append(

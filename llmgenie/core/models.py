@@ -19,16 +19,20 @@ from pydantic import BaseModel, ConfigDict, Field
 __all__ = [
     "AGENT_NAMES",
     "AgentReport",
+    "Answer",
     "ArtifactRef",
     "Attempt",
     "AttemptOutcome",
     "Caller",
     "Capability",
+    "Citation",
     "Context",
     "ContextFile",
     "FileKind",
     "Finding",
     "Mode",
+    "Passage",
+    "PassageKind",
     "Plan",
     "ReportSummary",
     "Role",
@@ -355,3 +359,40 @@ class ScanSummary(_Model):
 class ScanResult(_Model):
     findings: list[Finding] = Field(default_factory=list)
     summary: ScanSummary = Field(default_factory=ScanSummary)
+
+
+class PassageKind(StrEnum):
+    doc = "doc"  # a section of the target's own documentation
+    catalogue = "catalogue"  # a section of the service catalogue Documentation wrote
+    runbook = "runbook"  # a section of a runbook Documentation wrote
+    finding = "finding"  # a finding of the task that published the passages
+
+
+class Passage(_Model):
+    """A piece of what llmgenie knows about a target, as the knowledge base holds it."""
+
+    id: str = Field(description="stable: the same section of the same target keeps its id")
+    target: str
+    kind: PassageKind
+    source: str = Field(description="where it comes from: README.md, runbooks/api.md, LG-K8S-001")
+    title: str = ""
+    text: str
+    file: str | None = Field(None, description="the target file it is about, if one")
+    line: int | None = None
+    task_id: str | None = Field(None, description="the task that published it")
+
+
+class Citation(_Model):
+    n: int = Field(description="the number the answer cites it by: [1], [2], …")
+    passage: Passage
+    score: float = Field(description="closeness to the question, 0 to 1")
+
+
+class Answer(_Model):
+    question: str
+    answer: str
+    mode: Mode
+    model: str | None = None
+    citations: list[Citation] = Field(default_factory=list)
+    tokens: TokenUsage = Field(default_factory=TokenUsage)
+    notes: list[str] = Field(default_factory=list)

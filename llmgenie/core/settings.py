@@ -68,6 +68,10 @@ class Settings(BaseSettings):
     # LLM budgets
     token_budget: int | None = Field(None, description="per-task token budget; then tool-only")
 
+    knowledge_url: str | None = Field(
+        None, description="a ChromaDB server, http://host:8000; a folder under home if unset"
+    )
+
     prometheus_url: str | None = Field(
         None, validation_alias=AliasChoices("PROMETHEUS_URL", "LLMGENIE_PROMETHEUS_URL")
     )

@@ -6,6 +6,7 @@ The editor starts `llmgenie mcp` and its agent calls these tools:
 * `run_task` — BOSS plans and runs the specialists as Prefect flows (as `llmgenie run`) and
   the tool returns when the task ends;
 * `list_tasks`, `get_task` — earlier tasks and their stored reports;
+* `ask` — a question answered from the knowledge base, with citations;
 * `explain_rule` — what a rule checks, why it matters and how to fix it.
 
 Thin: each tool checks its input, calls the function the CLI and the REST API call, and returns a
@@ -34,6 +35,7 @@ from pydantic import BaseModel, Field
 
 from llmgenie.core.models import (
     AGENT_NAMES,
+    Answer,
     ArtifactRef,
     Finding,
     Mode,
@@ -53,7 +55,8 @@ Dockerfiles, compose files, Terraform and dependency pins. Use `scan` for a fast
 findings (security policy, secrets, resources, probes) over a folder or file; use `run_task`
 when the user wants the specialists' full work (inventory, remediation patches, service
 catalogue and runbooks, a model's narrative when one is configured). Findings carry a rule id:
-`explain_rule` says what it checks and how to fix it."""
+`explain_rule` says what it checks and how to fix it. `ask` answers questions about a service
+(how to deploy or roll it back, what is wrong with it) from what earlier tasks learnt."""
 
 #: findings returned by default; the summary counts all of them
 DEFAULT_MAX_FINDINGS = 50
@@ -252,6 +255,22 @@ def build_server(role: Role = Role.operator) -> FastMCP:
         if report is None:
             raise ToolError(f"no task {task_id!r} (list_tasks shows the ids)")
         return _digest(report, max_findings)
+
+    @server.tool(title="Ask the knowledge base")
+    async def ask(
+        question: Annotated[str, Field(min_length=1, max_length=2000)],
+        target: Annotated[
+            str | None, Field(description="only what is known about this target")
+        ] = None,
+        top: Annotated[int, Field(ge=1, le=50, description="passages to answer from")] = 5,
+    ) -> Answer:
+        """Answer a question about a service from what earlier tasks taught the knowledge base
+        (the target's docs, the runbooks and catalogue Documentation wrote, the findings), with
+        numbered citations. A model writes the answer when one is configured; otherwise the
+        answer is the closest passages, and says so."""
+        from llmgenie.agents.ask import ask as answer
+
+        return await _in_thread(answer, question, target, top)
 
     @server.tool(title="Explain a rule")
     async def explain_rule(

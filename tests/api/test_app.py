@@ -161,3 +161,33 @@ async def test_a_dead_prefect_api_is_named_by_the_readiness_check() -> None:
     with temporary_settings(updates={PREFECT_API_URL: dead}):
         problem = await _prefect_problem()
     assert problem is not None and problem.startswith(f"the Prefect API at {dead} does not answer")
+
+
+def test_ask_answers_from_the_knowledge_base_with_citations(
+    api: httpx.Client, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from llmgenie.core.models import Passage, PassageKind
+    from llmgenie.core.storage.knowledge import open_knowledge
+
+    open_knowledge().publish(
+        "/srv/shop",
+        [
+            Passage(id="rb", target="/srv/shop", kind=PassageKind.runbook,
+                    source="runbooks/api.md", title="How to roll back",
+                    text="kubectl -n shop rollout undo deployment/api"),
+        ],
+    )  # fmt: skip
+    answered = api.post("/v1/ask", json={"question": "roll back the api", "target": "/srv/shop"})
+    assert answered.status_code == 200, answered.text
+    body = answered.json()
+    assert body["mode"] == "tool-only" and body["citations"][0]["passage"]["id"] == "rb"
+    assert api.post("/v1/ask", json={"question": "", "top": 0}).status_code == 422
+    no_token = httpx.post(f"{str(api.base_url).rstrip('/')}/v1/ask", json={"question": "x"})
+    assert no_token.status_code == 401
+
+    monkeypatch.setenv("LLMGENIE_KNOWLEDGE_URL", "http://127.0.0.1:9")
+    from llmgenie.core.settings import get_settings
+
+    get_settings.cache_clear()
+    down = api.post("/v1/ask", json={"question": "roll back"})
+    assert down.status_code == 503 and "http://127.0.0.1:9" in down.json()["detail"]

@@ -45,7 +45,14 @@ def _text(result: Any) -> str:
 async def test_scan_explain_and_bad_input(tmp_path: Path) -> None:
     async with mcp_session(tmp_path / "home") as mcp:
         tools = {t.name: t for t in (await mcp.list_tools()).tools}
-        assert set(tools) == {"scan", "run_task", "list_tasks", "get_task", "explain_rule"}
+        assert set(tools) == {
+            "scan",
+            "run_task",
+            "list_tasks",
+            "get_task",
+            "ask",
+            "explain_rule",
+        }
         assert "path" in tools["scan"].inputSchema["properties"]
 
         scanned = await mcp.call_tool("scan", {"path": str(SHOP), "max_findings": 3})
@@ -99,6 +106,14 @@ async def test_a_task_runs_as_flows_and_is_read_back(tmp_path: Path) -> None:
         assert {s["mode"] for s in report["steps"]} == {"tool-only"}
         assert len(report["findings"]) == 5 < report["findings_total"]
         assert any(a["name"] == "report.md" for a in report["artifacts"])
+
+        # the run taught the knowledge base, which `ask` answers from
+        asked = await mcp.call_tool(
+            "ask", {"question": "how do I roll back the api?", "target": str(SHOP), "top": 2}
+        )
+        assert not asked.isError, _text(asked)
+        first = asked.structuredContent["citations"][0]["passage"]
+        assert (first["source"], first["task_id"]) == ("runbooks/api.md", report["task_id"])
 
         read = await mcp.call_tool("get_task", {"task_id": report["task_id"][:10]})
         assert read.structuredContent["task_id"] == report["task_id"]

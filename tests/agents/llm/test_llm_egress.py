@@ -102,6 +102,9 @@ def test_a_model_run_connects_only_to_the_model_endpoint_and_prefect(
     modes = {s["id"]: (s["mode"], s["attempts"]) for s in report["steps"]}
     assert all(mode == "llm" for mode, _ in modes.values()), modes
     assert _crewai_imported(err)
+    # ChromaDB (which has telemetry of its own) was used too: Documentation taught the base
+    doc = next(s for s in report["steps"] if s["id"] == "documentation")
+    assert any(n.startswith("knowledge base: ") for n in doc["notes"]), doc["notes"]
 
     prefect = urlsplit(os.environ["PREFECT_API_URL"])
     allowed = {("127.0.0.1", model_server.port), (prefect.hostname, prefect.port)}

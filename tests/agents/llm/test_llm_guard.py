@@ -82,3 +82,26 @@ def test_line_exists_checks_the_real_file(guard: ToolGuard) -> None:
     assert not guard.line_exists("deploy/api.yaml", 3)
     assert not guard.line_exists("escape", 1)
     assert not guard.line_exists("../outside.txt", 1)
+
+
+def test_search_knowledge_reads_this_target_only_and_needs_read_target(
+    guard: ToolGuard,
+) -> None:
+    from llmgenie.core.models import Passage, PassageKind
+    from llmgenie.core.storage.knowledge import open_knowledge
+
+    def runbook(pid: str, target: str) -> Passage:
+        return Passage(id=pid, target=target, kind=PassageKind.runbook, source="runbooks/api.md",
+                       title="How to roll back", text=f"rollout undo deployment/{pid}")  # fmt: skip
+
+    open_knowledge().publish(str(guard.root), [runbook("mine", str(guard.root))])
+    open_knowledge().publish("/srv/other", [runbook("theirs", "/srv/other")])
+    guard.knowledge_target = str(guard.root)
+    answer = guard.search_knowledge("how to roll back")
+    assert "deployment/mine" in answer and "theirs" not in answer
+    assert guard.calls == 1
+
+    guard.capabilities = frozenset()
+    with pytest.raises(ToolDenied):
+        guard.search_knowledge("how to roll back")
+    assert any("search_knowledge" in n for n in guard.notes)
