@@ -379,7 +379,7 @@ class Passage(_Model):
     text: str
     file: str | None = Field(None, description="the target file it is about, if one")
     line: int | None = None
-    task_id: str | None = Field(None, description="the task that published it")
+    task_id: str | None = Field(None, description="the task that taught it as it reads now")
 
 
 class Citation(_Model):

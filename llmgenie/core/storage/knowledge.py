@@ -74,17 +74,33 @@ class KnowledgeBase:
         replaced = sorted({k.value for k in kinds})
 
         def write(col: Any) -> int:
+            held: dict[str, tuple[str, dict[str, Any]]] = {}
             if replaced:
-                col.delete(where={"$and": [{"target": key}, {"kind": {"$in": replaced}}]})
-            for start in range(0, len(kept), _BATCH):
-                batch = kept[start : start + _BATCH]
+                found = col.get(
+                    where={"$and": [{"target": key}, {"kind": {"$in": replaced}}]},
+                    include=["documents", "metadatas"],
+                )
+                held = {
+                    pid: (doc, meta)
+                    for pid, doc, meta in zip(
+                        found["ids"], found["documents"], found["metadatas"], strict=True
+                    )
+                }
+            gone = sorted(set(held) - {p.id for p in kept})
+            if gone:
+                col.delete(ids=gone)
+            # a passage that reads as it did keeps its row: an unchanged target writes nothing
+            changed = [p for p in kept if p.id not in held or not _same(held[p.id], p)]
+            for start in range(0, len(changed), _BATCH):
+                batch = changed[start : start + _BATCH]
                 col.upsert(
                     ids=[p.id for p in batch],
                     documents=[p.text for p in batch],
                     embeddings=embed([f"{p.title}\n{p.text}" for p in batch]),
                     metadatas=[_metadata(p) for p in batch],
                 )
-            self._stamp()
+            if gone or changed:
+                self._stamp()
             return len(kept)
 
         return self._with_collection(write, "written")
@@ -230,6 +246,15 @@ def _metadata(p: Passage) -> dict[str, str | int]:
     if p.task_id is not None:
         meta["task_id"] = p.task_id
     return meta
+
+
+def _same(held: tuple[str, dict[str, Any]], p: Passage) -> bool:
+    """Whether a held row reads as `p` does (the task that taught it aside)."""
+    doc, meta = held
+    mine = _metadata(p)
+    return doc == p.text and {k: v for k, v in meta.items() if k != "task_id"} == {
+        k: v for k, v in mine.items() if k != "task_id"
+    }
 
 
 def _passage(pid: str, text: str, meta: dict[str, Any]) -> Passage:

@@ -70,6 +70,23 @@ def test_publishing_a_target_again_replaces_what_was_known(knowledge: KnowledgeB
     assert set(_ids(knowledge.search("api", 5))) == {"new", "other"}
 
 
+def test_teaching_an_unchanged_target_again_writes_nothing(
+    knowledge: KnowledgeBase, tmp_path: Path
+) -> None:
+    passages = [_passage(f"p{i}", f"runbook section {i}", task_id="t1") for i in range(3)]
+    knowledge.publish("/t/shop", passages)
+    stamp = tmp_path / "home" / "knowledge" / "generation"
+    before = stamp.read_text()
+    again = [p.model_copy(update={"task_id": "t2"}) for p in passages]
+    assert knowledge.publish("/t/shop", again) == 3
+    assert stamp.read_text() == before  # nothing written, nobody needs to reopen
+    edited = [*again[:2], again[2].model_copy(update={"text": "runbook section 2, edited"})]
+    knowledge.publish("/t/shop", edited)
+    assert stamp.read_text() != before
+    [(hit, _)] = knowledge.search("edited", 1, "/t/shop")
+    assert (hit.id, hit.task_id) == ("p2", "t2")
+
+
 def test_only_the_kinds_a_task_published_are_replaced(knowledge: KnowledgeBase) -> None:
     finding = _passage("f", "container runs privileged").model_copy(
         update={"kind": PassageKind.finding}
