@@ -300,6 +300,7 @@ async def _run_task(
     task_: Task, target: str, settings: Settings, store: Store, flow_run_id: str | None
 ) -> TaskReport:
     started = utcnow()
+    progress.current_task.set(task_.id)  # the steps' events name their task
     # recorded before it plans, which can take a model's while: listed as running meanwhile,
     # and a task that fails or is interrupted while it plans is recorded as such
     await run_blocking(store.task_started, task_)

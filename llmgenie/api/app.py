@@ -17,10 +17,18 @@ import uuid
 from collections.abc import Callable
 from typing import Annotated, TypeVar
 
-from fastapi import Depends, FastAPI, Header, HTTPException, Response, status
+from fastapi import Depends, FastAPI, Header, HTTPException, Response, WebSocket, status
 from pydantic import BaseModel, Field
 
-from llmgenie.core.models import AGENT_NAMES, Answer, Role, ScanResult, TaskReport, TaskStatus
+from llmgenie.core.models import (
+    AGENT_NAMES,
+    AgentReport,
+    Answer,
+    Role,
+    ScanResult,
+    TaskReport,
+    TaskStatus,
+)
 from llmgenie.core.settings import get_settings
 
 __all__ = ["AskRequest", "ScanRequest", "TaskAccepted", "TaskRequest", "create_app"]
@@ -184,6 +192,52 @@ def create_app() -> FastAPI:
                 task_id=task_id, status=TaskStatus.running, report_url=f"/v1/tasks/{task_id}"
             )
         raise HTTPException(status.HTTP_404_NOT_FOUND, f"no task {task_id!r}")
+
+    @app.websocket("/v1/tasks/{task_id}/events")
+    async def task_events(websocket: WebSocket, task_id: str) -> None:
+        """Each step's start and end as they happen, then the task's end; a task that is not
+        running in this process gets its stored state (or 'unknown') and the stream closes."""
+        from llmgenie.flows import progress
+
+        try:
+            _check_token(websocket.headers.get("authorization"))
+        except HTTPException:
+            await websocket.close(code=4401, reason="missing or wrong bearer token")
+            return
+        await websocket.accept()
+        events: asyncio.Queue[dict[str, object]] = asyncio.Queue()
+
+        def on_step(step_id: str, event: str, report: object) -> None:
+            if progress.task_of_event() != task_id:
+                return
+            message: dict[str, object] = {"task_id": task_id, "step": step_id, "event": event}
+            if isinstance(report, AgentReport):
+                mode = report.mode.value if report.mode else None
+                message.update(status=report.status.value, mode=mode, findings=len(report.findings))
+            events.put_nowait(message)
+
+        unsubscribe = progress.listen(on_step)
+        try:
+            task = running.get(task_id)
+            if task is not None:
+                while not (task.done() and events.empty()):
+                    getter = asyncio.ensure_future(events.get())
+                    await asyncio.wait({getter, task}, return_when=asyncio.FIRST_COMPLETED)
+                    if getter.done():
+                        await websocket.send_json(getter.result())
+                    else:
+                        getter.cancel()
+            try:
+                report = await _with_store(Store.get_report, task_id)
+            except HTTPException as exc:  # the database is down: say so rather than guess
+                error = {"task_id": task_id, "event": "error", "error": exc.detail}
+                await websocket.send_json(error)
+                return
+            final = report.status.value if report is not None else "unknown"
+            await websocket.send_json({"task_id": task_id, "event": "task", "status": final})
+        finally:
+            unsubscribe()
+            await websocket.close()
 
     @app.post("/v1/scan", dependencies=auth)
     async def scan(request: ScanRequest) -> ScanResult:

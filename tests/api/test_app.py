@@ -191,3 +191,43 @@ def test_ask_answers_from_the_knowledge_base_with_citations(
     get_settings.cache_clear()
     down = api.post("/v1/ask", json={"question": "roll back"})
     assert down.status_code == 503 and "http://127.0.0.1:9" in down.json()["detail"]
+
+
+def _events(api: httpx.Client, task_id: str, token: str | None = None) -> list[dict]:
+    import json
+
+    from websockets.sync.client import connect
+
+    url = str(api.base_url).replace("http://", "ws://").rstrip("/")
+    headers = {"Authorization": f"Bearer {token or TOKEN}"}
+    with connect(f"{url}/v1/tasks/{task_id}/events", additional_headers=headers) as ws:
+        return [json.loads(message) for message in ws]
+
+
+def test_a_task_streams_its_steps_then_its_end_over_a_websocket(api: httpx.Client) -> None:
+    first = api.post("/v1/tasks", json={"task": "audit and document", "target": str(EXAMPLE)})
+    second = api.post("/v1/tasks", json={"task": "audit and document", "target": str(EXAMPLE)})
+    task_id = first.json()["task_id"]
+    events = _events(api, task_id)
+
+    assert events[-1] == {"task_id": task_id, "event": "task", "status": "completed"}
+    assert all(e["task_id"] == task_id for e in events)
+    finished = [e for e in events if e["event"] == "finished"]
+    # the other task runs at the same time: its steps are not in this stream
+    assert len({e["step"] for e in finished}) == len(finished)
+    documentation = next(e for e in finished if e["step"] == "documentation")
+    assert documentation["status"] == "completed" and documentation["mode"] == "tool-only"
+    assert api.get(f"/v1/tasks/{second.json()['task_id']}").status_code in (200, 202)
+
+    # a task that has ended, or was never here: its stored state, then the stream closes
+    assert _events(api, task_id) == [{"task_id": task_id, "event": "task", "status": "completed"}]
+    assert _events(api, "f" * 32)[-1]["status"] == "unknown"
+
+
+def test_the_event_stream_needs_the_token(api: httpx.Client) -> None:
+    from websockets.exceptions import ConnectionClosedError, InvalidStatus
+
+    with pytest.raises((ConnectionClosedError, InvalidStatus)) as closed:
+        _events(api, "f" * 32, token="wrong")
+    if isinstance(closed.value, ConnectionClosedError):
+        assert closed.value.rcvd is not None and closed.value.rcvd.code == 4401
