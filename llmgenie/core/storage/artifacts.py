@@ -138,7 +138,10 @@ class S3ArtifactBackend:
         sse: str | None = None,
         max_attempts: int = 4,
         connect_timeout: float = 5.0,
-        read_timeout: float = 60.0,
+        # per read of the socket, not per transfer: an 8 MB part's answer comes well within it.
+        # botocore's 60 s, times the attempts, held a run or a prune minutes on a bucket that
+        # accepts connections and never answers.
+        read_timeout: float = 15.0,
         multipart_threshold: int = 8 * _MB,
         multipart_chunksize: int = 8 * _MB,
         circuit_seconds: float = 60.0,
@@ -231,6 +234,11 @@ class S3ArtifactBackend:
 
     def delete(self, keys: list[str]) -> None:
         bucket = f"s3://{self.bucket}"
+        if self.is_down:  # a prune of many tasks waits for a dead endpoint once, not per task
+            raise ArtifactUnavailableError(
+                f"delete in {bucket} not tried: the endpoint failed in the last "
+                f"{self.circuit_seconds:.0f} s"
+            )
         for start in range(0, len(keys), _DELETE_BATCH):
             batch = [{"Key": self.full_key(k)} for k in keys[start : start + _DELETE_BATCH]]
             try:
@@ -238,7 +246,9 @@ class S3ArtifactBackend:
                     Bucket=self.bucket, Delete={"Objects": batch, "Quiet": True}
                 )
             except Exception as exc:  # botocore raises many kinds; all mean "not removed"
+                self._down_since = time.monotonic()
                 raise ArtifactUnavailableError(f"delete in {bucket} failed: {exc}") from exc
+            self._down_since = None
             errors = answer.get("Errors") or []
             if errors:
                 first = errors[0]

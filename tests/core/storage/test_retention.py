@@ -24,7 +24,7 @@ from llmgenie.core.storage.tables import (
     TaskRow,
 )
 from tests.support.cli import run_cli
-from tests.support.net import closed_port_url
+from tests.support.net import closed_port_url, silent_server_url
 from tests.support.reports import finished_long_ago, make_task
 
 DAY = timedelta(days=1)
@@ -186,6 +186,34 @@ def test_a_dead_bucket_keeps_the_task_and_says_why(
         store.backend.reset()  # type: ignore[attr-defined]
         assert [t.id for t in prune(store, utcnow() - 30 * DAY).pruned] == [old.id]
         assert _keys(s3_bucket, old.id) == []
+    finally:
+        close_stores()
+
+
+def test_a_bucket_that_never_answers_is_waited_for_once_not_per_task(
+    s3_bucket: str, tmp_path: Path, db_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    store = open_store(_s3_settings(s3_bucket, tmp_path, db_url))
+    try:
+        due = [finished_long_ago(store, 40 + i) for i in range(3)]
+        with silent_server_url() as silent:
+            monkeypatch.setenv("AWS_ENDPOINT_URL", silent)
+            store.backend.reset()  # type: ignore[attr-defined]
+            store.backend.read_timeout = 0.5  # type: ignore[attr-defined]
+            store.backend.max_attempts = 1  # type: ignore[attr-defined]
+            calls = []
+            delete = store.backend.delete
+            monkeypatch.setattr(
+                store.backend, "delete", lambda keys: calls.append(keys) or delete(keys)
+            )
+
+            result = prune(store, utcnow() - 30 * DAY)
+
+        assert result.pruned == [] and set(result.kept) == {t.id for t in due}
+        reasons = sorted(result.kept.values())
+        assert sum("timeout" in r.lower() for r in reasons) == 1, reasons  # waited for once
+        assert sum("not tried: the endpoint failed" in r for r in reasons) == 2, reasons
+        assert len(calls) == 3 and all(_rows(store, t.id)["artifacts"] for t in due)
     finally:
         close_stores()
 
