@@ -299,10 +299,17 @@ def build_server(role: Role = Role.operator) -> FastMCP:
 
 
 class _StdioServer(FastMCP):
-    """FastMCP whose stdio transport speaks over the streams it is given (`serve_stdio`)."""
+    """FastMCP whose stdio transport speaks over the streams it is given (`serve_stdio`), and
+    that tells clients llmgenie's version (FastMCP's default is the MCP SDK's)."""
 
     protocol_in: BinaryIO | None = None
     protocol_out: BinaryIO | None = None
+
+    def __init__(self, **kwargs: Any) -> None:
+        from importlib.metadata import version
+
+        super().__init__(**kwargs)
+        self._mcp_server.version = version("llmgenie")
 
     async def run_stdio_async(self) -> None:
         stdin = stdout = None

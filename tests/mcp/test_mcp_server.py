@@ -10,6 +10,7 @@ import sys
 import textwrap
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from importlib.metadata import version
 from pathlib import Path
 from typing import Any
 
@@ -191,6 +192,8 @@ def test_stdout_carries_protocol_messages_only(tmp_path: Path) -> None:
     finally:
         stdout_rest, stderr = proc.communicate(timeout=60)  # closes stdin: the session ends
     assert not stdout_rest.strip(), stdout_rest
+    assert answers[1]["result"]["serverInfo"]["name"] == "llmgenie"
+    assert answers[1]["result"]["serverInfo"]["version"] == version("llmgenie")
     assert answers[2]["result"]["content"][0]["text"] == "still clean"
     assert answers[3]["result"]["structuredContent"]["findings"]
     for noise in ("a library's print", "a raw write to fd 1", "a subprocess's stdout"):
