@@ -96,15 +96,18 @@ def show(
 @runs_app.command("prune")
 def prune(
     older_than: str = typer.Option(
-        ..., "--older-than", help="remove tasks that ended longer ago than this: 30d, 12h, 2w"
+        ...,
+        "--older-than",
+        help="remove tasks that ended longer ago than this: 90m, 12h, 30d or 2w",
     ),
     dry_run: bool = typer.Option(False, "--dry-run", help="say what would go; remove nothing"),
     fmt: Literal["text", "json"] = typer.Option("text", "--format", help="text or json"),
 ) -> None:
     """Remove tasks that ended long ago: their rows and stored files. The audit log stays whole.
 
-    Running tasks and tasks whose files still wait to be uploaded are kept. Exit 1 if a task
-    that was due stays (the line says why).
+    Running tasks, tasks whose files still wait to be uploaded and tasks whose files are not in
+    the artifact store set now are kept. Exit 1 if a task that was due stays (the line says
+    why).
     """
     from llmgenie.core.models import utcnow
     from llmgenie.core.render import human_size
@@ -140,7 +143,13 @@ def prune(
             f"{verb} {_count(len(result.pruned), 'task')} ({_count(result.files, 'file')}, "
             f"{human_size(result.bytes)}) "
             f"that ended before {result.before:%Y-%m-%d %H:%M} UTC"
-            + ("" if dry_run or not result.pruned else "; the audit log keeps their events")
+            + (
+                ""
+                if dry_run or not result.pruned
+                else "; the audit log keeps "
+                + ("its" if len(result.pruned) == 1 else "their")
+                + " events"
+            )
         )
         if dry_run:
             for t in result.pruned:

@@ -21,7 +21,6 @@ from datetime import datetime, timedelta
 from sqlalchemy import Row, delete, func, select
 from sqlalchemy.orm import Session
 
-from llmgenie.core import audit
 from llmgenie.core.audit import AuditEntry
 from llmgenie.core.models import TaskStatus
 from llmgenie.core.storage.artifacts import ArtifactUnavailableError, remove_empty_folders, task_key
@@ -31,7 +30,7 @@ from llmgenie.core.storage.tables import ArtifactRow, AttemptRow, FindingRow, St
 __all__ = ["PruneResult", "PrunedTask", "parse_age", "prune"]
 
 _ENDED = [s.value for s in TaskStatus if s is not TaskStatus.running]
-_AGE = re.compile(r"^\s*(\d+)\s*([mhdw])\s*$")
+_AGE = re.compile(r"^\s*(\d+)\s*([mhdw])\s*$", re.ASCII)
 _UNITS = {"m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
 _MAX_AGE = timedelta(days=36525)
 
@@ -93,6 +92,14 @@ def prune(
                 f"{pending} of its files still wait to be uploaded (`llmgenie artifacts sync`)"
             )
             continue
+        elsewhere = [f.url for f in files if f.url != store.backend.url_for(f.key)]
+        if elsewhere:  # stored before LLMGENIE_ARTIFACTS_URL changed: not ours to reach now
+            result.kept[task_id] = (
+                f"its files are not in the artifact store set now, e.g. {elsewhere[0]} "
+                "(prune with LLMGENIE_ARTIFACTS_URL set to where they are)"
+            )
+            continue
+        task = PrunedTask(task_id, status, ended_at, len(files), sum(f.size for f in files))
         if not dry_run:
             try:
                 store.backend.delete([f.key for f in files])
@@ -101,31 +108,32 @@ def prune(
                 continue
             spooled = store.spool.path(task_key(task_id))
             remove_empty_folders({spooled, *(p for p in spooled.rglob("*") if p.is_dir())})
-            store._tx(lambda s, task_id=task_id: _delete_rows(s, task_id))
-        result.pruned.append(
-            PrunedTask(task_id, status, ended_at, len(files), sum(f.size for f in files))
-        )
-    if result.pruned and not dry_run:
-        audit.record_all_in(
-            store,
-            [
-                AuditEntry(
-                    "task.pruned",
-                    actor,
-                    t.id,
-                    None,
-                    {
-                        "status": t.status,
-                        "ended_at": t.ended_at.isoformat(),
-                        "before": before.isoformat(),
-                        "files": t.files,
-                        "bytes": t.bytes,
-                    },
-                )
-                for t in result.pruned
-            ],
-        )
+            # the rows and the audit event together: a prune cut off here loses neither, and
+            # a task another prune removed meanwhile is neither counted nor recorded twice
+            recorded = store.append_audits(
+                [_pruned_event(task, before, actor)],
+                with_change=lambda s, task_id=task_id: _delete_rows(s, task_id),
+            )
+            if not recorded:
+                continue
+        result.pruned.append(task)
     return result
+
+
+def _pruned_event(task: PrunedTask, before: datetime, actor: str) -> AuditEntry:
+    return AuditEntry(
+        "task.pruned",
+        actor,
+        task.id,
+        None,
+        {
+            "status": task.status,
+            "ended_at": task.ended_at.isoformat(),
+            "before": before.isoformat(),
+            "files": task.files,
+            "bytes": task.bytes,
+        },
+    )
 
 
 def _ended_before(store: Store, before: datetime) -> list[Row[tuple[str, str, datetime]]]:
@@ -143,19 +151,20 @@ def _ended_before(store: Store, before: datetime) -> list[Row[tuple[str, str, da
     )
 
 
-def _files(store: Store, task_id: str) -> list[Row[tuple[str, int, bool]]]:
-    """The task's stored files: object key, size, and whether it still waits in the spool."""
+def _files(store: Store, task_id: str) -> list[Row[tuple[str, str, int, bool]]]:
+    """The task's stored files: object key, URL, size, and whether it waits in the spool."""
     return store._tx(
         lambda s: s.execute(
-            select(ArtifactRow.key, ArtifactRow.size, ArtifactRow.pending_upload).where(
-                ArtifactRow.task_id == task_id
-            )
+            select(
+                ArtifactRow.key, ArtifactRow.url, ArtifactRow.size, ArtifactRow.pending_upload
+            ).where(ArtifactRow.task_id == task_id)
         ).all()
     )
 
 
-def _delete_rows(s: Session, task_id: str) -> None:
-    """Children first: no reliance on ON DELETE CASCADE (SQLite enforces it per connection)."""
-    for table in (ArtifactRow, FindingRow, AttemptRow, StepRow, TaskRow):
-        column = TaskRow.id if table is TaskRow else table.task_id
-        s.execute(delete(table).where(column == task_id))
+def _delete_rows(s: Session, task_id: str) -> bool:
+    """Children first: no reliance on ON DELETE CASCADE (SQLite enforces it per connection).
+    False when the task was no longer there (another prune removed it)."""
+    for table in (ArtifactRow, FindingRow, AttemptRow, StepRow):
+        s.execute(delete(table).where(table.task_id == task_id))
+    return s.execute(delete(TaskRow).where(TaskRow.id == task_id)).rowcount == 1

@@ -11,7 +11,7 @@ import random
 import socket
 import threading
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -734,11 +734,21 @@ class Store:
         (seq,) = self.append_audits([AuditEntry(kind, actor, task_id, step_id, data, at)])
         return seq
 
-    def append_audits(self, entries: Sequence[AuditEntry]) -> list[int]:
+    def append_audits(
+        self,
+        entries: Sequence[AuditEntry],
+        *,
+        with_change: Callable[[Session], bool] | None = None,
+    ) -> list[int]:
         """Append events to the hash chain in order, in one transaction; returns their numbers.
 
         A report's ~10 stored files are ~10 events: one transaction (and, on PostgreSQL, one
         wait for the chain's head lock) instead of one each.
+
+        `with_change(session)`, when given, makes the change the events are about in that same
+        transaction, first: both are stored or neither. It returns False when there was nothing
+        to change (another process made it first); then no event is appended and the result is
+        empty. It may run again if the chain's head moved meanwhile.
         """
         if not entries:
             return []
@@ -750,14 +760,18 @@ class Store:
         with self._audit_lock:
             for attempt in range(50):
                 try:
-                    return self._append_once(events)
+                    return self._append_once(events, with_change)
                 except (IntegrityError, OperationalError, _Conflict):
                     # another process appended first (or held the SQLite lock): take the new head
                     time.sleep(min(0.5, 0.005 * 2 ** min(attempt, 6)) * random.random())
             raise RuntimeError("could not append to the audit log: too much contention")
 
-    def _append_once(self, events: list[AuditEntry]) -> list[int]:
+    def _append_once(
+        self, events: list[AuditEntry], with_change: Callable[[Session], bool] | None = None
+    ) -> list[int]:
         with Session(self.engine) as s, s.begin():
+            if with_change is not None and not with_change(s):
+                return []
             query = select(AuditHeadRow).where(AuditHeadRow.id == 1)
             if self.engine.dialect.name == "postgresql":
                 query = query.with_for_update()

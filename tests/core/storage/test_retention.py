@@ -56,7 +56,7 @@ def test_parse_age() -> None:
     assert parse_age(" 12h ") == timedelta(hours=12)
     assert parse_age("90m") == timedelta(minutes=90)
     assert parse_age("2W") == timedelta(weeks=2)
-    for bad in ("", "30", "d", "-1d", "0d", "1.5d", "3y"):
+    for bad in ("", "30", "d", "-1d", "0d", "1.5d", "3y", "\u0663d"):  # an Arabic-Indic 3
         with pytest.raises(ValueError, match="not an age"):
             parse_age(bad)
     for huge in ("36526d", "99999999999999999999w"):
@@ -264,3 +264,63 @@ def test_runs_prune_command(
     code, _, err = run_cli(capsys, "runs", "prune", "--older-than", "soon")
     assert code == 2 and "error: --older-than: 'soon' is not an age" in err
     assert len(err.strip().splitlines()) == 1
+
+
+def _pruned_events(store: Store, task_id: str) -> int:
+    return sum(1 for e in store.audit_events() if e.kind == "task.pruned" and e.task_id == task_id)
+
+
+def test_a_prune_cut_off_keeps_the_event_of_every_task_it_removed(
+    store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from llmgenie.core.storage import retention
+
+    first, second = finished_long_ago(store, 50), finished_long_ago(store, 40)
+    delete_rows = retention._delete_rows
+
+    def fails_on_the_second(s, task_id: str) -> bool:  # type: ignore[no-untyped-def]
+        if task_id == second.id:
+            raise RuntimeError("killed mid-prune")
+        return delete_rows(s, task_id)
+
+    monkeypatch.setattr(retention, "_delete_rows", fails_on_the_second)
+    with pytest.raises(RuntimeError, match="killed mid-prune"):
+        prune(store, utcnow() - 30 * DAY)
+
+    assert _rows(store, first.id)["tasks"] == 0 and _pruned_events(store, first.id) == 1
+    assert _rows(store, second.id)["tasks"] == 1 and _pruned_events(store, second.id) == 0
+    assert audit.verify(store).ok
+
+
+def test_a_task_another_prune_removed_meanwhile_is_not_counted_twice(
+    store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from llmgenie.core.storage import retention
+
+    due = finished_long_ago(store, 40)
+    delete = store.backend.delete
+
+    def another_prune_first(keys: list[str]) -> None:
+        delete(keys)
+        store._tx(lambda s: retention._delete_rows(s, due.id))  # as a second prune would
+
+    monkeypatch.setattr(store.backend, "delete", another_prune_first)
+    result = prune(store, utcnow() - 30 * DAY)
+
+    assert result.pruned == [] and result.kept == {}
+    assert _pruned_events(store, due.id) == 0  # the prune that removed it records it
+
+
+def test_files_stored_before_the_artifact_store_moved_keep_their_task(
+    store: Store, tmp_path: Path
+) -> None:
+    due = finished_long_ago(store, 40)
+    files = _local_files(store, due.id)
+    moved = open_store(store.settings.model_copy(update={"artifacts_url": str(tmp_path / "new")}))
+
+    result = prune(moved, utcnow() - 30 * DAY)
+
+    assert result.pruned == [] and list(result.kept) == [due.id]
+    assert result.kept[due.id].startswith("its files are not in the artifact store set now")
+    assert "LLMGENIE_ARTIFACTS_URL" in result.kept[due.id]
+    assert all(f.exists() for f in files) and _rows(moved, due.id)["tasks"] == 1
