@@ -11,7 +11,7 @@ from llmgenie.cli.errors import UserError
 if TYPE_CHECKING:
     from llmgenie.core.storage import Store
 
-__all__ = ["cli_store", "usable_home"]
+__all__ = ["cli_store", "no_such_task", "usable_home"]
 
 
 def usable_home() -> Path:
@@ -51,3 +51,15 @@ def cli_store(*, migrate: bool = True) -> Store:
         raise UserError(
             f"cannot open database {safe_url(settings.resolved_database_url)}: {db_error_line(exc)}"
         ) from None
+
+
+def no_such_task(store: Store, task_id: str) -> UserError:
+    """The one-line error for a task id the store does not hold: pruned (the audit log says
+    when), or never known."""
+    pruned = store.pruned_at(task_id)
+    if pruned is not None:
+        return UserError(
+            f"task {task_id!r} was pruned on {pruned:%Y-%m-%d %H:%M} UTC; its audit events "
+            "remain (`llmgenie audit export`)"
+        )
+    return UserError(f"no task with id {task_id!r} (see `llmgenie runs list`)")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from llmgenie.cli._store import cli_store
+from llmgenie.cli._store import cli_store, no_such_task
 from llmgenie.cli.errors import EXIT_FINDINGS, UserError
 from llmgenie.cli.main import app
 
@@ -37,7 +37,7 @@ def list_artifacts(task_id: str = typer.Argument(..., help="task id or a prefix 
     except AmbiguousTaskIdError as exc:
         raise UserError(str(exc)) from None
     if full is None:
-        raise UserError(f"no task with id {task_id!r} (see `llmgenie runs list`)")
+        raise no_such_task(store, task_id)
     for ref in store.artifacts(full):
         flag = "  (pending upload)" if ref.pending_upload else ""
         typer.echo(f"{ref.sha256}  {ref.size:>10}  {ref.url}{flag}")

@@ -8,7 +8,7 @@ from typing import Literal
 
 import typer
 
-from llmgenie.cli._store import cli_store
+from llmgenie.cli._store import cli_store, no_such_task
 from llmgenie.cli.errors import EXIT_FINDINGS, UserError
 from llmgenie.cli.main import app
 
@@ -83,7 +83,7 @@ def show(
     except AmbiguousTaskIdError as exc:
         raise UserError(str(exc)) from None
     if report is None:
-        raise UserError(f"no task with id {task_id!r} (see `llmgenie runs list`)")
+        raise no_such_task(store, task_id)
     if fmt == "json":
         typer.echo(report.model_dump_json(indent=2))
         return

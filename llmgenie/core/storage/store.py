@@ -441,6 +441,17 @@ class Store:
 
         return self._tx(tx)
 
+    def pruned_at(self, task_id: str) -> datetime | None:
+        """When a task (an id prefix is enough) was pruned, as the audit log says; else None."""
+        return self._tx(
+            lambda s: s.scalar(
+                select(func.max(AuditEventRow.at)).where(
+                    AuditEventRow.kind == "task.pruned",
+                    AuditEventRow.task_id.startswith(task_id, autoescape=True),
+                )
+            )
+        )
+
     def resolve_task_id(self, prefix: str) -> str | None:
         """The full id of the task whose id starts with `prefix`; None if there is none."""
         if not prefix or not set(prefix) <= _ID_CHARS:

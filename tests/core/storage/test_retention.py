@@ -261,6 +261,14 @@ def test_runs_prune_command(
     code, out, _ = run_cli(capsys, "runs", "prune", "--older-than", "1d")
     assert code == 0 and out.startswith("removed 1 task (") and "audit log keeps" in out
 
+    # the audit log says what became of a pruned task
+    for command in (("runs", "show"), ("artifacts", "list")):
+        code, _, err = run_cli(capsys, *command, old.id[:10])
+        assert code == 2 and f"task '{old.id[:10]}' was pruned on " in err, err
+        assert len(err.strip().splitlines()) == 1
+    code, _, err = run_cli(capsys, "runs", "show", "deadbeef%")
+    assert code == 2 and "no task with id 'deadbeef%'" in err
+
     code, _, err = run_cli(capsys, "runs", "prune", "--older-than", "soon")
     assert code == 2 and "error: --older-than: 'soon' is not an age" in err
     assert len(err.strip().splitlines()) == 1
