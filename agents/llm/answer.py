@@ -34,7 +34,7 @@ def _prompt(question: str, citations: list[Citation]) -> str:
     blocks = []
     for c in citations:
         p = c.passage
-        where = f" ({p.file}:{p.line})" if p.file and p.line else (f" ({p.file})" if p.file else "")
+        where = f" ({p.location})" if p.location else ""
         blocks.append(f"[{c.n}] {p.source}{where}: {p.title}\n{p.text[:_PASSAGE_CHARS]}")
     return f"Question: {question}\n\nPassages:\n\n" + "\n\n".join(blocks)
 

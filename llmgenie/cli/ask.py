@@ -54,7 +54,7 @@ def render_answer(answer: Answer) -> str:
     lines = [answer.answer, ""]
     for c in answer.citations:
         p = c.passage
-        where = f"{p.file}:{p.line}" if p.file and p.line else (p.file or p.source)
+        where = p.location or p.source
         lines.append(f"[{c.n}] {p.title} — {where} · {p.target} (score {c.score:.2f})")
     if answer.mode is Mode.llm:
         lines.append(f"answered by {answer.model}")

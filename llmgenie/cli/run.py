@@ -340,7 +340,7 @@ def render_text(
             + ", ".join(f"{counts[s.value]} {s.value}" for s in Severity if counts.get(s.value))
         )
         for f in report.findings[:8]:
-            where = f"{f.file}:{f.line}" if f.file and f.line else (f.file or "")
+            where = f.location or ""
             res = f" ({f.resource})" if f.resource else ""
             lines.append(f"  [{f.severity.value}] {f.title} — {where}{res}")
         if len(report.findings) > 8:

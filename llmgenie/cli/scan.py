@@ -26,7 +26,7 @@ _PROGRESS_MIN_FILES = 200
 def _render_text(result: ScanResult) -> str:
     lines = []
     for f in result.findings:
-        where = f"{f.file}:{f.line}" if f.file and f.line else (f.file or "-")
+        where = f.location or "-"
         res = f" {f.resource}" if f.resource else ""
         ev = f" — {f.evidence}" if f.evidence else ""
         lines.append(f"{f.severity.value.upper():8} {f.rule_id:12} {where}{res}: {f.title}{ev}")

@@ -48,6 +48,7 @@ __all__ = [
     "TaskReport",
     "TaskStatus",
     "TokenUsage",
+    "file_line",
     "finding_id",
     "severity_counts",
     "utcnow",
@@ -267,6 +268,10 @@ class Finding(_Model):
         if not self.id:
             self.id = finding_id(self.rule_id, self.file, self.resource, self.evidence)
 
+    @property
+    def location(self) -> str | None:
+        return file_line(self.file, self.line)
+
 
 def severity_counts(findings: Iterable[Finding]) -> dict[str, int]:
     """How many findings at each severity, worst first; severities with none are left out."""
@@ -274,6 +279,14 @@ def severity_counts(findings: Iterable[Finding]) -> dict[str, int]:
     for f in findings:
         counts[f.severity.value] += 1
     return {k: v for k, v in counts.items() if v}
+
+
+def file_line(file: str | None, line: int | None) -> str | None:
+    """Where something is, as people read it: `deploy/api.yaml:33`, `Dockerfile` (no line), or
+    None (no file)."""
+    if not file:
+        return None
+    return f"{file}:{line}" if line else file
 
 
 def finding_id(rule_id: str, file: str | None, resource: str | None, evidence: str | None) -> str:
@@ -380,6 +393,10 @@ class Passage(_Model):
     file: str | None = Field(None, description="the target file it is about, if one")
     line: int | None = None
     task_id: str | None = Field(None, description="the task that taught it as it reads now")
+
+    @property
+    def location(self) -> str | None:
+        return file_line(self.file, self.line)
 
 
 class Citation(_Model):

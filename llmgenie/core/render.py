@@ -217,9 +217,7 @@ def render_markdown(result: ScanResult | Sequence[Finding], *, title: str = "llm
             continue
         lines += [f"## {sev.value.capitalize()} ({len(group)})", ""]
         for f in group:
-            where = (
-                f"`{f.file}:{f.line}`" if f.file and f.line else (f"`{f.file}`" if f.file else "")
-            )
+            where = f"`{f.location}`" if f.location else ""
             head = f"- **{f.rule_id}** {md_cell(f.title)}"
             if where:
                 head += f" — {where}"

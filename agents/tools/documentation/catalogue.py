@@ -70,9 +70,7 @@ class _ByResource(dict[str, list[Finding]]):
 
 
 def _where(f: Finding) -> str:
-    if not f.file:
-        return "—"
-    return f"`{f.file}:{f.line}`" if f.line else f"`{f.file}`"
+    return f"`{f.location}`" if f.location else "—"
 
 
 def _replicas(w: dict[str, Any]) -> str:

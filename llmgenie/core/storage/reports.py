@@ -35,12 +35,6 @@ def sarif(report: TaskReport) -> str:
     return render_sarif(result)
 
 
-def _loc(f: Finding) -> str:
-    if not f.file:
-        return ""
-    return f"{f.file}:{f.line}" if f.line else f.file
-
-
 def _markdown(report: TaskReport) -> str:
     out = [f"# {report.task}", ""]
     out.append(f"* task: `{report.task_id}`")
@@ -161,7 +155,7 @@ def findings_rows(findings: list[Finding], limit: int | None = None) -> list[dic
             "severity": f.severity.value,
             "category": f.category,
             "resource": f.resource or "",
-            "location": _loc(f),
+            "location": f.location or "",
             "title": f.title,
             "rule_id": f.rule_id,
             "id": f.id,
