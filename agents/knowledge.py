@@ -13,6 +13,7 @@ from pathlib import Path
 
 from markdown_it import MarkdownIt
 
+from llmgenie.agents.runner import dedupe_findings
 from llmgenie.core.models import Context, FileKind, Finding, Passage, PassageKind
 
 __all__ = ["MAX_DOC_BYTES", "passages_for", "sections"]
@@ -98,29 +99,25 @@ def passages_for(
         add(PassageKind.catalogue, "catalogue.md", catalogue_md, None, "Service catalogue")
     for service, runbook in sorted(runbooks.items()):
         add(PassageKind.runbook, f"runbooks/{service}.md", runbook, None, f"Runbook: {service}")
-    unique = {
-        f.id or _id(f.rule_id, f.file or "", str(f.line), f.evidence or ""): f for f in findings
-    }
-    for fid, f in list(unique.items())[:_MAX_FINDINGS]:
-        out.append(_finding_passage(target, task_id, fid, f))
+    unique = dedupe_findings(findings)  # one per id, worst first: the cap keeps the worst
+    out += [_finding_passage(target, task_id, f) for f in unique[:_MAX_FINDINGS]]
     if len(unique) > _MAX_FINDINGS:
         notes.append(f"knowledge: {len(unique) - _MAX_FINDINGS} findings not taught")
     return out, notes
 
 
-def _finding_passage(target: str, task_id: str, fid: str, f: Finding) -> Passage:
-    where = f"{f.file}:{f.line}" if f.file and f.line else (f.file or "")
+def _finding_passage(target: str, task_id: str, f: Finding) -> Passage:
     parts = [
         f"[{f.severity.value}] {f.title}.",
         f.message,
-        f"Where: {where}." if where else "",
+        f"Where: {f.location}." if f.location else "",
         f"Resource: {f.resource}." if f.resource else "",
         f"Evidence: {f.evidence}." if f.evidence else "",
         f"Fix: {f.remediation}" if f.remediation else "",
         f"Rule {f.rule_id} ({f.category}), reported by {f.agent}.",
     ]
     return Passage(
-        id=_id(target, "finding", fid),
+        id=_id(target, "finding", f.id),
         target=target,
         kind=PassageKind.finding,
         source=f.rule_id,
