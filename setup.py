@@ -1,13 +1,17 @@
-"""Package discovery for the layout in docs/decisions/0001-package-layout.md.
+"""Package discovery for the layout in docs/decisions/0020-four-layers-one-import-name.md.
 
-`agents/` and `flows/` are top-level folders (the product brief fixes them) that install as
-`llmgenie.agents` and `llmgenie.flows`; `find_packages` cannot rename, so this does.
+The four layers are top-level folders — `core/`, `agents/`, `flows/`, `interfaces/` — and each
+installs under the one import name `llmgenie` (`llmgenie.core`, `llmgenie.agents`, …).
+`find_packages` cannot rename, so this does. `llmgenie/` itself holds only the package root
+(`__init__`, `__main__`).
 """
 
 from setuptools import find_packages, setup
 
-packages = find_packages(include=["llmgenie", "llmgenie.*"])
-for folder in ("agents", "flows"):
+LAYERS = ("core", "agents", "flows", "interfaces")
+
+packages = ["llmgenie"]
+for folder in LAYERS:
     packages += [f"llmgenie.{name}" for name in find_packages(include=[folder, f"{folder}.*"])]
 
 setup(packages=packages)

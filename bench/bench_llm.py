@@ -52,7 +52,7 @@ def _seconds(a: str, b: str) -> float:
 
 
 def _full_run(target: str) -> tuple[float, dict[str, Any]]:
-    from llmgenie.cli.main import main
+    from llmgenie.interfaces.cli.main import main
 
     out = io.StringIO()
     started = time.perf_counter()

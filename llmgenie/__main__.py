@@ -1,3 +1,3 @@
-from llmgenie.cli.main import entry
+from llmgenie.interfaces.cli.main import entry
 
 entry()

@@ -8,7 +8,7 @@ __all__ = ["run_cli"]
 
 
 def run_cli(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
-    from llmgenie.cli.main import main
+    from llmgenie.interfaces.cli.main import main
 
     capsys.readouterr()
     try:

@@ -42,7 +42,7 @@ def getaddrinfo(host, *args, **kwargs):
 
 socket.socket.connect = connect
 socket.getaddrinfo = getaddrinfo
-from llmgenie.cli.main import main
+from llmgenie.interfaces.cli.main import main
 try:
     main(sys.argv[2:])
 except SystemExit as exc:

@@ -147,7 +147,7 @@ def test_scan_cli_runs_over_every_corpus_file() -> None:
     assert "Traceback" not in proc.stderr
     assert '"ruleId": "LG-K8S-' in proc.stdout
     # each file on its own through the same entry point, in-process
-    from llmgenie.cli.main import main
+    from llmgenie.interfaces.cli.main import main
 
     files = sorted(p for p in CORPUS.rglob("*") if p.suffix in {".yaml", ".yml"})
     assert len(files) > 20

@@ -12,10 +12,10 @@ from pathlib import Path
 
 import typer
 
-from llmgenie.cli.errors import EXIT_FINDINGS, EXIT_OK, UserError
-from llmgenie.cli.main import app
-from llmgenie.cli.options import at_or_above, parse_agents, parse_severity
 from llmgenie.core.models import AGENT_NAMES, ScanResult
+from llmgenie.interfaces.cli.errors import EXIT_FINDINGS, EXIT_OK, UserError
+from llmgenie.interfaces.cli.main import app
+from llmgenie.interfaces.cli.options import at_or_above, parse_agents, parse_severity
 
 __all__ = ["scan_command"]
 

@@ -7,9 +7,9 @@ from typing import Annotated
 
 import typer
 
-from llmgenie.cli._store import usable_home
-from llmgenie.cli.errors import UserError
-from llmgenie.cli.main import app
+from llmgenie.interfaces.cli._store import usable_home
+from llmgenie.interfaces.cli.errors import UserError
+from llmgenie.interfaces.cli.main import app
 
 __all__ = ["deploy", "server_app"]
 

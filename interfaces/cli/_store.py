@@ -6,7 +6,7 @@ import os
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from llmgenie.cli.errors import UserError
+from llmgenie.interfaces.cli.errors import UserError
 
 if TYPE_CHECKING:
     from llmgenie.core.storage import Store

@@ -8,13 +8,13 @@ import sys
 
 import pytest
 
-from llmgenie.cli.main import main
+from llmgenie.interfaces.cli.main import main
 
 _ENTRY = """
 import atexit, gc, sys
 atexit.register(lambda: print("frozen at exit:", gc.get_freeze_count() > 0))
 sys.argv = ["llmgenie", "--help"]
-from llmgenie.cli.main import entry
+from llmgenie.interfaces.cli.main import entry
 entry()
 """
 

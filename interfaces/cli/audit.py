@@ -7,9 +7,9 @@ from pathlib import Path
 
 import typer
 
-from llmgenie.cli._store import cli_store
-from llmgenie.cli.errors import EXIT_FINDINGS, UserError
-from llmgenie.cli.main import app
+from llmgenie.interfaces.cli._store import cli_store
+from llmgenie.interfaces.cli.errors import EXIT_FINDINGS, UserError
+from llmgenie.interfaces.cli.main import app
 
 __all__ = ["audit_app"]
 

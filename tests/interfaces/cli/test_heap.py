@@ -8,14 +8,14 @@ import subprocess
 import sys
 from pathlib import Path
 
-from llmgenie.cli import heap
+from llmgenie.interfaces.cli import heap
 from tests.support.openai_server import ScriptedModelServer
 
-EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "shop"
+EXAMPLE = Path(__file__).resolve().parents[3] / "examples" / "shop"
 
 _OWNED = """
 import gc, json
-from llmgenie.cli import heap
+from llmgenie.interfaces.cli import heap
 heap.own_process()
 with heap.startup():
     during = gc.isenabled()
@@ -52,8 +52,8 @@ def test_a_process_the_console_script_does_not_own_keeps_collecting() -> None:
 _RUN = """
 import sys
 from contextlib import contextmanager
-from llmgenie.cli import heap
-from llmgenie.cli.main import entry
+from llmgenie.interfaces.cli import heap
+from llmgenie.interfaces.cli.main import entry
 
 startup = heap.startup
 

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-FIXTURES = Path(__file__).parents[1] / "fixtures" / "k8s"
+FIXTURES = Path(__file__).parents[2] / "fixtures" / "k8s"
 
 
 def _llmgenie(*args: str) -> subprocess.CompletedProcess[str]:
@@ -85,7 +85,7 @@ def test_in_process_entry_and_no_prefect_import() -> None:
     target = str(FIXTURES / "insecure-pod.yaml")
     code = (
         "import sys\n"
-        "from llmgenie.cli.main import main\n"
+        "from llmgenie.interfaces.cli.main import main\n"
         "try:\n"
         f"    main(['scan', {target!r}, '-f', 'json', '-o', '/dev/null'])\n"
         "except SystemExit as e:\n"

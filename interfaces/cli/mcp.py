@@ -6,9 +6,9 @@ from typing import Annotated
 
 import typer
 
-from llmgenie.cli._store import usable_home
-from llmgenie.cli.main import app
-from llmgenie.cli.options import parse_role
+from llmgenie.interfaces.cli._store import usable_home
+from llmgenie.interfaces.cli.main import app
+from llmgenie.interfaces.cli.options import parse_role
 
 __all__ = ["mcp"]
 
@@ -23,7 +23,7 @@ def mcp(
     caller_role = parse_role(role)
     from llmgenie.core.logging import configure_logging
     from llmgenie.core.settings import get_settings
-    from llmgenie.mcp.server import build_server, serve_stdio
+    from llmgenie.interfaces.mcp.server import build_server, serve_stdio
 
     usable_home()
     configure_logging(get_settings())

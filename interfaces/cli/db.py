@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import typer
 
-from llmgenie.cli.errors import UserError
-from llmgenie.cli.main import app
 from llmgenie.core.storage.db import db_error_line, safe_url
+from llmgenie.interfaces.cli.errors import UserError
+from llmgenie.interfaces.cli.main import app
 
 __all__ = ["db_app"]
 

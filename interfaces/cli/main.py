@@ -11,9 +11,9 @@ import sys
 
 import typer
 
-from llmgenie.cli import heap
-from llmgenie.cli.errors import UserError
 from llmgenie.core.settings import SettingsError
+from llmgenie.interfaces.cli import heap
+from llmgenie.interfaces.cli.errors import UserError
 
 __all__ = ["app", "entry", "main"]
 
@@ -28,7 +28,7 @@ app = typer.Typer(
 
 def _register() -> None:
     # Each command module adds itself to `app`; the order here is the order of --help.
-    from llmgenie.cli import commands  # noqa: F401
+    from llmgenie.interfaces.cli import commands  # noqa: F401
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -54,8 +54,8 @@ def entry() -> None:
     """The `llmgenie` command (console script and `python -m llmgenie`): `main()`, then exit.
 
     The process is the command's: its start-up imports are kept from the collector and its
-    heap is frozen before the interpreter exits (`llmgenie.cli.heap`). Not in `main()`: tests
-    and benchmarks call it in a process that goes on.
+    heap is frozen before the interpreter exits (`llmgenie.interfaces.cli.heap`). Not in
+    `main()`: tests and benchmarks call it in a process that goes on.
     """
     heap.own_process()
     try:

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from llmgenie.cli.errors import UserError
 from llmgenie.core.models import AGENT_NAMES, Role, Severity
+from llmgenie.interfaces.cli.errors import UserError
 
 __all__ = ["at_or_above", "parse_agents", "parse_role", "parse_severity"]
 

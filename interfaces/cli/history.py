@@ -8,9 +8,9 @@ from typing import Literal
 
 import typer
 
-from llmgenie.cli._store import cli_store, no_such_task
-from llmgenie.cli.errors import EXIT_FINDINGS, UserError
-from llmgenie.cli.main import app
+from llmgenie.interfaces.cli._store import cli_store, no_such_task
+from llmgenie.interfaces.cli.errors import EXIT_FINDINGS, UserError
+from llmgenie.interfaces.cli.main import app
 
 __all__ = ["runs_app"]
 

@@ -13,11 +13,6 @@ from typing import TYPE_CHECKING, Annotated, Any, NoReturn, TypeVar
 
 import typer
 
-from llmgenie.cli import heap
-from llmgenie.cli._store import cli_store, usable_home
-from llmgenie.cli.errors import EXIT_FINDINGS, EXIT_INTERRUPTED, EXIT_OK, UserError
-from llmgenie.cli.main import app
-from llmgenie.cli.options import at_or_above, parse_agents, parse_role, parse_severity
 from llmgenie.core.models import (
     AttemptOutcome,
     Role,
@@ -26,6 +21,11 @@ from llmgenie.core.models import (
     TaskReport,
     TaskStatus,
 )
+from llmgenie.interfaces.cli import heap
+from llmgenie.interfaces.cli._store import cli_store, usable_home
+from llmgenie.interfaces.cli.errors import EXIT_FINDINGS, EXIT_INTERRUPTED, EXIT_OK, UserError
+from llmgenie.interfaces.cli.main import app
+from llmgenie.interfaces.cli.options import at_or_above, parse_agents, parse_role, parse_severity
 
 if TYPE_CHECKING:
     from llmgenie.core.settings import Settings

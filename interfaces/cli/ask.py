@@ -6,10 +6,10 @@ from typing import Annotated
 
 import typer
 
-from llmgenie.cli._store import usable_home
-from llmgenie.cli.errors import EXIT_FINDINGS, UserError
-from llmgenie.cli.main import app
 from llmgenie.core.models import Answer, Mode
+from llmgenie.interfaces.cli._store import usable_home
+from llmgenie.interfaces.cli.errors import EXIT_FINDINGS, UserError
+from llmgenie.interfaces.cli.main import app
 
 __all__ = ["ask_command"]
 

@@ -18,7 +18,7 @@ import pytest
 from mcp import ClientSession, StdioServerParameters
 from mcp.client.stdio import stdio_client
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 SHOP = ROOT / "examples" / "shop"
 
 pytestmark = pytest.mark.slow
@@ -129,7 +129,7 @@ async def test_a_task_runs_as_flows_and_is_read_back(tmp_path: Path) -> None:
 _NOISY_SERVER = textwrap.dedent(
     """
     import os, subprocess, sys
-    from llmgenie.mcp.server import build_server, serve_stdio
+    from llmgenie.interfaces.mcp.server import build_server, serve_stdio
 
     server = build_server()
 

@@ -14,7 +14,7 @@ import uvicorn
 from llmgenie.core.models import ScanResult, TaskReport
 from tests.support.net import free_port
 
-EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "shop"
+EXAMPLE = Path(__file__).resolve().parents[3] / "examples" / "shop"
 TOKEN = "test-token-0123456789"
 
 
@@ -39,7 +39,7 @@ def api_without_database(
 
 
 def _serve(monkeypatch: pytest.MonkeyPatch) -> Iterator[httpx.Client]:
-    from llmgenie.api.app import create_app
+    from llmgenie.interfaces.api.app import create_app
 
     monkeypatch.setenv("LLMGENIE_API_TOKEN", TOKEN)
     port = free_port()
@@ -154,7 +154,7 @@ def test_a_dead_database_is_a_503_that_says_so_and_no_task_is_accepted(
 async def test_a_dead_prefect_api_is_named_by_the_readiness_check() -> None:
     from prefect.settings import PREFECT_API_URL, temporary_settings
 
-    from llmgenie.api.app import _prefect_problem
+    from llmgenie.interfaces.api.app import _prefect_problem
 
     assert await _prefect_problem() is None
     dead = f"http://127.0.0.1:{free_port()}/api"

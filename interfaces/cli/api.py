@@ -6,8 +6,8 @@ from typing import Annotated
 
 import typer
 
-from llmgenie.cli._store import usable_home
-from llmgenie.cli.main import app
+from llmgenie.interfaces.cli._store import usable_home
+from llmgenie.interfaces.cli.main import app
 
 __all__ = ["api"]
 
@@ -20,7 +20,7 @@ def api(
     """Serve the REST API; set LLMGENIE_API_TOKEN to require a bearer token."""
     import uvicorn
 
-    from llmgenie.api.app import create_app
+    from llmgenie.interfaces.api.app import create_app
 
     usable_home()
     uvicorn.run(create_app(), host=host, port=port, log_level="warning")

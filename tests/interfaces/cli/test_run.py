@@ -13,7 +13,7 @@ import pytest
 from llmgenie.core.models import TaskReport
 from tests.support.cli import run_cli
 
-EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "shop"
+EXAMPLE = Path(__file__).resolve().parents[3] / "examples" / "shop"
 
 
 def test_missing_target_is_exit_2_with_one_line() -> None:
@@ -209,8 +209,8 @@ def test_a_home_that_cannot_be_created_is_one_line_and_exit_2(
 
 
 def test_the_summary_says_where_files_wait_when_the_artifact_store_did_not_take_them() -> None:
-    from llmgenie.cli.run import render_text
     from llmgenie.core.models import ArtifactRef
+    from llmgenie.interfaces.cli.run import render_text
     from tests.support.reports import make_report
 
     report = make_report()
@@ -236,8 +236,8 @@ def test_the_summary_says_where_files_wait_when_the_artifact_store_did_not_take_
 def test_the_summary_tells_a_failed_model_from_no_model() -> None:
     from datetime import UTC, datetime
 
-    from llmgenie.cli.run import render_text
     from llmgenie.core.models import Attempt, AttemptOutcome, Mode, StepStatus
+    from llmgenie.interfaces.cli.run import render_text
     from tests.support.reports import make_report
 
     now = datetime.now(UTC)
