@@ -113,7 +113,7 @@ def test_a_dry_run_removes_nothing(store: Store) -> None:
 def test_a_task_whose_process_died_is_pruned_as_interrupted(store: Store) -> None:
     task = make_task()
     store.task_started(task)
-    store._stop_heartbeat(task.id)
+    store.liveness.stop(task.id)
     long_ago = utcnow() - 40 * DAY
     store._tx(
         lambda s: s.execute(
