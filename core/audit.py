@@ -508,9 +508,9 @@ def verify(store: Store) -> VerifyResult:
                 reason = " ".join(str(exc).split())[:200] or type(exc).__name__
                 problems.append((anchor.seq, f"task {task_id}'s manifest cannot be read: {reason}"))
                 continue
-            if stored is None:
-                problems.append((anchor.seq, f"task {task_id}'s manifest is missing"))
-            elif stored != anchor:
+            # no manifest: its files are gone with a prune cut off before the rows (decision
+            # 0016), or it was never written; the row's anchor still holds the task
+            if stored is not None and stored != anchor:
                 problems.append(
                     (
                         min(stored.seq, anchor.seq),
@@ -606,10 +606,13 @@ def _anchor_problem(log: AuditLog, w: _Wanted, ev: AuditEvent | None, last_seq: 
         if w.anchor.seq > last_seq:
             return f"{whose} is gone: the task's last events were deleted"
         return f"{whose} is missing from the chain"
+    if ev.task_id != w.task_id:
+        return (
+            f"{whose} is now an event of {ev.task_id or 'no task'}: the task's events were "
+            "removed or the chain rewritten"
+        )
     if ev.hash != w.anchor.hash:
         return f"{whose} was rewritten (its hash differs)"
-    if ev.task_id != w.task_id:
-        return f"{whose} is now an event of {ev.task_id or 'no task'}: the chain was rewritten"
     if not log.signature_ok(w.anchor.mac, w.task_id, w.anchor.seq, w.anchor.hash):
         return f"{whose} is not signed with LLMGENIE_AUDIT_KEY: it was altered"
     return None

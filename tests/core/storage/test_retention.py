@@ -249,7 +249,7 @@ def test_runs_prune_command(
     old, recent = finished_long_ago(store, 40), finished_long_ago(store, 2)
 
     code, out, _ = run_cli(capsys, "runs", "prune", "--older-than", "30d", "--dry-run")
-    assert code == 0 and out.startswith("would remove 1 task (6 files, ") and old.id[:12] in out
+    assert code == 0 and out.startswith("would remove 1 task (7 files, ") and old.id[:12] in out
     assert store.get_report(old.id) is not None
 
     code, out, _ = run_cli(capsys, "runs", "prune", "--older-than", "30d", "--format", "json")
