@@ -104,6 +104,22 @@ def test_deleting_every_event_and_the_head_is_reported(
     assert f"task {first}'s" in said and f"task {second}'s" in said
 
 
+def test_a_task_stored_before_anchors_must_still_have_events(
+    store: Store, capsys: pytest.CaptureFixture[str]
+) -> None:
+    legacy = _finished_task(store)
+    with store.engine.begin() as conn:  # as a row written before migration 0003
+        conn.execute(update(TaskRow).values(audit_seq=None, audit_hash=None, audit_mac=None))
+    assert _verify(capsys)[0] == 0
+    with store.engine.begin() as conn:
+        conn.execute(delete(AuditEventRow))
+        conn.execute(delete(AuditHeadRow))
+
+    code, said = _verify(capsys)
+    assert code == 1, said
+    assert f"task {legacy} has no events in the audit log" in said
+
+
 def test_deleting_one_tasks_events_is_reported_even_when_the_chain_is_relinked(
     store: Store, capsys: pytest.CaptureFixture[str]
 ) -> None:
