@@ -48,6 +48,7 @@ __all__ = [
     "AuditLog",
     "VerifyResult",
     "audit_hash",
+    "canonical_json",
     "export",
     "mask",
     "parse_since",
