@@ -1,8 +1,9 @@
-"""Render scan results as JSON (CONTRACTS.md), SARIF 2.1.0 (GitHub code scanning) or Markdown.
+"""Render scan results and task reports as JSON (CONTRACTS.md), SARIF 2.1.0 or Markdown.
 
 The core knows no agents: rule metadata for SARIF comes in as `RuleMeta` values (the agents'
 rule catalogue builds them); a finding whose rule is not in the catalogue gets a rule entry
-made from the finding itself.
+made from the finding itself. A task's report (steps, attempts, findings) renders as Markdown
+and as the same SARIF document as a scan; one step as Markdown for its Prefect artifact.
 """
 
 from __future__ import annotations
@@ -14,18 +15,30 @@ from importlib import resources
 from typing import Any, Literal
 from urllib.parse import quote
 
-from llmgenie.core.models import Finding, ScanResult, ScanSummary, Severity, severity_counts
+from llmgenie.core.models import (
+    AgentReport,
+    Finding,
+    ScanResult,
+    ScanSummary,
+    Severity,
+    TaskReport,
+    severity_counts,
+)
 
 __all__ = [
     "FORMATS",
     "SARIF_SCHEMA_URI",
     "Format",
     "RuleMeta",
+    "findings_rows",
     "human_size",
     "render",
     "render_json",
     "render_markdown",
+    "render_report_markdown",
+    "render_report_sarif",
     "render_sarif",
+    "render_step_markdown",
     "sarif_schema",
 ]
 
@@ -269,3 +282,100 @@ def sarif_schema() -> dict[str, Any]:
 def human_size(n: int) -> str:
     """`532 bytes`, `1.4 MB`: a size as people read it in one-line messages."""
     return f"{n} bytes" if n < 1_000_000 else f"{n / 1e6:.1f} MB"
+
+
+# -- task reports -------------------------------------------------------------------------
+def render_report_sarif(report: TaskReport) -> str:
+    """SARIF 2.1.0, the same document as `llmgenie scan --format sarif` renders."""
+    result = ScanResult(findings=report.findings, summary=ScanSummary(skipped=report.skipped))
+    return render_sarif(result)
+
+
+def render_report_markdown(report: TaskReport) -> str:
+    """A task report as Markdown: header, steps, findings table, notes."""
+    out = [f"# {report.task}", ""]
+    out.append(f"* task: `{report.task_id}`")
+    out.append(f"* target: `{report.target}`")
+    out.append(f"* status: **{report.status.value}**")
+    if report.started_at:
+        out.append(f"* started: {report.started_at.isoformat()}")
+    if report.finished_at:
+        out.append(f"* finished: {report.finished_at.isoformat()}")
+    counts = ", ".join(f"{k}: {v}" for k, v in report.summary.by_severity.items() if v)
+    out.append(f"* findings: {len(report.findings)}" + (f" ({counts})" if counts else ""))
+    out.append("")
+    out.append("## Steps")
+    out.append("")
+    out.append("| step | agent | status | mode | findings |")
+    out.append("|---|---|---|---|---|")
+    for s in report.steps:
+        out.append(
+            f"| {s.id} | {s.agent} | {s.status.value} | {s.mode.value}"
+            + (f" ({s.model})" if s.model else "")
+            + f" | {len(s.findings)} |"
+        )
+    for s in report.steps:
+        if s.summary or s.error or s.notes:
+            out += ["", f"### {s.id}", ""]
+            if s.summary:
+                out += [s.summary, ""]
+            if s.error:
+                out.append(f"* error: {s.error}")
+            out += [f"* {note}" for note in s.notes]
+    out += ["", "## Findings", ""]
+    if not report.findings:
+        out.append("No findings.")
+    else:
+        out += _findings_table(report.findings, limit=10_000)
+    if report.notes:
+        out += ["", "## Notes", ""] + [f"* {n}" for n in report.notes]
+    return "\n".join(out) + "\n"
+
+
+def render_step_markdown(step: AgentReport, *, max_findings: int = 500) -> str:
+    """One specialist step as Markdown (what its subflow shows in the Prefect UI)."""
+    out = [f"# {step.agent}: {step.id}", ""]
+    out.append(f"* status: **{step.status.value}**")
+    out.append(f"* mode: {step.mode.value}" + (f" ({step.model})" if step.model else ""))
+    out.append(f"* attempts: {len(step.attempts)}")
+    out.append(f"* findings: {len(step.findings)}")
+    if step.error:
+        out.append(f"* error: {step.error}")
+    if step.summary:
+        out += ["", step.summary]
+    if step.notes:
+        out += ["", "## Notes", ""] + [f"* {n}" for n in step.notes]
+    out += ["", "## Findings", ""]
+    out += _findings_table(step.findings, max_findings) if step.findings else ["No findings."]
+    return "\n".join(out) + "\n"
+
+
+def findings_rows(findings: list[Finding], limit: int | None = None) -> list[dict[str, Any]]:
+    """Rows of the findings table: severity, category, resource, file:line, title, rule, id."""
+    ordered = sorted(findings, key=lambda f: -f.severity.rank)
+    if limit is not None:
+        ordered = ordered[:limit]
+    return [
+        {
+            "severity": f.severity.value,
+            "category": f.category,
+            "resource": f.resource or "",
+            "location": f.location or "",
+            "title": f.title,
+            "rule_id": f.rule_id,
+            "id": f.id,
+        }
+        for f in ordered
+    ]
+
+
+def _findings_table(findings: list[Finding], limit: int) -> list[str]:
+    out = ["| severity | category | resource | location | title |", "|---|---|---|---|---|"]
+    for row in findings_rows(findings, limit):
+        out.append(
+            f"| {row['severity']} | {row['category']} | {md_cell(row['resource'])} "
+            f"| {md_cell(row['location'])} | {md_cell(row['title'])} |"
+        )
+    if len(findings) > limit:
+        out.append(f"\n… and {len(findings) - limit} more (see report.json)")
+    return out

@@ -11,7 +11,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
-from pydantic import AliasChoices, Field, ValidationError, field_validator
+from pydantic import AliasChoices, Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 __all__ = ["Settings", "SettingsError", "check_model_id", "get_settings"]
@@ -44,6 +44,9 @@ class Settings(BaseSettings):
     log_format: Literal["console", "json"] = "console"
     log_level: str = "WARNING"
     audit_prompts: bool = False
+    audit_key: SecretStr | None = Field(
+        None, description="HMAC key that signs the audit chain's head and each task's anchor"
+    )
 
     # orchestration
     dispatch: Literal["inprocess", "deployment"] = "inprocess"

@@ -22,8 +22,12 @@ from prefect.artifacts import (
 
 from llmgenie.core.inert_markdown import inert_markdown
 from llmgenie.core.models import AgentReport, ArtifactRef, TaskReport
-from llmgenie.core.render import md_cell
-from llmgenie.core.storage import reports
+from llmgenie.core.render import (
+    findings_rows,
+    md_cell,
+    render_report_markdown,
+    render_step_markdown,
+)
 from llmgenie.flows.threads import run_blocking
 
 __all__ = [
@@ -64,7 +68,7 @@ def _step_calls(report: AgentReport) -> list[tuple[str, dict[str, Any]]]:
         (
             "markdown",
             {
-                "markdown": reports.step_markdown(report, max_findings=MAX_TABLE_ROWS),
+                "markdown": render_step_markdown(report, max_findings=MAX_TABLE_ROWS),
                 "key": f"{name}-report",
                 "description": f"{report.agent} step {report.id}: {report.status.value}",
             },
@@ -122,7 +126,7 @@ def _report_calls(report: TaskReport) -> list[tuple[str, dict[str, Any]]]:
         (
             "markdown",
             {
-                "markdown": reports.markdown(report),
+                "markdown": render_report_markdown(report),
                 "key": "llmgenie-task-report",
                 "description": f"{report.task} on {report.target}: {report.status.value}",
             },
@@ -130,7 +134,7 @@ def _report_calls(report: TaskReport) -> list[tuple[str, dict[str, Any]]]:
         (
             "table",
             {
-                "table": reports.findings_rows(report.findings, MAX_TABLE_ROWS),
+                "table": findings_rows(report.findings, MAX_TABLE_ROWS),
                 "key": "llmgenie-task-findings",
                 "description": _table_description(len(report.findings), f"task {report.task_id}"),
             },

@@ -55,8 +55,8 @@ from llmgenie.core.models import (
 from llmgenie.core.permissions import granted, missing_capabilities
 from llmgenie.core.settings import get_settings
 from llmgenie.core.storage import Store, open_store
+from llmgenie.core.storage.artifacts import STEP_REPORT_FILE, step_report_file
 from llmgenie.core.storage.knowledge import KnowledgeUnavailable, open_knowledge
-from llmgenie.core.storage.store import STEP_REPORT_FILE, step_report_file
 from llmgenie.core.targets import open_target
 from llmgenie.flows.publish import apublish_step_artifacts
 from llmgenie.flows.threads import run_blocking

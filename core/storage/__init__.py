@@ -9,7 +9,7 @@ from __future__ import annotations
 import threading
 
 from llmgenie.core.settings import Settings, get_settings
-from llmgenie.core.storage.artifacts import (
+from llmgenie.core.storage.backends import (
     ArtifactUnavailableError,
     LocalArtifactBackend,
     S3ArtifactBackend,
@@ -17,18 +17,12 @@ from llmgenie.core.storage.artifacts import (
 )
 from llmgenie.core.storage.db import make_engine
 from llmgenie.core.storage.migrate import SchemaTooNewError
-from llmgenie.core.storage.store import (
-    AmbiguousTaskIdError,
-    AuditEvent,
-    Drift,
-    Store,
-    TaskListing,
-)
+from llmgenie.core.storage.store import Store
+from llmgenie.core.storage.tasks import AmbiguousTaskIdError, Drift, TaskListing
 
 __all__ = [
     "AmbiguousTaskIdError",
     "ArtifactUnavailableError",
-    "AuditEvent",
     "Drift",
     "LocalArtifactBackend",
     "S3ArtifactBackend",

@@ -10,6 +10,7 @@ from typing import Any, TypeVar
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import DBAPIError, OperationalError
+from sqlalchemy.orm import Session
 
 __all__ = [
     "db_error_line",
@@ -17,6 +18,7 @@ __all__ = [
     "make_engine",
     "normalize_url",
     "safe_url",
+    "transaction",
     "with_retries",
 ]
 
@@ -105,3 +107,13 @@ def with_retries(fn: Callable[[], T], *, attempts: int = 4, base_delay: float = 
                 raise
             time.sleep(base_delay * 2 ** (attempt - 1))
     raise AssertionError("unreachable")
+
+
+def transaction(engine: Engine, fn: Callable[[Session], T]) -> T:
+    """`fn(session)` in one transaction, committed on return; again after a transient error."""
+
+    def run() -> T:
+        with Session(engine, expire_on_commit=False) as session, session.begin():
+            return fn(session)
+
+    return with_retries(run)

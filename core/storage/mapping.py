@@ -17,7 +17,7 @@ from llmgenie.core.models import (
     TaskReport,
     TokenUsage,
 )
-from llmgenie.core.storage.artifacts import TASK_STEP
+from llmgenie.core.storage.backends import TASK_STEP
 from llmgenie.core.storage.tables import ArtifactRow, AttemptRow, FindingRow, StepRow, TaskRow
 
 __all__ = [

@@ -30,7 +30,7 @@ __all__ = [
 
 VERSION_TABLE = "llmgenie_schema_version"
 #: The newest script in migrations/versions; a test holds it to Alembic's own head.
-HEAD_REVISION = "0002"
+HEAD_REVISION = "0003"
 _SCRIPTS = Path(__file__).with_name("migrations")
 # Any constant: serialises concurrent migrations of one PostgreSQL database.
 _PG_LOCK_ID = 0x6C6C6D67656E6965 & 0x7FFFFFFFFFFFFFFF

@@ -23,7 +23,8 @@ from sqlalchemy.orm import Session
 
 from llmgenie.core.audit import AuditEntry
 from llmgenie.core.models import TaskStatus
-from llmgenie.core.storage.artifacts import ArtifactUnavailableError, remove_empty_folders, task_key
+from llmgenie.core.storage.backends import ArtifactUnavailableError, remove_empty_folders, task_key
+from llmgenie.core.storage.db import transaction
 from llmgenie.core.storage.store import Store
 from llmgenie.core.storage.tables import ArtifactRow, AttemptRow, FindingRow, StepRow, TaskRow
 
@@ -110,7 +111,7 @@ def prune(
             remove_empty_folders({spooled, *(p for p in spooled.rglob("*") if p.is_dir())})
             # the rows and the audit event together: a prune cut off here loses neither, and
             # a task another prune removed meanwhile is neither counted nor recorded twice
-            recorded = store.append_audits(
+            recorded = store.audit_log.append(
                 [_pruned_event(task, before, actor)],
                 with_change=lambda s, task_id=task_id: _delete_rows(s, task_id),
             )
@@ -142,23 +143,25 @@ def _ended_before(store: Store, before: datetime) -> list[Row[tuple[str, str, da
     ended_at = func.coalesce(
         TaskRow.finished_at, TaskRow.heartbeat_at, TaskRow.started_at, TaskRow.created_at
     )
-    return store._tx(
+    return transaction(
+        store.engine,
         lambda s: s.execute(
             select(TaskRow.id, TaskRow.status, ended_at)
             .where(TaskRow.status.in_(_ENDED), ended_at < before)
             .order_by(ended_at, TaskRow.id)
-        ).all()
+        ).all(),
     )
 
 
 def _files(store: Store, task_id: str) -> list[Row[tuple[str, str, int, bool]]]:
     """The task's stored files: object key, URL, size, and whether it waits in the spool."""
-    return store._tx(
+    return transaction(
+        store.engine,
         lambda s: s.execute(
             select(
                 ArtifactRow.key, ArtifactRow.url, ArtifactRow.size, ArtifactRow.pending_upload
             ).where(ArtifactRow.task_id == task_id)
-        ).all()
+        ).all(),
     )
 
 

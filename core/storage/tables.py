@@ -92,6 +92,11 @@ class TaskRow(Base):
     pending_uploads: Mapped[int] = mapped_column(Integer, default=0)
     notes: Mapped[list[Any] | None] = mapped_column(JSON)
     skipped: Mapped[list[Any] | None] = mapped_column(JSON)
+    audit_seq: Mapped[int | None] = mapped_column(
+        BigInteger, doc="the task's last audit event: the chain's anchor outside its own tables"
+    )
+    audit_hash: Mapped[str | None] = mapped_column(String(64))
+    audit_mac: Mapped[str | None] = mapped_column(String(64), doc="HMAC with LLMGENIE_AUDIT_KEY")
 
     __table_args__ = (Index("ix_tasks_target_key_created", "target_key", "created_at"),)
 
@@ -215,3 +220,4 @@ class AuditHeadRow(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
     seq: Mapped[int] = mapped_column(BigInteger)
     hash: Mapped[str] = mapped_column(String(64))
+    mac: Mapped[str | None] = mapped_column(String(64), doc="HMAC with LLMGENIE_AUDIT_KEY")

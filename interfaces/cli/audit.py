@@ -17,17 +17,29 @@ audit_app = typer.Typer(help="The audit log of every agent action.", no_args_is_
 app.add_typer(audit_app, name="audit")
 
 
+#: Lines of anchor problems shown; the rest are counted.
+_MAX_PROBLEMS = 20
+
+
 @audit_app.command("verify")
 def verify() -> None:
-    """Walk the hash chain; exit 1 at the first broken link, naming it."""
+    """Walk the hash chain and check every task's anchor; exit 1 naming what is broken or gone."""
     from llmgenie.core import audit
 
     result = audit.verify(cli_store())
     if not result.ok:
-        typer.echo(f"audit log BROKEN at event #{result.broken_at}: {result.reason}", err=True)
+        where = f" at event #{result.broken_at}" if result.broken_at else ""
+        typer.echo(f"audit log BROKEN{where}: {result.reason}", err=True)
+        extra = [p for p in result.problems if p != result.reason]
+        for problem in extra[:_MAX_PROBLEMS]:
+            typer.echo(f"  - {problem}", err=True)
+        if len(extra) > _MAX_PROBLEMS:
+            typer.echo(f"  … and {len(extra) - _MAX_PROBLEMS} more", err=True)
         typer.echo(f"{result.checked} events verified before the break", err=True)
         raise typer.Exit(EXIT_FINDINGS)
-    typer.echo(f"audit log intact: {result.checked} events verified")
+    typer.echo(
+        f"audit log intact: {result.checked} events verified, {result.anchors} task anchors found"
+    )
 
 
 @audit_app.command("export")

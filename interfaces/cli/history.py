@@ -74,8 +74,8 @@ def show(
     fmt: Literal["md", "json"] = typer.Option("md", "--format", help="md or json"),
 ) -> None:
     """One task's stored report (the same JSON `llmgenie run --format json` printed)."""
+    from llmgenie.core.render import render_report_markdown
     from llmgenie.core.storage import AmbiguousTaskIdError
-    from llmgenie.core.storage.reports import markdown
 
     store = cli_store()
     try:
@@ -87,7 +87,7 @@ def show(
     if fmt == "json":
         typer.echo(report.model_dump_json(indent=2))
         return
-    typer.echo(markdown(report), nl=False)
+    typer.echo(render_report_markdown(report), nl=False)
     drift = store.drift(report)
     if drift is not None:
         typer.echo(f"\nDrift {drift.summary_line()}")

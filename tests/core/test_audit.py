@@ -152,10 +152,10 @@ def test_verify_names_the_first_broken_link(
 
 def test_rewriting_an_event_and_its_hash_still_breaks_the_next_link(audit_env: Store) -> None:
     _fill(4)
-    from llmgenie.core.storage.store import audit_hash
-
     ev = next(e for e in audit_env.audit_events() if e.seq == 2)
-    forged = audit_hash(ev.prev_hash, 2, ev.at, ev.kind, "mallory", ev.task_id, ev.step_id, ev.data)
+    forged = audit.audit_hash(
+        ev.prev_hash, 2, ev.at, ev.kind, "mallory", ev.task_id, ev.step_id, ev.data
+    )
     with audit_env.engine.begin() as conn:
         conn.execute(
             update(AuditEventRow).where(AuditEventRow.seq == 2).values(actor="mallory", hash=forged)
@@ -168,7 +168,9 @@ def test_export_since_writes_json_lines(
     audit_env: Store, capsys: pytest.CaptureFixture[str], tmp_path: Path
 ) -> None:
     old = datetime.now(UTC) - timedelta(days=3)
-    audit_env.append_audit("task.started", "boss", "t0", None, {"n": 0}, at=old)
+    audit_env.audit_log.append(
+        [audit.AuditEntry("task.started", "boss", "t0", None, {"n": 0}, old)]
+    )
     _fill(2)
     code, out, _ = run_cli(capsys, "audit", "export")
     assert code == 0 and len(out.splitlines()) == 3

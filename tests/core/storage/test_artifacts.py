@@ -12,14 +12,14 @@ import pytest
 
 from llmgenie.core.settings import Settings
 from llmgenie.core.storage import S3ArtifactBackend, Store, close_stores, open_store
-from llmgenie.core.storage.artifacts import (
+from llmgenie.core.storage.artifacts import ArtifactFile
+from llmgenie.core.storage.backends import (
     ArtifactUnavailableError,
     LocalArtifactBackend,
     artifact_key,
     make_backend,
     task_key,
 )
-from llmgenie.core.storage.store import ArtifactFile
 from tests.support.cli import run_cli
 from tests.support.net import closed_port_url
 from tests.support.reports import make_report, make_task

@@ -33,6 +33,9 @@ def test_upgrade_from_empty_downgrade_one_step_and_upgrade_again(fresh_db_url: s
         assert "heartbeat_at" in {c["name"] for c in inspect(engine).get_columns("tasks")}
 
         migrations.downgrade(engine, "-1")
+        assert migrations.current_revision(engine) == "0002"
+        assert "audit_seq" not in {c["name"] for c in inspect(engine).get_columns("tasks")}
+        migrations.downgrade(engine, "0001")
         assert migrations.current_revision(engine) == "0001"
         assert not migrations.is_current(engine)
         columns = {c["name"] for c in inspect(engine).get_columns("tasks")}

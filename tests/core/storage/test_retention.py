@@ -113,7 +113,7 @@ def test_a_dry_run_removes_nothing(store: Store) -> None:
 def test_a_task_whose_process_died_is_pruned_as_interrupted(store: Store) -> None:
     task = make_task()
     store.task_started(task)
-    store._stop_heartbeat(task.id)
+    store.liveness.stop(task.id)
     long_ago = utcnow() - 40 * DAY
     store._tx(
         lambda s: s.execute(
@@ -249,7 +249,7 @@ def test_runs_prune_command(
     old, recent = finished_long_ago(store, 40), finished_long_ago(store, 2)
 
     code, out, _ = run_cli(capsys, "runs", "prune", "--older-than", "30d", "--dry-run")
-    assert code == 0 and out.startswith("would remove 1 task (6 files, ") and old.id[:12] in out
+    assert code == 0 and out.startswith("would remove 1 task (7 files, ") and old.id[:12] in out
     assert store.get_report(old.id) is not None
 
     code, out, _ = run_cli(capsys, "runs", "prune", "--older-than", "30d", "--format", "json")

@@ -181,7 +181,7 @@ def test_task_on_another_host_is_interrupted_only_without_heartbeat(store: Store
     fresh, stale = make_task(), make_task()
     store.task_started(fresh)
     store.task_started(stale)
-    old = utcnow() - store.stale_after - timedelta(minutes=1)
+    old = utcnow() - store.liveness.stale_after - timedelta(minutes=1)
     with store.engine.begin() as conn:
         conn.execute(update(TaskRow).values(hostname="another-pod"))
         conn.execute(update(TaskRow).where(TaskRow.id == stale.id).values(heartbeat_at=old))
@@ -191,7 +191,7 @@ def test_task_on_another_host_is_interrupted_only_without_heartbeat(store: Store
 
 
 def test_running_task_heartbeats_until_finished(store: Store) -> None:
-    store.heartbeat_seconds = 0.05
+    store.liveness.heartbeat_seconds = 0.05
     task = make_task()
     store.task_started(task)
 
@@ -212,7 +212,7 @@ def test_running_task_heartbeats_until_finished(store: Store) -> None:
 
 
 def test_a_task_that_ends_without_a_report_stops_being_running(store: Store) -> None:
-    store.heartbeat_seconds = 0.05
+    store.liveness.heartbeat_seconds = 0.05
     task = make_task()
     store.task_started(task)
     store.task_ended(task.id, TaskStatus.failed, "RuntimeError: the Prefect API went away")
