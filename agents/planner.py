@@ -13,7 +13,15 @@ from llmgenie.agents.specs import AgentSpec
 from llmgenie.core.models import AGENT_NAMES, Caller, Capability, Context, FileKind, Plan, Step
 from llmgenie.core.permissions import ROLE_GRANTS
 
-__all__ = ["PlanError", "plan_task", "plan_with_rules", "plans_with_model", "validate_plan"]
+__all__ = [
+    "REJECTED_PLAN_NOTE",
+    "RULES_USED_NOTE",
+    "PlanError",
+    "plan_task",
+    "plan_with_rules",
+    "plans_with_model",
+    "validate_plan",
+]
 
 _INFRA_KINDS = {
     FileKind.kubernetes,
@@ -164,6 +172,11 @@ def _find_cycle(plan: Plan) -> list[str] | None:
     return None
 
 
+#: how the plan's notes say that the model's plan was not used, and why (between the two)
+REJECTED_PLAN_NOTE = "LLM plan rejected: "
+RULES_USED_NOTE = "; rule-based plan used"
+
+
 def plans_with_model(model_chain: list[str] | None, agents: list[str] | None) -> bool:
     """Whether BOSS asks a model for the plan: a model is configured and the caller did not
     name the agents."""
@@ -201,6 +214,5 @@ def plan_task(
         return validate_plan(proposed, specs, caller)
     except Exception as exc:  # any failure of the model or of its plan: the rules decide
         reason = " ".join(str(exc).split())[:300]
-        return rules.model_copy(
-            update={"notes": [*rules.notes, f"LLM plan rejected: {reason}; rule-based plan used"]}
-        )
+        note = f"{REJECTED_PLAN_NOTE}{reason}{RULES_USED_NOTE}"
+        return rules.model_copy(update={"notes": [*rules.notes, note]})

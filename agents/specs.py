@@ -14,7 +14,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from llmgenie.core.models import Capability, FileKind
-from llmgenie.core.settings import check_model_id
+from llmgenie.core.settings import check_model_id, get_settings
 
 __all__ = ["AgentSpec", "SpecError", "load_specs"]
 
@@ -40,6 +40,12 @@ class AgentSpec(BaseModel):
     max_iterations: int = Field(6, ge=1, le=50)
     attempt_timeout_seconds: float = Field(120.0, gt=0)
     token_budget: int | None = Field(None, gt=0)
+
+    @property
+    def attempt_timeout(self) -> float:
+        """The wall-clock cap of one model attempt of this agent's steps, in seconds:
+        `LLMGENIE_LLM_ATTEMPT_TIMEOUT_SECONDS` when set, else `attempt_timeout_seconds`."""
+        return get_settings().attempt_timeout(self.attempt_timeout_seconds)
 
     @field_validator("models")
     @classmethod

@@ -68,8 +68,21 @@ class Settings(BaseSettings):
     max_archive_bytes: int = 512 * 1024 * 1024
     max_archive_members: int = 50_000
 
-    # LLM budgets
+    # LLM budgets and bounds
     token_budget: int | None = Field(None, description="per-task token budget; then tool-only")
+    llm_max_tokens: int = Field(
+        4096, gt=0, description="output cap sent with every model request (max_tokens)"
+    )
+    llm_max_tokens_by_model: dict[str, int] = Field(
+        default_factory=dict,
+        description='per-model output caps, JSON: {"ollama/llama3.1": 1024}',
+    )
+    llm_attempt_timeout_seconds: float | None = Field(
+        None,
+        gt=0,
+        description="wall-clock cap of one model attempt (plan, step, answer); the agent "
+        "specs' attempt_timeout_seconds when unset",
+    )
 
     knowledge_url: str | None = Field(
         None, description="a ChromaDB server, http://host:8000; a folder under home if unset"
@@ -85,6 +98,14 @@ class Settings(BaseSettings):
         for model in _chain_of(raw or ""):
             check_model_id(model)
         return raw
+
+    def attempt_timeout(self, default: float) -> float:
+        """The wall-clock cap of one model attempt whose own default is `default`."""
+        return self.llm_attempt_timeout_seconds or default
+
+    def max_tokens_for(self, model_id: str) -> int:
+        """The output cap of `model_id`'s requests."""
+        return self.llm_max_tokens_by_model.get(model_id, self.llm_max_tokens)
 
     @property
     def resolved_database_url(self) -> str:

@@ -367,7 +367,7 @@ async def _execute_with_fallback(
             _check_dropped(req.dropped)
             started = utcnow()
             try:
-                result = await _attempt(executor, req, spec.attempt_timeout_seconds)
+                result = await _attempt(executor, req, spec.attempt_timeout)
             except ExecutorError as exc:
                 outcome = (
                     AttemptOutcome.timed_out

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import Generic, TypeVar
 
 from llmgenie.agents.executors import ExecutorError
+from llmgenie.agents.llm import breaker
 from llmgenie.agents.llm.errors import mask_secrets, to_executor_error
 from llmgenie.agents.llm.metering import CallMeter
 from llmgenie.agents.llm.providers import make_llm, resolve_endpoint
@@ -60,21 +61,29 @@ def first_taken_answer(
         )
         outcome = "failed"
         secrets: list[str] = []
+        host = ""
         try:
             endpoint = resolve_endpoint(model_id)
-            secrets = endpoint.secrets
+            secrets, host = endpoint.secrets, endpoint.host
+            breaker.check(task_id, host, model_id)
             try:
                 with crew_output_suppressed():
                     llm = make_llm(endpoint, timeout=timeout)
                     with meter.metering():
                         answer = llm.call(messages)
             except (Exception, SystemExit) as exc:
+                if meter.stopped is not None:  # our cap, which the client saw as a cut connection
+                    error_class, reason = meter.stopped
+                    raise ExecutorError(f"{model_id}: {reason}", error_class) from None
                 raise to_executor_error(exc, model_id, secrets, meter.tokens) from None
             value = take(str(answer or ""), model_id)
             outcome = "succeeded"
             return Taken(value, model_id, meter.tokens)
         except ExecutorError as exc:
-            failures.append(f"{model_id}: {mask_secrets(str(exc), secrets)} ({exc.error_class})")
+            if exc.error_class == "timeout":
+                breaker.trip(task_id, host, model_id)
+            message = mask_secrets(str(exc), secrets).removeprefix(f"{model_id}: ")
+            failures.append(f"{model_id}: {message} ({exc.error_class})")
         finally:
             audit.record(
                 "model.called",

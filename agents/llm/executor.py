@@ -16,6 +16,7 @@ import time
 from typing import Any
 
 from llmgenie.agents.executors import ExecutionRequest, ExecutionResult, ExecutorError
+from llmgenie.agents.llm import breaker
 from llmgenie.agents.llm.errors import mask_secrets, to_executor_error
 from llmgenie.agents.llm.guard import ToolGuard
 from llmgenie.agents.llm.metering import CallMeter, CapReached
@@ -69,16 +70,6 @@ def _release_hook(llm: Any, meter: CallMeter) -> None:
     except Exception:  # the tokens are accounting, not the answer
         return
     meter.tokens = TokenUsage(prompt=usage.prompt_tokens, completion=usage.completion_tokens)
-
-
-def _no_crewai_rate_limit_retries() -> None:
-    """CrewAI retries 429s itself (up to 3 tries with sleeps); the chain does that, visibly."""
-    try:
-        from crewai.llms import retry
-
-        retry._active_llm_rate_limit_retry.set(True)
-    except (ImportError, AttributeError):
-        pass
 
 
 def run_crew(
@@ -153,6 +144,7 @@ class CrewAIExecutor:
         if budget is not None and budget <= 0:
             raise ExecutorError(f"{self.name}: the task's token budget is used up", "budget")
         endpoint = resolve_endpoint(self.name)
+        breaker.check(request.task_id, endpoint.host, self.name)
         settings = get_settings()
         guard = ToolGuard(
             root=request.root,
@@ -164,7 +156,7 @@ class CrewAIExecutor:
             prometheus_url=settings.prometheus_url,
             knowledge_target=request.context.target.location,
         )
-        limit = spec.attempt_timeout_seconds * _DEADLINE_SHARE
+        limit = spec.attempt_timeout * _DEADLINE_SHARE
         meter = CallMeter(
             model_id=self.name,
             deadline=started + limit,
@@ -181,6 +173,8 @@ class CrewAIExecutor:
             return result
         except ExecutorError as exc:
             exc.notes.extend(n for n in guard.notes if n not in exc.notes)
+            if exc.error_class == "timeout":
+                breaker.trip(request.task_id, endpoint.host, self.name)
             raise
         finally:
             audit.record(
@@ -209,16 +203,17 @@ class CrewAIExecutor:
             from llmgenie.agents.llm.crew_tools import build_tools
 
             with crew_output_suppressed():
-                _no_crewai_rate_limit_retries()
                 llm = make_llm(endpoint, timeout=limit)
                 if not endpoint.metered_at_transport:
                     _meter_by_hook(llm, meter)
+                tools = build_tools(guard)
+                meter.offered = frozenset(tool.name for tool in tools)
                 try:
                     with meter.metering():
                         output = run_crew(
                             request.spec,
                             llm,
-                            build_tools(guard),
+                            tools,
                             build_task_prompt(request),
                             "one JSON object with summary and findings",
                         )
@@ -262,10 +257,14 @@ class CrewAIExecutor:
             raise ExecutorError(
                 f"{self.name}: the final answer was empty", "empty_answer", meter.tokens
             )
+        if not parsed.is_json:  # docs/llm.md: an answer that does not parse goes to the next
+            raise ExecutorError(
+                f"{self.name}: the final answer was not the JSON object asked for",
+                "bad_answer",
+                meter.tokens,
+            )
         secrets = resolve_endpoint(self.name).secrets
         notes = list(guard.notes)
-        if not parsed.is_json:
-            notes.append(f"{self.name}: the answer was not JSON; no findings taken from it")
         findings = _checked_findings(parsed.findings, request, guard, notes, secrets)
         return ExecutionResult(
             summary=mask_secrets(parsed.summary, secrets)[:8000],

@@ -50,6 +50,11 @@ class CallMeter:
     stopped: tuple[str, str] | None = None
     #: the tools the last answer asked for (a model still calling tools at its last turn loops)
     last_tool_calls: list[str] = field(default_factory=list)
+    #: the names of the tools this attempt offered the model; None: not known (no tools)
+    offered: frozenset[str] | None = None
+    #: the estimated prompt tokens of the request awaiting its answer (an attempt's calls are
+    #: one after another)
+    _pending_prompt: int = field(default=0, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     @contextmanager
@@ -82,18 +87,34 @@ class CallMeter:
         with self._lock:
             self.calls += 1
 
+    def charge_prompt(self, estimate: int) -> None:
+        """Count a request's prompt as sent, estimated: a server that never answers (or answers
+        without `usage`) still read it. `after_call` replaces the estimate with the usage."""
+        with self._lock:
+            self.tokens = self.tokens + TokenUsage(prompt=estimate)
+            self._pending_prompt = estimate
+
     def after_call(self, response: Any) -> None:
+        with self._lock:
+            estimate, self._pending_prompt = self._pending_prompt, 0
         if response.status_code != 200:
-            return
+            return  # an error answer: the estimate stands (the server may have read the prompt)
         try:
             data = json.loads(response.read())
         except (ValueError, UnicodeDecodeError):
             return  # the client reports the malformed body itself
         usage = data.get("usage") or {}
-        prompt = usage.get("prompt_tokens", usage.get("input_tokens", 0)) or 0
-        completion = usage.get("completion_tokens", usage.get("output_tokens", 0)) or 0
+        prompt = usage.get("prompt_tokens", usage.get("input_tokens"))
+        completion = usage.get("completion_tokens", usage.get("output_tokens"))
+        if prompt is None:
+            prompt = estimate
+        if completion is None:
+            completion = _estimate_tokens(json.dumps(_answer_parts(data)))
         with self._lock:
-            self.tokens = self.tokens + TokenUsage(prompt=int(prompt), completion=int(completion))
+            self.tokens = TokenUsage(
+                prompt=self.tokens.prompt - estimate + int(prompt),
+                completion=self.tokens.completion + int(completion),
+            )
         requested = _requested_tools(data)
         with self._lock:
             self.last_tool_calls = requested
@@ -101,6 +122,18 @@ class CallMeter:
             for name in requested:
                 if name not in READ_ONLY_TOOLS:
                     self.guard.deny(name, "not a tool this agent has (read-only tools only)")
+                elif self.offered is not None and name not in self.offered:
+                    self.guard.deny(name, "not offered to this step (its capabilities)")
+
+
+def _estimate_tokens(text: str | bytes) -> int:
+    """About four characters a token, as the providers' own rules of thumb say."""
+    return max(1, len(text) // 4) if text else 0
+
+
+def _answer_parts(data: dict[str, Any]) -> list[Any]:
+    """What the model wrote: the messages of an OpenAI answer, the content of Anthropic's."""
+    return [c.get("message") for c in data.get("choices") or []] + list(data.get("content") or [])
 
 
 def _requested_tools(data: dict[str, Any]) -> list[str]:
@@ -128,6 +161,7 @@ def _charged(request: Any) -> Any:
     """Charge the attempt for this request and cut its timeouts to the attempt's time left."""
     meter = _active_meter()
     meter.before_call()
+    meter.charge_prompt(_estimate_tokens(request.content if _has_body(request) else b""))
     left = max(meter.deadline - time.monotonic(), _MIN_REQUEST_SECONDS)
     timeouts = dict(request.extensions.get("timeout") or {})
     for kind in ("connect", "read", "write", "pool"):
@@ -135,6 +169,14 @@ def _charged(request: Any) -> Any:
         timeouts[kind] = left if current is None else min(current, left)
     request.extensions["timeout"] = timeouts
     return request
+
+
+def _has_body(request: Any) -> bool:
+    try:
+        request.content  # noqa: B018 - raises for a streamed body not read yet
+    except Exception:
+        return False
+    return True
 
 
 #: a request gets at least this long: the deadline was checked by `before_call` just now

@@ -18,6 +18,7 @@ from llmgenie.agents.executors import ExecutorError
 from llmgenie.agents.llm.chain import first_taken_answer
 from llmgenie.agents.specs import AgentSpec
 from llmgenie.core.models import Capability, Context, Plan, Step
+from llmgenie.core.settings import get_settings
 
 __all__ = ["PLANNER_TIMEOUT_SECONDS", "PlanProposal", "plan_with_llm"]
 
@@ -111,7 +112,7 @@ def plan_with_llm(
         lambda text, model_id: _to_plan(_parse(text), specs, model_id),
         purpose="plan",
         actor="boss",
-        timeout=PLANNER_TIMEOUT_SECONDS,
+        timeout=get_settings().attempt_timeout(PLANNER_TIMEOUT_SECONDS),
         max_calls=_PLANNER_MAX_CALLS,
         task_id=task_id,
     ).value

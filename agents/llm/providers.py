@@ -13,14 +13,23 @@ passed explicitly; OpenAI-compatible servers go through CrewAI's native OpenAI c
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import threading
 from dataclasses import dataclass
 from typing import Any
 
 from llmgenie.agents.executors import ExecutorError
+from llmgenie.core.settings import get_settings
 
-__all__ = ["PROVIDER_NAMES", "ModelEndpoint", "import_sdk", "make_llm", "resolve_endpoint"]
+__all__ = [
+    "PROVIDER_NAMES",
+    "ModelEndpoint",
+    "import_sdk",
+    "make_llm",
+    "no_sdk_rate_limit_retries",
+    "resolve_endpoint",
+]
 
 PROVIDER_NAMES: tuple[str, ...] = ("openai", "anthropic", "ollama")
 
@@ -39,6 +48,9 @@ class ModelEndpoint:
     model: str
     base_url: str | None
     api_key: str
+    #: the output cap sent with every request (`max_tokens`): a local server without one
+    #: generates until its context is full
+    max_tokens: int = 4096
 
     def __repr__(self) -> str:  # keep the key out of any accidental repr
         return f"ModelEndpoint({self.model_id!r}, base_url={self.base_url!r})"
@@ -64,6 +76,11 @@ class ModelEndpoint:
 
 def resolve_endpoint(model_id: str) -> ModelEndpoint:
     """Read the provider's usual variables now (they may change between tasks)."""
+    endpoint = _endpoint(model_id)
+    return dataclasses.replace(endpoint, max_tokens=get_settings().max_tokens_for(model_id))
+
+
+def _endpoint(model_id: str) -> ModelEndpoint:
     provider, _, model = model_id.partition("/")
     if not model:
         raise ExecutorError(f"model {model_id!r} is not of the form provider/model", "config")
@@ -100,6 +117,7 @@ def make_llm(endpoint: ModelEndpoint, *, timeout: float) -> Any:
     and refuses a call made outside an attempt. The others (Anthropic) get a fresh LLM with
     `timeout`, metered by CrewAI's hook on that object.
     """
+    no_sdk_rate_limit_retries()
     if not endpoint.metered_at_transport:
         return _new_llm(endpoint, timeout, interceptor=None)
     with _shared_lock:
@@ -123,6 +141,17 @@ _MAX_SHARED = 16
 _SHARED_CLIENT_TIMEOUT = 3600.0
 
 
+def no_sdk_rate_limit_retries() -> None:
+    """CrewAI retries 429s itself, sleeping between tries, inside our attempt's deadline (which
+    then ends the attempt as a cut connection): the chain retries, visibly. Per context."""
+    try:
+        from crewai.llms import retry
+
+        retry._active_llm_rate_limit_retry.set(True)
+    except (ImportError, AttributeError):
+        pass
+
+
 def import_sdk() -> None:
     """Import CrewAI, which `make_llm` and the executor otherwise import on first use."""
     import crewai
@@ -144,6 +173,5 @@ def _new_llm(endpoint: ModelEndpoint, timeout: float, *, interceptor: Any) -> An
         kwargs["base_url"] = endpoint.base_url
     if interceptor is not None:
         kwargs["interceptor"] = interceptor
-    if endpoint.provider == "anthropic":
-        kwargs["max_tokens"] = 4096
+    kwargs["max_tokens"] = endpoint.max_tokens
     return LLM(model=endpoint.model, **kwargs)

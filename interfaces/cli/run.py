@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Annotated, Any, NoReturn, TypeVar
 
 import typer
 
+from llmgenie.agents.planner import REJECTED_PLAN_NOTE, RULES_USED_NOTE
 from llmgenie.core.models import (
     AttemptOutcome,
     Role,
@@ -304,6 +305,14 @@ def _waiting(report: TaskReport) -> str | None:
     return str(cli_store().spool_folder(report.task_id))
 
 
+def _model_plan_not_used(report: TaskReport) -> str | None:
+    """Why BOSS planned by its rules although a model was asked, if it did."""
+    for note in report.plan.notes:
+        if note.startswith(REJECTED_PLAN_NOTE):
+            return note.removeprefix(REJECTED_PLAN_NOTE).removesuffix(RULES_USED_NOTE)
+    return None
+
+
 def render_text(
     report: TaskReport,
     elapsed: float,
@@ -322,6 +331,9 @@ def render_text(
         f"plan ({report.plan.planner}): {', '.join(first)}"
         + (f"; then {'; '.join(later)}" if later else "")
     )
+    rejected = _model_plan_not_used(report)
+    if rejected:
+        lines.append(f"  the model's plan was not used: {rejected}")
     lines.append("")
     lines.append(f"  {'step':<15}{'status':<11}{'mode':<11}{'time':>7}  findings")
     for s in report.steps:

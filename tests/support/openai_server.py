@@ -5,6 +5,10 @@ llmgenie talks to it through the real CrewAI and the real `openai` client over r
 `responder(request) -> Reply` decides each answer: text, tool calls, a delay, an HTTP error, a
 malformed body or a connection that never answers. Every request is recorded with the time it
 arrived and the time its answer was sent, so tests can assert that calls overlapped.
+
+`single_slot=True` makes it behave like a local server on a CPU (llama.cpp's `llama-server`,
+llama-cpp-python): one generation at a time, the others queued behind it, and a generation goes
+on to its end after the client gave up on it.
 """
 
 from __future__ import annotations
@@ -42,6 +46,10 @@ class Reply:
     message: str | None = None
     prompt_tokens: int = 100
     completion_tokens: int = 20
+    #: False: the answer carries no `usage` (some local servers send none)
+    usage: bool = True
+    #: the Retry-After header of a 429; None sends none (as many servers do)
+    retry_after: str | None = "0"
 
     @classmethod
     def text(cls, content: str, **kw: Any) -> Reply:
@@ -115,11 +123,13 @@ def rules_like_plan() -> str:
 class ScriptedModelServer:
     """`with ScriptedModelServer(responder) as server:` — `server.base_url` ends in /v1."""
 
-    def __init__(self, responder: Responder | None = None) -> None:
+    def __init__(self, responder: Responder | None = None, *, single_slot: bool = False) -> None:
         self.responder: Responder = responder or (lambda body: Reply.text(final_answer()))
         self.requests: list[Recorded] = []
         self._lock = threading.Lock()
         self._release = threading.Event()
+        #: held for a whole generation when the server has a single slot
+        self._slot = threading.Lock() if single_slot else None
         outer = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -149,14 +159,21 @@ class ScriptedModelServer:
                     self._send(200, {"input_tokens": len(json.dumps(body)) // 4})
                     rec.finished = time.time()
                     return
-                reply = outer.responder(body)
+                if outer._slot is not None:
+                    with outer._slot:  # queued behind the generation under way
+                        reply = outer.responder(body)
+                        if reply.delay:  # generates to the end, whoever is still listening
+                            outer._release.wait(reply.delay)
+                else:
+                    reply = outer.responder(body)
+                    if reply.delay:
+                        time.sleep(reply.delay)
                 if reply.hang:
                     outer._release.wait(600)
                     self.close_connection = True
                     return
-                if reply.delay:
-                    time.sleep(reply.delay)
                 rec.status = reply.status
+                self.retry_after = reply.retry_after
                 if reply.status != 200:
                     self._send(
                         reply.status,
@@ -181,13 +198,17 @@ class ScriptedModelServer:
                 self._send_raw(status, json.dumps(payload).encode())
 
             def _send_raw(self, status: int, data: bytes) -> None:
-                self.send_response(status)
-                self.send_header("content-type", "application/json")
-                self.send_header("content-length", str(len(data)))
-                if status == 429:
-                    self.send_header("retry-after", "0")
-                self.end_headers()
-                self.wfile.write(data)
+                try:
+                    self.send_response(status)
+                    self.send_header("content-type", "application/json")
+                    self.send_header("content-length", str(len(data)))
+                    retry_after = getattr(self, "retry_after", "0")
+                    if status == 429 and retry_after is not None:
+                        self.send_header("retry-after", retry_after)
+                    self.end_headers()
+                    self.wfile.write(data)
+                except OSError:  # the client gave up on this answer
+                    self.close_connection = True
 
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self._server.daemon_threads = True
@@ -207,18 +228,20 @@ class ScriptedModelServer:
                 }
                 for name, args in reply.tool_calls
             ]
-        return {
+        completion: dict[str, Any] = {
             "id": f"chatcmpl-{uuid.uuid4().hex[:12]}",
             "object": "chat.completion",
             "created": int(time.time()),
             "model": body.get("model", "scripted"),
             "choices": [{"index": 0, "message": message, "finish_reason": finish}],
-            "usage": {
+        }
+        if reply.usage:
+            completion["usage"] = {
                 "prompt_tokens": reply.prompt_tokens,
                 "completion_tokens": reply.completion_tokens,
                 "total_tokens": reply.prompt_tokens + reply.completion_tokens,
-            },
-        }
+            }
+        return completion
 
     @staticmethod
     def _anthropic_message(body: dict[str, Any], reply: Reply) -> dict[str, Any]:
