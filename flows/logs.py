@@ -17,7 +17,8 @@ from uuid import UUID
 from prefect.context import FlowRunContext, TaskRunContext
 from prefect.logging.handlers import APILogHandler
 
-from llmgenie.core.logging import SINK_LEVEL, add_sink, redact
+from llmgenie.core import logging as log_setup
+from llmgenie.core.logging import SINK_LEVEL, add_sink
 from llmgenie.core.models import SkippedFile
 
 __all__ = ["RunLogHandler", "format_event", "install_run_logs", "log_skipped"]
@@ -34,7 +35,7 @@ class RunLogHandler(APILogHandler):
         record = logging.makeLogRecord(record.__dict__)  # the console's copy stays as it was
         if not _link_to_run(record):
             return
-        record.msg, record.args = redact(record.getMessage()), None
+        record.msg, record.args = log_setup.redact(record.getMessage()), None
         super().emit(record)
 
 
