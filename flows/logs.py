@@ -38,6 +38,11 @@ class RunLogHandler(APILogHandler):
         record.msg, record.args = log_setup.redact(record.getMessage()), None
         super().emit(record)
 
+    def handleError(self, record: logging.LogRecord) -> None:
+        """A line that cannot reach Prefect (the API is gone, the process is exiting and a
+        timed-out step's thread still logs) is dropped: the console has it, and a traceback
+        on stderr for it would say nothing to the user."""
+
 
 _handler = RunLogHandler(level=SINK_LEVEL)
 
