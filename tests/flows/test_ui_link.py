@@ -91,9 +91,9 @@ def test_the_printed_link_shows_the_run_its_steps_report_and_logs(
         pytest.skip(f"no {CHROMIUM}: install Debian's chromium (.ci/run does)")
     sync_api = pytest.importorskip("playwright.sync_api")
 
+    run = [sys.executable, "-m", "llmgenie", "run", "audit and document the shop service"]
     proc = subprocess.run(
-        [sys.executable, "-m", "llmgenie", "run", "audit and document the shop service"]
-        + ["--target", str(EXAMPLE)],
+        [*run, "--target", str(EXAMPLE)],
         capture_output=True,
         text=True,
         timeout=300,
