@@ -321,7 +321,7 @@ def render_report_markdown(report: TaskReport) -> str:
                 out += [s.summary, ""]
             if s.error:
                 out.append(f"* error: {s.error}")
-            out += [f"* {note}" for note in s.notes]
+            out += [f"* {note}" for note in _notes_beyond_summary(s)]
     out += ["", "## Findings", ""]
     if not report.findings:
         out.append("No findings.")
@@ -330,6 +330,13 @@ def render_report_markdown(report: TaskReport) -> str:
     if report.notes:
         out += ["", "## Notes", ""] + [f"* {n}" for n in report.notes]
     return "\n".join(out) + "\n"
+
+
+def _notes_beyond_summary(step: AgentReport) -> list[str]:
+    """The step's notes its summary does not already say: a tool-only summary ends with the
+    toolset's notes, and the report would otherwise print each of them twice."""
+    said = set((step.summary or "").splitlines())
+    return [n for n in step.notes if n not in said]
 
 
 def render_step_markdown(step: AgentReport, *, max_findings: int = 500) -> str:
@@ -343,8 +350,8 @@ def render_step_markdown(step: AgentReport, *, max_findings: int = 500) -> str:
         out.append(f"* error: {step.error}")
     if step.summary:
         out += ["", step.summary]
-    if step.notes:
-        out += ["", "## Notes", ""] + [f"* {n}" for n in step.notes]
+    if notes := _notes_beyond_summary(step):
+        out += ["", "## Notes", ""] + [f"* {n}" for n in notes]
     out += ["", "## Findings", ""]
     out += _findings_table(step.findings, max_findings) if step.findings else ["No findings."]
     return "\n".join(out) + "\n"

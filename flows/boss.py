@@ -45,6 +45,7 @@ from llmgenie.core.storage.knowledge import open_knowledge
 from llmgenie.core.targets import OpenedTarget, classify_target, open_target
 from llmgenie.flows import progress
 from llmgenie.flows.dispatch import dispatch_step
+from llmgenie.flows.logs import install_run_logs, log_skipped
 from llmgenie.flows.publish import apublish_task_files, apublish_task_report
 from llmgenie.flows.specialist import (
     _SESSIONS,
@@ -65,13 +66,25 @@ __all__ = [
 ]
 
 log = get_logger(__name__)
+install_run_logs()
 
 StepRunner = Callable[[SpecialistRequest], Awaitable[AgentReport]]
 
 
 @task(name="analyse target", cache_policy=NO_CACHE, persist_result=False)
 async def analyse_stage(opened: OpenedTarget) -> Context:
-    return await run_blocking(analyze_opened, opened)
+    context = await run_blocking(analyze_opened, opened)
+    log.info(
+        "target analysed",
+        target=context.target.location,
+        files=len(context.files),
+        kinds=context.count_by_kind(),
+        languages=context.languages,
+        skipped=len(context.skipped),
+        truncated=context.truncated,
+    )
+    log_skipped(log, context.skipped)
+    return context
 
 
 @task(name="plan", cache_policy=NO_CACHE, persist_result=False)
@@ -348,6 +361,12 @@ async def _run_task(
                 early = start_speculatively(rules, request_for, run_step)
             plan = await plan_stage(quote(task_), quote(context), quote(rules))
             plan, kept = settle_speculation(plan, rules, early, session)
+            log.info(
+                "plan decided",
+                planner=plan.planner,
+                steps=[f"{s.id}({s.agent})" for s in plan.steps],
+                notes=plan.notes,
+            )
             # database writes, off the loop the early steps are running on
             await run_blocking(
                 audit.record,

@@ -16,11 +16,13 @@ from llmgenie.core.models import utcnow
 from llmgenie.core.settings import get_settings
 from llmgenie.core.storage import open_store
 from llmgenie.core.storage.retention import parse_age, prune
+from llmgenie.flows.logs import install_run_logs
 from llmgenie.flows.threads import run_blocking
 
 __all__ = ["prune_flow"]
 
 log = get_logger(__name__)
+install_run_logs()
 
 
 @flow(name="prune", persist_result=False)

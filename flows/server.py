@@ -256,6 +256,10 @@ def main(argv: list[str] | None = None) -> None:
     for key, value in prefect_env(args.home).items():
         os.environ.setdefault(key, value)
     os.environ["PREFECT_API_DATABASE_CONNECTION_URL"] = _database_url(args.home)
+    # The UI this server serves asks it where the API is: here, on the page's own origin, so
+    # it works on any port and host name, not at Prefect's default :4200 (decision 0025).
+    os.environ.pop("PREFECT_UI_API_URL", None)
+    os.environ["PREFECT_SERVER_UI_API_URL"] = "/api"
     os.environ.pop("PREFECT_API_URL", None)
     (args.home / "prefect").mkdir(parents=True, exist_ok=True)
 

@@ -58,6 +58,7 @@ from llmgenie.core.storage import Store, open_store
 from llmgenie.core.storage.artifacts import STEP_REPORT_FILE, step_report_file
 from llmgenie.core.storage.knowledge import KnowledgeUnavailable, open_knowledge
 from llmgenie.core.targets import open_target
+from llmgenie.flows.logs import install_run_logs, log_skipped
 from llmgenie.flows.publish import apublish_step_artifacts
 from llmgenie.flows.threads import run_blocking
 
@@ -71,6 +72,7 @@ __all__ = [
 ]
 
 log = get_logger(__name__)
+install_run_logs()
 
 
 class SpecialistRequest(BaseModel):
@@ -180,7 +182,9 @@ def _run_name() -> str:
     request = current_flow_run.parameters.get("request") or {}
     step = request.get("step", {}) if isinstance(request, dict) else request.step.model_dump()
     task_id = request.get("task_id", "") if isinstance(request, dict) else request.task_id
-    return f"{step.get('agent', '?')}: {step.get('id', '?')} · task {task_id[:8]}"
+    agent, step_id = step.get("agent", "?"), step.get("id", "?")
+    named = agent if step_id == agent else f"{agent} {step_id}"
+    return f"{named} · task {task_id[:8]}"
 
 
 @task(name="1 context slice", cache_policy=NO_CACHE, persist_result=False)
@@ -192,7 +196,9 @@ async def context_stage(
         opened = stack.enter_context(open_target(request.target))
         context = await run_blocking(analyze_opened, opened)
         session = TaskSession(root=opened.root, context=context)
-    return TaskSession(root=session.root, context=slice_context(session.context, spec))
+    sliced = slice_context(session.context, spec)
+    log.info("context sliced", files=len(sliced.files), kinds=sliced.count_by_kind())
+    return TaskSession(root=session.root, context=sliced)
 
 
 @task(name="2 permission check", cache_policy=NO_CACHE, persist_result=False)
@@ -211,6 +217,8 @@ async def permission_stage(request: SpecialistRequest, spec: AgentSpec) -> list[
         capabilities=[c.value for c in step.capabilities],
         missing=[c.value for c in missing],
     )
+    if not missing:
+        log.info("permissions granted", capabilities=[c.value for c in step.capabilities])
     return missing
 
 
@@ -223,6 +231,9 @@ async def environment_stage(
         raise FileNotFoundError(f"target root {root} is not a folder")
     chain, notes = build_chain(spec, get_settings().model_chain)
     capabilities = granted(request.caller, spec.capabilities) & frozenset(request.step.capabilities)
+    for note in notes:
+        log.info(note)
+    log.info("executors in order", chain=[e.name for e in chain])
     return chain, notes, capabilities
 
 
@@ -233,6 +244,7 @@ async def _run_tools(
 
     def tools_then_audit() -> ToolsetResult:  # both block: one trip off the event loop
         started = time.perf_counter()
+        log.info("toolset started", tool=f"{request.step.agent}-toolset")
         result = run_toolset(
             request.step.agent,
             session.root,
@@ -241,6 +253,7 @@ async def _run_tools(
             capabilities,
             {"prometheus_url": settings.prometheus_url},
         )
+        seconds = round(time.perf_counter() - started, 3)
         audit.record(
             "tool.called",
             actor=request.step.agent,
@@ -249,8 +262,19 @@ async def _run_tools(
             tool=f"{request.step.agent}-toolset",
             files=len(session.context.files),
             findings=len(result.findings),
-            seconds=round(time.perf_counter() - started, 3),
+            seconds=seconds,
         )
+        log.info(
+            "toolset finished",
+            tool=f"{request.step.agent}-toolset",
+            files=result.files_scanned,
+            findings=len(result.findings),
+            suppressed=result.suppressed,
+            seconds=seconds,
+        )
+        log_skipped(log, result.skipped)
+        for note in result.notes:
+            log.info(note)
         return result
 
     return await run_blocking(tools_then_audit)
@@ -366,6 +390,7 @@ async def _execute_with_fallback(
         for number in range(1, tries + 1):
             _check_dropped(req.dropped)
             started = utcnow()
+            log.info("attempt started", executor=executor.name, number=number)
             try:
                 result = await _attempt(executor, req, spec.attempt_timeout)
             except ExecutorError as exc:
@@ -415,6 +440,13 @@ async def _execute_with_fallback(
                         finished_at=utcnow(),
                     )
                 )
+                log.warning(
+                    "executor failed" if is_last else "executor failed, falling back",
+                    executor=executor.name,
+                    number=number,
+                    error_class="internal",
+                    error=f"{type(exc).__name__}: {exc}"[:200],
+                )
                 if is_last:
                     raise
                 break
@@ -429,6 +461,13 @@ async def _execute_with_fallback(
             )
             if req.tokens_left is not None:
                 req.tokens_left -= result.tokens.total
+            log.info(
+                "attempt succeeded",
+                executor=executor.name,
+                number=number,
+                mode=result.mode.value,
+                tokens=result.tokens.total,
+            )
             return result
     raise RuntimeError("the executor chain is empty")  # build_chain always ends with tool-only
 

@@ -14,12 +14,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from llmgenie.core import audit
+from llmgenie.core.logging import get_logger
 from llmgenie.core.models import Capability, Context
 
 __all__ = ["READ_ONLY_TOOLS", "ToolDenied", "ToolGuard"]
 
 #: The tools a model may be offered; anything else it asks for is refused and recorded.
 READ_ONLY_TOOLS = ("read_file", "search_target", "search_knowledge", "prometheus_query")
+
+log = get_logger(__name__)
 
 _MAX_READ_CHARS = 12_000
 _MAX_SEARCH_HITS = 40
@@ -65,11 +68,13 @@ class ToolGuard:
             reason=reason,
             **detail,
         )
+        log.info("model tool call refused", tool=tool, reason=reason)
         return ToolDenied(f"refused: {reason}")
 
     def _called(self, tool: str, **detail: object) -> None:
         with self._lock:
             self.calls += 1
+        log.info("model called a tool", tool=tool, **detail)
         audit.record(
             "tool.called",
             actor=self.agent,
