@@ -27,8 +27,8 @@ from typing import Any
 from llmgenie.core.models import Severity
 
 from ..engine import register, register_parser
+from ..parsing.base import ParseProblem, Subject
 from ..parsing.ignore_comments import IgnoreMap, scan_ignore_comments
-from ..parsing.kubernetes import ParseProblem
 from ..rules import Hit, RuleSet
 
 __all__ = [
@@ -58,7 +58,7 @@ class Dependency:
 
 
 @dataclass
-class DependencyManifest:
+class DependencyManifest(Subject):
     """Declared dependencies of one manifest file, each with its line."""
 
     file: str

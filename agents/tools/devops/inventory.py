@@ -7,7 +7,6 @@ Documentation agent read this instead of re-parsing the target.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
@@ -17,6 +16,7 @@ import yaml
 from llmgenie.core.models import Context, FileKind
 
 from ..parsing.dockerfile import Dockerfile, parse_dockerfile
+from ..parsing.image import parse_image_ref
 from ..parsing.kubernetes import (
     K8sObject,
     containers,
@@ -28,9 +28,9 @@ from ..parsing.kubernetes import (
 __all__ = [
     "OWNER_KEYS",
     "collect_inventory",
+    "image_fields",
     "inventory_of_objects",
     "k8s_objects",
-    "split_image",
 ]
 
 #: Labels and annotations read as ownership, most specific first.
@@ -44,23 +44,13 @@ OWNER_KEYS = (
     "app.kubernetes.io/part-of",
 )
 
-_DIGEST = re.compile(r"@(sha256:[0-9a-fA-F]{32,})$")
 _LONG_RUNNING = {"Deployment", "StatefulSet", "DaemonSet", "ReplicaSet", "ReplicationController"}
 
 
-def split_image(ref: str) -> dict[str, str | None]:
-    """`registry:5000/team/app:1.2@sha256:…` → repository, tag (None if absent), digest."""
-    ref = ref.strip()
-    digest = None
-    if m := _DIGEST.search(ref):
-        digest = m.group(1)
-        ref = ref[: m.start()]
-    last = ref.rsplit("/", 1)[-1]
-    tag = None
-    if ":" in last:
-        name, tag = last.rsplit(":", 1)
-        ref = ref[: len(ref) - len(last)] + name
-    return {"repository": ref, "tag": tag, "digest": digest}
+def image_fields(ref: str) -> dict[str, str | None]:
+    """The inventory's image columns: repository (with its registry), tag, digest."""
+    image = parse_image_ref(ref)
+    return {"repository": image.name, "tag": image.tag, "digest": image.digest}
 
 
 def k8s_objects(root: Path, context: Context) -> Iterable[K8sObject]:
@@ -113,7 +103,7 @@ def _container(c: Any) -> dict[str, Any]:
         "name": c.name,
         "kind": c.kind,
         "image": image,
-        **split_image(image),
+        **image_fields(image),
         "ports": [
             {k: p[k] for k in ("name", "containerPort", "protocol") if k in p}
             for p in raw.get("ports") or []
@@ -278,7 +268,7 @@ def _compose_services(root: Path, rel: str) -> list[dict[str, Any]]:
                 "file": rel,
                 "name": str(name),
                 "image": image,
-                **(split_image(str(image)) if image else {}),
+                **(image_fields(str(image)) if image else {}),
                 "build": build
                 if isinstance(build, str)
                 else (build or {}).get("context")
@@ -311,7 +301,7 @@ def _dockerfile(root: Path, rel: str) -> dict[str, Any] | None:
         "file": rel,
         "stages": stages,
         "base_image": base,
-        **(split_image(base) if base else {}),
+        **(image_fields(base) if base else {}),
         "exposed_ports": exposed,
         "user": users[-1] if users else None,
         "healthcheck": bool(checks) and not checks[-1].upper().startswith("NONE"),
@@ -342,7 +332,7 @@ def collect_inventory(
         for stage in d["stages"]:
             images.setdefault(stage["image"], []).append(f"FROM in {d['file']}")
     inv["images"] = [
-        {"image": image, **split_image(image), "used_by": used}
+        {"image": image, **image_fields(image), "used_by": used}
         for image, used in sorted(images.items())
     ]
     inv["counts"] = {

@@ -37,8 +37,8 @@ from ruamel.yaml.error import YAMLError
 
 from llmgenie.core.models import Context, FileKind, Finding
 
+from ..parsing.image import parse_image_ref
 from ..parsing.kubernetes import POD_BEARING_KINDS
-from .inventory import split_image
 
 __all__ = [
     "DEFAULT_RESOURCES",
@@ -161,19 +161,18 @@ def known_versions(images: Iterable[str]) -> dict[str, set[str]]:
     """Repository -> the pinned references (`:tag`, `@digest`) the target uses for it."""
     out: dict[str, set[str]] = {}
     for image in images:
-        parts = split_image(image)
-        tag, digest = parts["tag"], parts["digest"]
+        parts = parse_image_ref(image)
+        tag, digest = parts.tag, parts.digest
         ref = f"@{digest}" if digest else (f":{tag}" if tag and tag != "latest" else None)
         if ref:
-            out.setdefault(str(parts["repository"]), set()).add(
+            out.setdefault(parts.name, set()).add(
                 f":{tag}@{digest}" if tag and digest and tag != "latest" else ref
             )
     return out
 
 
 def _is_latest(image: str) -> bool:
-    parts = split_image(image)
-    return not parts["digest"] and parts["tag"] in (None, "latest")
+    return parse_image_ref(image).is_latest_or_untagged
 
 
 def _path(doc: Any, path: tuple[str, ...]) -> Any:
@@ -353,7 +352,7 @@ def _fix_image(doc: _Doc, c: CommentedMap, name: str) -> None:
     image = c.get("image")
     if not isinstance(image, str) or not _is_latest(image) or not doc.want("k8s.image-latest-tag"):
         return
-    repo = str(split_image(image)["repository"])
+    repo = parse_image_ref(image).name
     versions = doc.versions.get(repo, set())
     if len(versions) != 1:
         if versions:

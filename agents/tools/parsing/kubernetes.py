@@ -20,6 +20,8 @@ import yaml
 from yaml.constructor import SafeConstructor
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
+from .base import ParseProblem, Subject
+
 __all__ = [
     "IGNORE_ANNOTATION",
     "MAX_DEPTH",
@@ -28,7 +30,6 @@ __all__ = [
     "POD_BEARING_KINDS",
     "ContainerRef",
     "K8sObject",
-    "ParseProblem",
     "containers",
     "iter_k8s_objects",
     "iter_k8s_text",
@@ -78,16 +79,7 @@ _CONTAINER_LISTS: tuple[
 
 
 @dataclass
-class ParseProblem:
-    """A file or document that could not be read as Kubernetes objects, and why."""
-
-    file: str
-    reason: str
-    line: int | None = None
-
-
-@dataclass
-class K8sObject:
+class K8sObject(Subject):
     """One Kubernetes object as written in a file, with the line of every key path."""
 
     obj: dict[str, Any]

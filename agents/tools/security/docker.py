@@ -29,9 +29,9 @@ from ..parsing.dockerfile import (
     Instruction,
     Stage,
     parse_dockerfile,
-    parse_image_ref,
     substitute,
 )
+from ..parsing.image import parse_image_ref
 from ..rules import Hit, RuleSet
 
 __all__ = [

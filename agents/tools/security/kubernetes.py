@@ -11,6 +11,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from llmgenie.agents.tools.engine import register
+from llmgenie.agents.tools.parsing.image import parse_image_ref
 from llmgenie.agents.tools.parsing.kubernetes import (
     ContainerRef,
     K8sObject,
@@ -27,8 +28,6 @@ __all__ = [
     "DANGEROUS_CAPABILITIES",
     "K8S_RULES",
     "SENSITIVE_HOST_PATHS",
-    "image_digest",
-    "image_tag",
 ]
 
 #: Security rules of the Security agent.
@@ -163,27 +162,6 @@ def _cap_names(value: Any) -> list[str]:
         name = str(v).strip().upper()
         out.append(name[4:] if name.startswith("CAP_") else name)
     return out
-
-
-def _split_image(image: str) -> tuple[str, str | None, str | None]:
-    """(repository, tag, digest) of an image reference; a registry port is not a tag."""
-    ref, _, digest = image.strip().partition("@")
-    head, _, last = ref.rpartition("/")
-    tag: str | None = None
-    if ":" in last:
-        last, _, tag = last.partition(":")
-    repo = f"{head}/{last}" if head else last
-    return repo, (tag or None), (digest or None)
-
-
-def image_tag(image: str) -> str | None:
-    """The tag of an image reference (`registry:5000/app` has none), or None."""
-    return _split_image(image)[1]
-
-
-def image_digest(image: str) -> str | None:
-    """The digest of an image reference (`app@sha256:…`), or None."""
-    return _split_image(image)[2]
 
 
 def _images(o: K8sObject) -> Iterator[tuple[ContainerRef, str]]:
@@ -544,8 +522,8 @@ def service_account_token(o: K8sObject, ctx: ScanContext) -> Iterator[Hit]:
 )
 def image_latest(o: K8sObject, ctx: ScanContext) -> Iterator[Hit]:
     for c, image in _images(o):
-        _, tag, digest = _split_image(image)
-        if digest is None and (tag is None or tag.lower() == "latest"):
+        ref = parse_image_ref(image)
+        if ref.digest is None and (ref.tag is None or ref.tag.lower() == "latest"):
             yield _c_hit(o, c, f"image: {image}", "image")
 
 
@@ -561,7 +539,7 @@ def image_latest(o: K8sObject, ctx: ScanContext) -> Iterator[Hit]:
 )
 def image_not_digest(o: K8sObject, ctx: ScanContext) -> Iterator[Hit]:
     for c, image in _images(o):
-        if _split_image(image)[2] is None:
+        if parse_image_ref(image).digest is None:
             yield _c_hit(o, c, f"image: {image}", "image")
 
 

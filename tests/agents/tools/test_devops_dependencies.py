@@ -13,7 +13,7 @@ from llmgenie.agents.tools.devops.dependencies import (
     parse_dependency_manifest,
     pip_requirement_problem,
 )
-from llmgenie.agents.tools.parsing.kubernetes import ParseProblem
+from llmgenie.agents.tools.parsing.base import ParseProblem
 
 DEPS = Path(__file__).parents[2] / "fixtures" / "dependencies"
 

@@ -17,7 +17,6 @@ import pytest
 import yaml
 
 from llmgenie.agents.tools import scan
-from llmgenie.agents.tools.security.kubernetes import image_digest, image_tag
 from llmgenie.core.models import ScanResult, Severity
 
 FIXTURES = Path(__file__).parents[2] / "fixtures" / "k8s"
@@ -430,22 +429,6 @@ def test_probe_severity_rises_when_a_service_selects_the_pod(tmp_path: Path) -> 
     result = _scan(tmp_path, docs)
     sev = {f.resource: f.severity for f in result.findings if f.rule_id == "LG-K8S-020"}
     assert sev == {API: Severity.medium, "Deployment/shop/batch": Severity.low}
-
-
-@pytest.mark.parametrize(
-    ("image", "tag", "digest"),
-    [
-        ("nginx", None, None),
-        ("nginx:1.25", "1.25", None),
-        ("registry:5000/app", None, None),
-        ("registry:5000/team/app:2.0", "2.0", None),
-        (f"app@{DIGEST}", None, DIGEST),
-        (f"ghcr.io/o/app:1.0@{DIGEST}", "1.0", DIGEST),
-    ],
-)
-def test_image_reference_parsing(image: str, tag: str | None, digest: str | None) -> None:
-    assert image_tag(image) == tag
-    assert image_digest(image) == digest
 
 
 def test_every_rule_has_complete_metadata() -> None:

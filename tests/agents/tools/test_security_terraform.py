@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
+from llmgenie.agents.tools.parsing.base import ParseProblem
 from llmgenie.agents.tools.parsing.terraform import (
-    ParseProblem,
     TerraformFile,
     parse_terraform,
     parse_terraform_text,
