@@ -20,17 +20,16 @@ from ..parsing.image import parse_image_ref
 from ..parsing.kubernetes import (
     K8sObject,
     containers,
-    iter_k8s_objects,
     pod_spec,
     pod_template_metadata,
 )
+from ..scan import build_scan
 
 __all__ = [
     "OWNER_KEYS",
     "collect_inventory",
     "image_fields",
     "inventory_of_objects",
-    "k8s_objects",
 ]
 
 #: Labels and annotations read as ownership, most specific first.
@@ -51,14 +50,6 @@ def image_fields(ref: str) -> dict[str, str | None]:
     """The inventory's image columns: repository (with its registry), tag, digest."""
     image = parse_image_ref(ref)
     return {"repository": image.name, "tag": image.tag, "digest": image.digest}
-
-
-def k8s_objects(root: Path, context: Context) -> Iterable[K8sObject]:
-    """Every Kubernetes object of the target's raw manifest files (problems are dropped)."""
-    for f in context.files_of(FileKind.kubernetes):
-        for item in iter_k8s_objects(root / f.path, f.path):
-            if isinstance(item, K8sObject):
-                yield item
 
 
 def _names(items: Any, key: str = "name") -> list[str]:
@@ -311,9 +302,12 @@ def _dockerfile(root: Path, rel: str) -> dict[str, Any] | None:
 def collect_inventory(
     root: Path, context: Context, objects: Iterable[K8sObject] | None = None
 ) -> dict[str, Any]:
-    """The inventory of the target; `objects` defaults to its raw Kubernetes manifests."""
+    """The inventory of the target; `objects` defaults to the Kubernetes objects of its scan
+    (rendered kustomizations and charts included), the ones the rules judged."""
     root = Path(root)
-    inv = inventory_of_objects(objects if objects is not None else k8s_objects(root, context))
+    if objects is None:
+        objects = build_scan(root, context).k8s_objects()
+    inv = inventory_of_objects(objects)
     inv["compose_services"] = [
         s for f in context.files_of(FileKind.compose) for s in _compose_services(root, f.path)
     ]

@@ -36,6 +36,7 @@ __all__ = [
     "iter_yaml_documents",
     "pod_spec",
     "pod_template_metadata",
+    "runtime_containers",
 ]
 
 #: Deepest nesting constructed; real manifests stay far below.
@@ -420,3 +421,8 @@ def containers(o: K8sObject) -> Iterator[ContainerRef]:
         for i, c in enumerate(items):
             if isinstance(c, dict):
                 yield ContainerRef(container=c, kind=kind, path=(*path, key, i))
+
+
+def runtime_containers(o: K8sObject) -> Iterator[ContainerRef]:
+    """The containers that actually run and take requests and limits (ephemeral ones cannot)."""
+    return (c for c in containers(o) if c.kind != "ephemeralContainer")

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from llmgenie.agents.tools.devops.dependencies import (
+from llmgenie.agents.tools.checks.dependencies import (
     DEPENDENCY_RULES,
     DependencyManifest,
     npm_spec_problem,
@@ -15,7 +15,7 @@ from llmgenie.agents.tools.devops.dependencies import (
 )
 from llmgenie.agents.tools.parsing.base import ParseProblem
 
-DEPS = Path(__file__).parents[2] / "fixtures" / "dependencies"
+DEPS = Path(__file__).parents[3] / "fixtures" / "dependencies"
 
 
 def _findings(name: str) -> list[tuple[int, str | None]]:

@@ -19,7 +19,7 @@ import yaml
 from llmgenie.agents.tools import scan
 from llmgenie.core.models import ScanResult, Severity
 
-FIXTURES = Path(__file__).parents[2] / "fixtures" / "k8s"
+FIXTURES = Path(__file__).parents[3] / "fixtures" / "k8s"
 DIGEST = "sha256:" + "0123456789abcdef" * 4
 API = "Deployment/shop/api"
 
@@ -432,11 +432,12 @@ def test_probe_severity_rises_when_a_service_selects_the_pod(tmp_path: Path) -> 
 
 
 def test_every_rule_has_complete_metadata() -> None:
-    from llmgenie.agents.tools.security.kubernetes import K8S_RULES
+    from llmgenie.agents.tools.checks.kubernetes import GROUPS
 
-    ids = [r.id for r in K8S_RULES.rules]
+    rules = [r for group in GROUPS.values() for r in group.rules]
+    ids = sorted(r.id for r in rules)
     assert ids == [f"LG-K8S-{i:03d}" for i in range(1, 23)]
-    categories = {r.category for r in K8S_RULES.rules}
+    categories = {r.category for r in rules}
     assert categories == {
         "k8s.privileged",
         "k8s.privilege-escalation",
@@ -460,5 +461,5 @@ def test_every_rule_has_complete_metadata() -> None:
         "k8s.service-account-token",
         "k8s.seccomp",
     }
-    for r in K8S_RULES.rules:
+    for r in rules:
         assert r.title and r.message and r.remediation and r.references, r.id
