@@ -1,7 +1,7 @@
 """The specialists' deterministic toolsets: `TOOLSETS` per agent and `scan(path)` for the CLI.
 
 Each agent runs the rule groups and collectors its spec names (`llmgenie.agents.tools.registry`)
-over the one scan of the target (`llmgenie.agents.tools.scan`).
+over the one scan of the target (`llmgenie.agents.tools.scanning`).
 """
 
 from __future__ import annotations

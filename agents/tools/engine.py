@@ -1,6 +1,6 @@
 """The scan engine: runs each agent's rule groups and collectors over the one scan of a target.
 
-The scan (`llmgenie.agents.tools.scan.build_scan`) is built once per target content: Kustomize
+The scan (`llmgenie.agents.tools.scanning.build_scan`) is built once per target content: Kustomize
 and Helm rendered, every Kubernetes object parsed and indexed. The engine streams its subjects
 through the rule sets of the agents' groups (the registry says which, from the agent specs),
 then runs the agents' collectors over the same scan. A subject may define
@@ -18,8 +18,8 @@ from llmgenie.agents.tools.base import ToolsetInput, ToolsetResult
 from llmgenie.agents.tools.parsing.base import ParseProblem, Subject
 from llmgenie.agents.tools.parsing.text import TextFile
 from llmgenie.agents.tools.registry import Registry, default_registry
-from llmgenie.agents.tools.scan import Scan, build_scan
 from llmgenie.agents.tools.scan_context import ScanContext
+from llmgenie.agents.tools.scanning import Scan, build_scan
 from llmgenie.core.models import (
     AGENT_NAMES,
     AgentReport,

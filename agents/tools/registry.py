@@ -26,7 +26,7 @@ from llmgenie.core.models import FileKind, Finding
 
 if TYPE_CHECKING:
     from llmgenie.agents.tools.base import ToolsetInput, ToolsetResult
-    from llmgenie.agents.tools.scan import Scan
+    from llmgenie.agents.tools.scanning import Scan
 
 __all__ = ["Collector", "Parser", "Registry", "default_registry"]
 

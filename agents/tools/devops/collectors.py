@@ -5,7 +5,7 @@ from __future__ import annotations
 from llmgenie.core.models import Finding
 
 from ..base import ToolsetInput, ToolsetResult
-from ..scan import Scan
+from ..scanning import Scan
 from .inventory import collect_inventory
 from .patches import FIXABLE_CATEGORIES, PATCH_BUDGET_SECONDS, build_patches
 

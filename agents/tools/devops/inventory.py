@@ -23,7 +23,7 @@ from ..parsing.kubernetes import (
     pod_spec,
     pod_template_metadata,
 )
-from ..scan import build_scan
+from ..scanning import build_scan
 
 __all__ = [
     "OWNER_KEYS",

@@ -6,7 +6,7 @@ from llmgenie.core.models import Finding
 
 from ..base import ToolsetInput, ToolsetResult
 from ..devops.inventory import collect_inventory
-from ..scan import Scan
+from ..scanning import Scan
 from .catalogue import render_catalogue
 
 __all__ = ["collect_documentation"]

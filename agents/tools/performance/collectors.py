@@ -11,7 +11,7 @@ from ..base import ToolsetInput, ToolsetResult
 from ..parsing.kubernetes import K8sObject, containers
 from ..parsing.quantity import cpu_cores, memory_bytes
 from ..prometheus import PrometheusError, Workload, WorkloadContainer, prometheus_findings
-from ..scan import Scan
+from ..scanning import Scan
 
 __all__ = ["collect_prometheus", "prometheus_url", "workloads_of"]
 

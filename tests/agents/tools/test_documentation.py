@@ -11,7 +11,7 @@ from llmgenie.agents.tools.devops.inventory import collect_inventory
 from llmgenie.agents.tools.documentation.catalogue import OWNER_UNKNOWN, render_catalogue
 from llmgenie.agents.tools.documentation.collectors import collect_documentation
 from llmgenie.agents.tools.engine import run_engine
-from llmgenie.agents.tools.scan import build_scan
+from llmgenie.agents.tools.scanning import build_scan
 from llmgenie.core.context import analyze
 from llmgenie.core.models import AgentReport, Finding, Severity, StepStatus
 

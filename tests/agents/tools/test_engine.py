@@ -16,8 +16,8 @@ from llmgenie.agents.tools.parsing.kubernetes import K8sObject
 from llmgenie.agents.tools.parsing.text import TextFile
 from llmgenie.agents.tools.registry import Registry
 from llmgenie.agents.tools.rules import Hit, RuleSet
-from llmgenie.agents.tools.scan import Scan
 from llmgenie.agents.tools.scan_context import ScanContext
+from llmgenie.agents.tools.scanning import Scan
 from llmgenie.core.context import analyze
 from llmgenie.core.models import Finding, Severity
 

@@ -20,7 +20,7 @@ from llmgenie.agents.tools.prometheus import (
     WorkloadContainer,
     prometheus_findings,
 )
-from llmgenie.agents.tools.scan import build_scan
+from llmgenie.agents.tools.scanning import build_scan
 from llmgenie.core.context import analyze
 from llmgenie.core.models import Capability
 from llmgenie.core.settings import get_settings
