@@ -113,9 +113,15 @@ def _parse(
         return [ParseProblem(rel, f"parser failed: {type(exc).__name__}: {exc}")]
     if result is None:
         return []
-    if isinstance(result, (Subject, ParseProblem)):
-        return [result]
-    return list(result)
+    items = [result] if isinstance(result, (Subject, ParseProblem)) else result
+    if not isinstance(items, (list, tuple, Iterator)):
+        items = [items]
+    return [
+        item
+        if isinstance(item, (Subject, ParseProblem))
+        else ParseProblem(rel, f"parser gave a {type(item).__name__}, not a subject")
+        for item in items
+    ]
 
 
 # -- the memo ------------------------------------------------------------------------------

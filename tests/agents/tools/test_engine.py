@@ -19,7 +19,7 @@ from llmgenie.agents.tools.rules import Hit, RuleSet
 from llmgenie.agents.tools.scan_context import ScanContext
 from llmgenie.agents.tools.scanning import Scan
 from llmgenie.core.context import analyze
-from llmgenie.core.models import Finding, Severity
+from llmgenie.core.models import FileKind, Finding, Severity
 
 PRIVILEGED_POD = """\
 apiVersion: v1
@@ -234,3 +234,23 @@ def test_kustomize_without_kubectl_scans_raw_files(
     result = scan(tmp_path, ["security"])
     assert any("kubectl not on PATH, raw files scanned" in n for n in result.summary.notes)
     assert "Pod/ops/root" in {f.resource for f in result.findings if f.rule_id == "LG-K8S-001"}
+
+
+def test_parsers_give_subjects_or_problems_and_nothing_else(tmp_path: Path) -> None:
+    (tmp_path / "a.txt").write_text("one\n")
+    (tmp_path / "b.txt").write_text("two\n")
+
+    def parse(path: Path, rel: str) -> Any:
+        if rel == "a.txt":
+            return [TextFile(path=path, file=rel, kind=FileKind.doc)]
+        return {"not": "a subject"}
+
+    registry = Registry()
+    registry.parser("plain", parse, [FileKind.doc])
+    registry.rules("test.plain", "plain", _TEXT_RULES)
+    registry.assign(_AGENT, ["test.plain"])
+    (tmp_path / "a.txt").write_text("TODO here\n")
+    res = run_engine(tmp_path, analyze(str(tmp_path)), [_AGENT], registry=registry)
+    assert [f.file for f in res.per_agent[_AGENT].findings] == ["a.txt"]
+    skipped = {s.path: s.reason for s in res.scan.summary.skipped}
+    assert skipped["b.txt"] == "parser gave a dict, not a subject"
