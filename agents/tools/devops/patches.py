@@ -38,7 +38,8 @@ from ruamel.yaml.error import YAMLError
 from llmgenie.core.models import Context, FileKind, Finding
 
 from ..parsing.image import parse_image_ref
-from ..parsing.kubernetes import POD_BEARING_KINDS
+from ..parsing.kubernetes import POD_BEARING_KINDS, containers
+from ..scanning import build_scan
 
 __all__ = [
     "DEFAULT_RESOURCES",
@@ -89,7 +90,6 @@ _PROBE_MEANING = {
 _NO_PROBES = {"Job", "CronJob"}
 _SEPARATOR = re.compile(r"^---(?:\s.*)?$")
 _KIND = re.compile(r"^kind:\s*[\"']?(\w+)", re.M)
-_IMAGE = re.compile(r"^\s*-?\s*image:\s*[\"']?([^\s\"'#]+)", re.M)
 #: Seconds spent patching before the rest of the files are left out (and said so).
 PATCH_BUDGET_SECONDS = 20.0
 
@@ -473,14 +473,15 @@ def build_patches(
     context: Context,
     findings: Iterable[Finding] | None = None,
     *,
-    images: Iterable[str] = (),
+    images: Iterable[str] | None = None,
     budget_seconds: float = PATCH_BUDGET_SECONDS,
 ) -> PatchSet:
     """Unified diffs for the target's Kubernetes files.
 
     With `findings`, only (category, resource) pairs that have a finding are fixed (so a
     suppressed finding stays unpatched); with None every fixable gap is. `images` are the image
-    references the target uses elsewhere (compose, Dockerfiles), to learn versions from.
+    references the target uses (the inventory's: its scanned objects, compose files and
+    Dockerfiles), to learn versions from; None takes those of the objects of its scan.
     """
     root = Path(root)
     wanted = None
@@ -489,12 +490,14 @@ def build_patches(
             (f.category, f.resource or "") for f in findings if f.category in FIXABLE_CATEGORIES
         }
     files = [f.path for f in context.files_of(FileKind.kubernetes)]
-    every_image = list(images)
-    for rel in files:  # pass 1: versions used anywhere (files are read twice, not held)
-        text = _read(root, rel)
-        if text is not None:
-            every_image += _IMAGE.findall(text)
-    versions = known_versions(every_image)
+    if images is None:
+        images = [
+            str(c.container["image"])
+            for o in build_scan(root, context).k8s_objects()
+            for c in containers(o)
+            if c.container.get("image")
+        ]
+    versions = known_versions(images)
     result = PatchSet()
     if wanted is not None and not wanted:
         return result
