@@ -248,8 +248,12 @@ def _render_chart(root: Path, helm: str | None, rel: str) -> _Render:
     return _Render(rel, text, f"Helm chart {label}: rendered with helm template")
 
 
-def _render_all(jobs: list[Callable[[], _Render]], pool: ThreadPoolExecutor) -> list[_Render]:
-    return list(pool.map(lambda job: job(), jobs))
+def _outer(o: str, rel: str, folders: dict[str, str]) -> bool:
+    """Whether kustomization `o` comes before `rel`: its folder holds `rel`'s (the first by
+    name when two share a folder)."""
+    if o == rel or not _under(folders[rel], folders[o]):
+        return False
+    return folders[o] != folders[rel] or o < rel
 
 
 def _render_kustomizations(
@@ -263,14 +267,8 @@ def _render_kustomizations(
     pending = list(rels)
     while pending:
         folders = {rel: _folder_of(rel) for rel in pending}
-        wave = [
-            rel
-            for rel in pending
-            if not any(o != rel and _under(folders[rel], folders[o]) for o in pending)
-        ]
-        for r in _render_all(
-            [lambda rel=rel: _render_kustomization(root, kubectl, rel) for rel in wave], pool
-        ):
+        wave = [rel for rel in pending if not any(_outer(o, rel, folders) for o in pending)]
+        for r in pool.map(lambda rel: _render_kustomization(root, kubectl, rel), wave):
             done[r.rel] = r
             if r.text is not None:
                 covered.append(_folder_of(r.rel))
@@ -289,12 +287,11 @@ def _build(root: Path, context: Context) -> Scan:
     )
     charts = [f.path for f in context.files_of(FileKind.helm_chart)]
     workers = max(1, min(os.cpu_count() or 1, len(kustomizations) + len(charts)))
+    helm = shutil.which("helm")
     with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="render") as pool:
+        chart_jobs = [pool.submit(_render_chart, root, helm, rel) for rel in charts]
         by_kustomization = _render_kustomizations(root, kustomizations, pool)
-        helm = shutil.which("helm")
-        by_chart = _render_all(
-            [lambda rel=rel: _render_chart(root, helm, rel) for rel in charts], pool
-        )
+        by_chart = [job.result() for job in chart_jobs]
     notes: list[str] = []
     skipped: list[SkippedFile] = []
     rendered: list[tuple[str, str]] = []

@@ -145,3 +145,27 @@ def test_a_task_renders_each_kustomize_entry_point_once(renders: Counter[str]) -
     assert judged == workloads
     assert "Deployment/auth/dex" in workloads  # the namespace kustomize sets, not the raw file's
     assert "runbooks" in by_agent["documentation"].output
+
+
+@pytest.mark.skipif(KUBECTL is None, reason="kubectl not on PATH")
+def test_nested_kustomizations_render_in_waves(tmp_path: Path, renders: Counter[str]) -> None:
+    # the outer one names a remote base, so it is refused and the nested ones are tried:
+    # `app/` renders and covers `app/overlay/`; `other/` renders on its own
+    (tmp_path / "kustomization.yaml").write_text(
+        "resources:\n  - https://example.com/base.yaml\n  - app\n"
+    )
+    for folder in ("app", "app/overlay", "other"):
+        (tmp_path / folder).mkdir()
+    _tree(tmp_path / "app")
+    _tree(tmp_path / "other")
+    (tmp_path / "app" / "overlay" / "kustomization.yaml").write_text("resources:\n  - ..\n")
+    built = build_scan(tmp_path, analyze(str(tmp_path)))
+    assert renders == Counter({str(tmp_path / "app"): 1, str(tmp_path / "other"): 1})
+    assert [n.split(":")[0] for n in built.notes] == [
+        "kustomize folder .",
+        "kustomize folder app",
+        "kustomize folder other",
+    ]
+    assert "remote resource" in built.notes[0]
+    assert {o.resource for o in built.rendered} == {"Deployment/prod/web"}
+    assert built.renders == 2
