@@ -33,6 +33,12 @@ class AgentSpec(BaseModel):
     capabilities: list[Capability] = Field(description="what steps of this agent may ever do")
     needs: list[Capability] = Field(default_factory=lambda: [Capability.read_target])
     tools: list[str] = Field(default_factory=list)
+    rule_groups: list[str] = Field(
+        default_factory=list, description="the rule groups its toolset runs (checks/)"
+    )
+    collectors: list[str] = Field(
+        default_factory=list, description="the collectors its toolset runs after the rules"
+    )
     keywords: list[str] = Field(default_factory=list, description="task words that select it")
     file_kinds: list[FileKind] | None = Field(None, description="its context slice; None = all")
     runs_after: list[str] = Field(default_factory=list, description="default plan edges")

@@ -1,7 +1,7 @@
 """The specialists' deterministic toolsets: `TOOLSETS` per agent and `scan(path)` for the CLI.
 
-Importing this package imports every toolset module, and each registers its rule sets,
-parsers and collectors with `llmgenie.agents.tools.engine`.
+Each agent runs the rule groups and collectors its spec names (`llmgenie.agents.tools.registry`)
+over the one scan of the target (`llmgenie.agents.tools.scanning`).
 """
 
 from __future__ import annotations
@@ -9,16 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from pathlib import Path
 
-# Toolset modules: importing them registers them with the engine (add new modules here).
-from llmgenie.agents.tools import documentation as _documentation  # noqa: F401
-from llmgenie.agents.tools import performance as _performance  # noqa: F401
-from llmgenie.agents.tools.devops import compose as _devops_compose  # noqa: F401
-from llmgenie.agents.tools.devops import dependencies as _devops_dependencies  # noqa: F401
 from llmgenie.agents.tools.engine import AgentToolset, EngineResult, Progress, Sink, run_engine
-from llmgenie.agents.tools.security import docker as _security_docker  # noqa: F401
-from llmgenie.agents.tools.security import kubernetes as _security_kubernetes  # noqa: F401
-from llmgenie.agents.tools.security import secrets as _security_secrets  # noqa: F401
-from llmgenie.agents.tools.security import terraform as _security_terraform  # noqa: F401
 from llmgenie.core.models import AGENT_NAMES, ScanResult
 from llmgenie.core.settings import Settings
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from llmgenie.agents.tools.engine import registered_rulesets
+from llmgenie.agents.tools.registry import default_registry
 from llmgenie.core.models import AGENT_NAMES
 from llmgenie.core.render import RuleMeta
 
@@ -13,11 +13,9 @@ __all__ = ["rule_catalog", "rule_catalog_markdown"]
 
 def rule_catalog(agents: Iterable[str] | None = None) -> list[RuleMeta]:
     """Metadata of every rule the agents (default: all four) registered, sorted by id."""
-    import llmgenie.agents.tools  # noqa: F401  (registers every toolset module)
-
-    wanted = set(agents) if agents is not None else set(AGENT_NAMES)
+    wanted = list(agents) if agents is not None else list(AGENT_NAMES)
     seen: dict[str, RuleMeta] = {}
-    for ruleset in registered_rulesets(wanted):
+    for ruleset in default_registry().rulesets(wanted):
         for rule in ruleset.rules:
             seen.setdefault(
                 rule.id,

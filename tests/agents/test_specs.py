@@ -49,3 +49,55 @@ def test_broken_specs_are_explained(tmp_path: Path, text: str, message: str) -> 
     (tmp_path / "bad.yaml").write_text(text)
     with pytest.raises(SpecError, match=message.replace("[", r"\[").replace("]", r"\]")):
         load_specs(tmp_path)
+
+
+# Which rules each agent ran before the rules were grouped by what they check (decision 0022):
+# the specs' `rule_groups` must give each agent exactly these, no more and no fewer.
+RULES_BY_AGENT = {
+    "devops": {
+        *(f"LG-COMPOSE-{i}" for i in range(101, 106)),
+        "LG-DEP-001",
+        "LG-OPS-001",
+        "LG-OPS-002",
+    },
+    "security": {
+        *(f"LG-COMPOSE-{i:03d}" for i in range(1, 11)),
+        *(f"LG-DOCKER-{i:03d}" for i in range(1, 9)),
+        *(f"LG-K8S-{i:03d}" for i in range(1, 23)),
+        *(f"LG-SECRET-{i:03d}" for i in range(1, 13)),
+        *(f"LG-TF-{i:03d}" for i in range(1, 6)),
+    },
+    "performance": {f"LG-PERF-{i:03d}" for i in range(1, 10)},
+    "documentation": set(),
+}
+
+
+def test_spec_rule_groups_give_each_agent_its_rules() -> None:
+    from llmgenie.agents.tools.registry import default_registry
+
+    registry = default_registry()
+    for agent, expected in RULES_BY_AGENT.items():
+        got = {r.id for rs in registry.rulesets([agent]) for r in rs.rules}
+        assert got == expected, agent
+        # a finding still says which agent's rule it is
+        assert {r.agent for rs in registry.rulesets([agent]) for r in rs.rules} <= {agent}
+    assert [n for n, _ in registry.collectors_of("devops")] == ["inventory"]
+    assert [n for n, _ in registry.collectors_of("performance")] == ["prometheus"]
+    assert [n for n, _ in registry.collectors_of("documentation")] == ["catalogue"]
+
+
+def test_unknown_rule_group_or_collector_is_refused_by_name() -> None:
+    from llmgenie.agents.tools.checks import register_all
+    from llmgenie.agents.tools.registry import Registry
+
+    registry = Registry()
+    register_all(registry)
+    with pytest.raises(ValueError, match=r"agent 'cost': unknown rule group\(s\) kubernetes\.cost"):
+        registry.assign("cost", ["kubernetes.cost"])
+    with pytest.raises(ValueError, match=r"unknown collector\(s\) billing"):
+        registry.assign("cost", ["kubernetes.images"], ["billing"])
+    registry.assign("cost", ["kubernetes.images"])
+    assert {r.id for rs in registry.rulesets(["cost"]) for r in rs.rules} == {
+        "LG-K8S-013",
+        "LG-K8S-014",
+    }

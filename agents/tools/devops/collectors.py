@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from llmgenie.core.models import Finding
 
 from ..base import ToolsetInput, ToolsetResult
+from ..scanning import Scan
 from .inventory import collect_inventory
 from .patches import FIXABLE_CATEGORIES, PATCH_BUDGET_SECONDS, build_patches
 
@@ -24,8 +23,8 @@ def security_findings(inp: ToolsetInput, findings: list[Finding]) -> list[Findin
     return [f for f in pool if f.category in FIXABLE_CATEGORIES]
 
 
-def collect_devops(inp: ToolsetInput, ctx: Any, findings: list[Finding]) -> ToolsetResult:
-    """Inventory plus patches.
+def collect_devops(inp: ToolsetInput, scan: Scan, findings: list[Finding]) -> ToolsetResult:
+    """Inventory (of the scan's objects, rendered ones included) plus patches.
 
     Patches fix what the security findings name when security ran, else every fixable gap (and
     say so). `settings["patches"] = False` skips them, `settings["outputs"] = False` skips
@@ -34,7 +33,7 @@ def collect_devops(inp: ToolsetInput, ctx: Any, findings: list[Finding]) -> Tool
     """
     if inp.settings.get("outputs") is False:
         return ToolsetResult()  # `llmgenie scan` keeps findings only: skip the structured data
-    inventory = collect_inventory(inp.root, inp.context)
+    inventory = collect_inventory(inp.root, inp.context, scan.k8s_objects())
     if inp.settings.get("patches") is False:
         return ToolsetResult(
             output={"inventory": inventory}, notes=["remediation patches not requested"]

@@ -7,7 +7,6 @@ Documentation agent read this instead of re-parsing the target.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
@@ -17,20 +16,20 @@ import yaml
 from llmgenie.core.models import Context, FileKind
 
 from ..parsing.dockerfile import Dockerfile, parse_dockerfile
+from ..parsing.image import parse_image_ref
 from ..parsing.kubernetes import (
     K8sObject,
     containers,
-    iter_k8s_objects,
     pod_spec,
     pod_template_metadata,
 )
+from ..scanning import build_scan
 
 __all__ = [
     "OWNER_KEYS",
     "collect_inventory",
+    "image_fields",
     "inventory_of_objects",
-    "k8s_objects",
-    "split_image",
 ]
 
 #: Labels and annotations read as ownership, most specific first.
@@ -44,31 +43,13 @@ OWNER_KEYS = (
     "app.kubernetes.io/part-of",
 )
 
-_DIGEST = re.compile(r"@(sha256:[0-9a-fA-F]{32,})$")
 _LONG_RUNNING = {"Deployment", "StatefulSet", "DaemonSet", "ReplicaSet", "ReplicationController"}
 
 
-def split_image(ref: str) -> dict[str, str | None]:
-    """`registry:5000/team/app:1.2@sha256:…` → repository, tag (None if absent), digest."""
-    ref = ref.strip()
-    digest = None
-    if m := _DIGEST.search(ref):
-        digest = m.group(1)
-        ref = ref[: m.start()]
-    last = ref.rsplit("/", 1)[-1]
-    tag = None
-    if ":" in last:
-        name, tag = last.rsplit(":", 1)
-        ref = ref[: len(ref) - len(last)] + name
-    return {"repository": ref, "tag": tag, "digest": digest}
-
-
-def k8s_objects(root: Path, context: Context) -> Iterable[K8sObject]:
-    """Every Kubernetes object of the target's raw manifest files (problems are dropped)."""
-    for f in context.files_of(FileKind.kubernetes):
-        for item in iter_k8s_objects(root / f.path, f.path):
-            if isinstance(item, K8sObject):
-                yield item
+def image_fields(ref: str) -> dict[str, str | None]:
+    """The inventory's image columns: repository (with its registry), tag, digest."""
+    image = parse_image_ref(ref)
+    return {"repository": image.name, "tag": image.tag, "digest": image.digest}
 
 
 def _names(items: Any, key: str = "name") -> list[str]:
@@ -113,7 +94,7 @@ def _container(c: Any) -> dict[str, Any]:
         "name": c.name,
         "kind": c.kind,
         "image": image,
-        **split_image(image),
+        **image_fields(image),
         "ports": [
             {k: p[k] for k in ("name", "containerPort", "protocol") if k in p}
             for p in raw.get("ports") or []
@@ -278,7 +259,7 @@ def _compose_services(root: Path, rel: str) -> list[dict[str, Any]]:
                 "file": rel,
                 "name": str(name),
                 "image": image,
-                **(split_image(str(image)) if image else {}),
+                **(image_fields(str(image)) if image else {}),
                 "build": build
                 if isinstance(build, str)
                 else (build or {}).get("context")
@@ -311,7 +292,7 @@ def _dockerfile(root: Path, rel: str) -> dict[str, Any] | None:
         "file": rel,
         "stages": stages,
         "base_image": base,
-        **(split_image(base) if base else {}),
+        **(image_fields(base) if base else {}),
         "exposed_ports": exposed,
         "user": users[-1] if users else None,
         "healthcheck": bool(checks) and not checks[-1].upper().startswith("NONE"),
@@ -321,9 +302,12 @@ def _dockerfile(root: Path, rel: str) -> dict[str, Any] | None:
 def collect_inventory(
     root: Path, context: Context, objects: Iterable[K8sObject] | None = None
 ) -> dict[str, Any]:
-    """The inventory of the target; `objects` defaults to its raw Kubernetes manifests."""
+    """The inventory of the target; `objects` defaults to the Kubernetes objects of its scan
+    (rendered kustomizations and charts included), the ones the rules judged."""
     root = Path(root)
-    inv = inventory_of_objects(objects if objects is not None else k8s_objects(root, context))
+    if objects is None:
+        objects = build_scan(root, context).k8s_objects()
+    inv = inventory_of_objects(objects)
     inv["compose_services"] = [
         s for f in context.files_of(FileKind.compose) for s in _compose_services(root, f.path)
     ]
@@ -342,7 +326,7 @@ def collect_inventory(
         for stage in d["stages"]:
             images.setdefault(stage["image"], []).append(f"FROM in {d['file']}")
     inv["images"] = [
-        {"image": image, **split_image(image), "used_by": used}
+        {"image": image, **image_fields(image), "used_by": used}
         for image, used in sorted(images.items())
     ]
     inv["counts"] = {

@@ -37,8 +37,9 @@ from ruamel.yaml.error import YAMLError
 
 from llmgenie.core.models import Context, FileKind, Finding
 
-from ..parsing.kubernetes import POD_BEARING_KINDS
-from .inventory import split_image
+from ..parsing.image import parse_image_ref
+from ..parsing.kubernetes import POD_BEARING_KINDS, containers
+from ..scanning import build_scan
 
 __all__ = [
     "DEFAULT_RESOURCES",
@@ -89,7 +90,6 @@ _PROBE_MEANING = {
 _NO_PROBES = {"Job", "CronJob"}
 _SEPARATOR = re.compile(r"^---(?:\s.*)?$")
 _KIND = re.compile(r"^kind:\s*[\"']?(\w+)", re.M)
-_IMAGE = re.compile(r"^\s*-?\s*image:\s*[\"']?([^\s\"'#]+)", re.M)
 #: Seconds spent patching before the rest of the files are left out (and said so).
 PATCH_BUDGET_SECONDS = 20.0
 
@@ -161,19 +161,18 @@ def known_versions(images: Iterable[str]) -> dict[str, set[str]]:
     """Repository -> the pinned references (`:tag`, `@digest`) the target uses for it."""
     out: dict[str, set[str]] = {}
     for image in images:
-        parts = split_image(image)
-        tag, digest = parts["tag"], parts["digest"]
+        parts = parse_image_ref(image)
+        tag, digest = parts.tag, parts.digest
         ref = f"@{digest}" if digest else (f":{tag}" if tag and tag != "latest" else None)
         if ref:
-            out.setdefault(str(parts["repository"]), set()).add(
+            out.setdefault(parts.name, set()).add(
                 f":{tag}@{digest}" if tag and digest and tag != "latest" else ref
             )
     return out
 
 
 def _is_latest(image: str) -> bool:
-    parts = split_image(image)
-    return not parts["digest"] and parts["tag"] in (None, "latest")
+    return parse_image_ref(image).is_latest_or_untagged
 
 
 def _path(doc: Any, path: tuple[str, ...]) -> Any:
@@ -353,7 +352,7 @@ def _fix_image(doc: _Doc, c: CommentedMap, name: str) -> None:
     image = c.get("image")
     if not isinstance(image, str) or not _is_latest(image) or not doc.want("k8s.image-latest-tag"):
         return
-    repo = str(split_image(image)["repository"])
+    repo = parse_image_ref(image).name
     versions = doc.versions.get(repo, set())
     if len(versions) != 1:
         if versions:
@@ -474,14 +473,15 @@ def build_patches(
     context: Context,
     findings: Iterable[Finding] | None = None,
     *,
-    images: Iterable[str] = (),
+    images: Iterable[str] | None = None,
     budget_seconds: float = PATCH_BUDGET_SECONDS,
 ) -> PatchSet:
     """Unified diffs for the target's Kubernetes files.
 
     With `findings`, only (category, resource) pairs that have a finding are fixed (so a
     suppressed finding stays unpatched); with None every fixable gap is. `images` are the image
-    references the target uses elsewhere (compose, Dockerfiles), to learn versions from.
+    references the target uses (the inventory's: its scanned objects, compose files and
+    Dockerfiles), to learn versions from; None takes those of the objects of its scan.
     """
     root = Path(root)
     wanted = None
@@ -490,12 +490,14 @@ def build_patches(
             (f.category, f.resource or "") for f in findings if f.category in FIXABLE_CATEGORIES
         }
     files = [f.path for f in context.files_of(FileKind.kubernetes)]
-    every_image = list(images)
-    for rel in files:  # pass 1: versions used anywhere (files are read twice, not held)
-        text = _read(root, rel)
-        if text is not None:
-            every_image += _IMAGE.findall(text)
-    versions = known_versions(every_image)
+    if images is None:
+        images = [
+            str(c.container["image"])
+            for o in build_scan(root, context).k8s_objects()
+            for c in containers(o)
+            if c.container.get("image")
+        ]
+    versions = known_versions(images)
     result = PatchSet()
     if wanted is not None and not wanted:
         return result

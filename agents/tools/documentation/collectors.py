@@ -2,18 +2,17 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from llmgenie.core.models import Finding
 
 from ..base import ToolsetInput, ToolsetResult
 from ..devops.inventory import collect_inventory
+from ..scanning import Scan
 from .catalogue import render_catalogue
 
 __all__ = ["collect_documentation"]
 
 
-def collect_documentation(inp: ToolsetInput, ctx: Any, findings: list[Finding]) -> ToolsetResult:
+def collect_documentation(inp: ToolsetInput, scan: Scan, findings: list[Finding]) -> ToolsetResult:
     """Use the DevOps report's inventory when there is one, else build it here.
 
     `settings["outputs"] = False` (the findings-only scan path) skips the catalogue.
@@ -25,7 +24,7 @@ def collect_documentation(inp: ToolsetInput, ctx: Any, findings: list[Finding]) 
     )
     notes = []
     if inventory is None:
-        inventory = collect_inventory(inp.root, inp.context)
+        inventory = collect_inventory(inp.root, inp.context, scan.k8s_objects())
         notes.append("inventory built by the documentation step (no DevOps report before it)")
     title = f"Service catalogue: {inp.context.target.location}"
     out = render_catalogue(inventory, inp.prior_reports, findings, title=title)

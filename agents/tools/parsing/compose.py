@@ -25,15 +25,15 @@ from typing import Any
 
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
+from .base import ParseProblem, Subject
 from .ignore_comments import IgnoreMap, scan_ignore_comments
-from .kubernetes import ParseProblem, iter_yaml_documents, read_text
+from .kubernetes import iter_yaml_documents, read_text
 
 __all__ = [
     "COMPOSE_FILE_NAMES",
     "MAX_COMPOSE_BYTES",
     "ComposeFile",
     "ComposeService",
-    "ParseProblem",
     "interpolate",
     "parse_compose",
     "parse_compose_text",
@@ -96,7 +96,7 @@ class ComposeService:
 
 
 @dataclass
-class ComposeFile:
+class ComposeFile(Subject):
     """A parsed compose file; `problem` is set (and `data` empty) when the YAML is invalid."""
 
     file: str

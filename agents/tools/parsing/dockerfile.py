@@ -29,20 +29,19 @@ from pathlib import Path
 
 from dockerfile_parse import DockerfileParser
 
+from .base import ParseProblem, Subject
 from .ignore_comments import IgnoreMap, parse_ignore
-from .kubernetes import ParseProblem, read_text
+from .image import ImageRef, parse_image_ref
+from .kubernetes import read_text
 
 __all__ = [
     "MAX_DOCKERFILE_BYTES",
     "MAX_DOCKERFILE_LINES",
     "Dockerfile",
-    "ImageRef",
     "Instruction",
-    "ParseProblem",
     "Stage",
     "parse_dockerfile",
     "parse_dockerfile_text",
-    "parse_image_ref",
     "substitute",
 ]
 
@@ -63,40 +62,6 @@ _FLAG = re.compile(r"--([a-z][a-z0-9-]*)(?:=(\"[^\"]*\"|'[^']*'|\S*))?")
 _VAR = re.compile(
     r"\$(?:\{([A-Za-z_][A-Za-z0-9_]*)(?:(:?[-+])([^}]*))?\}|([A-Za-z_][A-Za-z0-9_]*))"
 )
-
-
-@dataclass(frozen=True)
-class ImageRef:
-    """An image reference split per the Docker reference grammar."""
-
-    raw: str
-    registry: str | None
-    repository: str
-    tag: str | None
-    digest: str | None
-
-    @property
-    def is_latest_or_untagged(self) -> bool:
-        """No digest, and no tag or the tag `latest`."""
-        return self.digest is None and (self.tag is None or self.tag == "latest")
-
-
-def parse_image_ref(ref: str) -> ImageRef:
-    """`registry:5000/team/app:1.2@sha256:…` → registry, repository, tag, digest.
-
-    A `:` before the last `/` belongs to the registry host (a port), never to the tag.
-    """
-    rest, _, digest = ref.partition("@")
-    slash = rest.rfind("/")
-    colon = rest.rfind(":")
-    tag = None
-    if colon > slash:
-        rest, tag = rest[:colon], rest[colon + 1 :]
-    registry = None
-    first, sep, remainder = rest.partition("/")
-    if sep and ("." in first or ":" in first or first == "localhost"):
-        registry, rest = first, remainder
-    return ImageRef(ref, registry, rest, tag or None, digest or None)
 
 
 def substitute(text: str, values: dict[str, str]) -> tuple[str, bool]:
@@ -182,7 +147,7 @@ class Stage:
 
 
 @dataclass
-class Dockerfile:
+class Dockerfile(Subject):
     """A parsed Dockerfile; `file` is relative to the scanned root."""
 
     file: str

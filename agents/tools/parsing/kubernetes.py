@@ -20,6 +20,8 @@ import yaml
 from yaml.constructor import SafeConstructor
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
+from .base import ParseProblem, Subject
+
 __all__ = [
     "IGNORE_ANNOTATION",
     "MAX_DEPTH",
@@ -28,13 +30,13 @@ __all__ = [
     "POD_BEARING_KINDS",
     "ContainerRef",
     "K8sObject",
-    "ParseProblem",
     "containers",
     "iter_k8s_objects",
     "iter_k8s_text",
     "iter_yaml_documents",
     "pod_spec",
     "pod_template_metadata",
+    "runtime_containers",
 ]
 
 #: Deepest nesting constructed; real manifests stay far below.
@@ -78,16 +80,7 @@ _CONTAINER_LISTS: tuple[
 
 
 @dataclass
-class ParseProblem:
-    """A file or document that could not be read as Kubernetes objects, and why."""
-
-    file: str
-    reason: str
-    line: int | None = None
-
-
-@dataclass
-class K8sObject:
+class K8sObject(Subject):
     """One Kubernetes object as written in a file, with the line of every key path."""
 
     obj: dict[str, Any]
@@ -428,3 +421,8 @@ def containers(o: K8sObject) -> Iterator[ContainerRef]:
         for i, c in enumerate(items):
             if isinstance(c, dict):
                 yield ContainerRef(container=c, kind=kind, path=(*path, key, i))
+
+
+def runtime_containers(o: K8sObject) -> Iterator[ContainerRef]:
+    """The containers that actually run and take requests and limits (ephemeral ones cannot)."""
+    return (c for c in containers(o) if c.kind != "ephemeralContainer")

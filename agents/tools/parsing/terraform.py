@@ -27,12 +27,12 @@ from typing import Any
 import hcl2
 from hcl2.utils import SerializationOptions
 
+from .base import ParseProblem, Subject
 from .ignore_comments import IgnoreMap, scan_ignore_comments
-from .kubernetes import ParseProblem, read_text
+from .kubernetes import read_text
 
 __all__ = [
     "MAX_TF_BYTES",
-    "ParseProblem",
     "TerraformFile",
     "TfBlock",
     "is_expression",
@@ -107,7 +107,7 @@ class TfBlock:
 
 
 @dataclass
-class TerraformFile:
+class TerraformFile(Subject):
     """A parsed `.tf` file; `file` is relative to the scanned root, `path` is on disk."""
 
     file: str

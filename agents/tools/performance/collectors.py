@@ -3,16 +3,15 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import Any
 
 from llmgenie.core.models import Capability, Finding
 from llmgenie.core.settings import get_settings
 
 from ..base import ToolsetInput, ToolsetResult
-from ..devops.inventory import k8s_objects
 from ..parsing.kubernetes import K8sObject, containers
+from ..parsing.quantity import cpu_cores, memory_bytes
 from ..prometheus import PrometheusError, Workload, WorkloadContainer, prometheus_findings
-from .quantity import cpu_cores, memory_bytes
+from ..scanning import Scan
 
 __all__ = ["collect_prometheus", "prometheus_url", "workloads_of"]
 
@@ -53,7 +52,7 @@ def prometheus_url(inp: ToolsetInput) -> str | None:
     return inp.settings.get("prometheus_url") or get_settings().prometheus_url
 
 
-def collect_prometheus(inp: ToolsetInput, ctx: Any, findings: list[Finding]) -> ToolsetResult:
+def collect_prometheus(inp: ToolsetInput, scan: Scan, findings: list[Finding]) -> ToolsetResult:
     """Query Prometheus when configured and allowed; otherwise say why it did not run."""
     url = prometheus_url(inp)
     if not url:
@@ -62,7 +61,7 @@ def collect_prometheus(inp: ToolsetInput, ctx: Any, findings: list[Finding]) -> 
         return ToolsetResult(
             notes=[f"Prometheus at {url} not queried: the step lacks the `network` capability"]
         )
-    workloads = workloads_of(k8s_objects(inp.root, inp.context))
+    workloads = workloads_of(scan.k8s_objects())
     if not workloads:
         return ToolsetResult(notes=["Prometheus not queried: no workloads in the target"])
     timeout = float(inp.settings.get("prometheus_timeout", 5.0))

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from llmgenie.agents.tools.devops.inventory import collect_inventory, split_image
+from llmgenie.agents.tools.devops.inventory import collect_inventory
 from llmgenie.core.context import analyze
 
 FIXTURE = Path(__file__).parents[2] / "fixtures" / "devops" / "inventory"
@@ -97,19 +97,6 @@ def test_compose_and_dockerfile(inventory: dict) -> None:
     assert d["stages"][0]["name"] == "build"
     assert d["exposed_ports"] == ["8080"] and d["user"] == "nonroot"
     assert d["base_image"] == "gcr.io/distroless/static:nonroot"
-
-
-@pytest.mark.parametrize(
-    ("ref", "repository", "tag", "digest"),
-    [
-        ("registry:5000/app", "registry:5000/app", None, None),
-        ("registry:5000/app:1.0", "registry:5000/app", "1.0", None),
-        ("nginx", "nginx", None, None),
-        ("nginx@sha256:" + "a" * 64, "nginx", None, "sha256:" + "a" * 64),
-    ],
-)
-def test_split_image(ref: str, repository: str, tag: str | None, digest: str | None) -> None:
-    assert split_image(ref) == {"repository": repository, "tag": tag, "digest": digest}
 
 
 def test_toolsets_never_write_outside_their_outputs(

@@ -8,11 +8,11 @@ from pathlib import Path
 
 import pytest
 
+from llmgenie.agents.tools.checks.kubernetes import GROUPS
+from llmgenie.agents.tools.checks.kubernetes_schema import schema_errors
 from llmgenie.agents.tools.devops.patches import build_patches, patch_text
-from llmgenie.agents.tools.devops.schema import schema_errors
 from llmgenie.agents.tools.parsing.kubernetes import K8sObject, iter_k8s_objects, iter_k8s_text
 from llmgenie.agents.tools.scan_context import ScanContext
-from llmgenie.agents.tools.security.kubernetes import K8S_RULES
 from llmgenie.core.context import analyze
 from llmgenie.core.models import Finding
 
@@ -44,7 +44,7 @@ def _security_scan(root: Path) -> list[Finding]:
     ctx = ScanContext(root=root)
     for o in objects:
         ctx.index(o)
-    return [f for o in objects for f in K8S_RULES.run(o, ctx)]
+    return [f for o in objects for rules in GROUPS.values() for f in rules.run(o, ctx)]
 
 
 def _keys(findings: list[Finding]) -> set[tuple[str, str | None]]:

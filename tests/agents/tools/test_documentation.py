@@ -6,13 +6,12 @@ from pathlib import Path
 
 import pytest
 
-import llmgenie.agents.tools.devops
-import llmgenie.agents.tools.documentation  # noqa: F401  (registers the collector)
 from llmgenie.agents.tools.base import ToolsetInput
 from llmgenie.agents.tools.devops.inventory import collect_inventory
 from llmgenie.agents.tools.documentation.catalogue import OWNER_UNKNOWN, render_catalogue
 from llmgenie.agents.tools.documentation.collectors import collect_documentation
 from llmgenie.agents.tools.engine import run_engine
+from llmgenie.agents.tools.scanning import build_scan
 from llmgenie.core.context import analyze
 from llmgenie.core.models import AgentReport, Finding, Severity, StepStatus
 
@@ -108,8 +107,6 @@ def test_measured_usage_from_the_performance_report(inventory: dict) -> None:
 
 
 def test_engine_run_links_security_findings_into_runbooks() -> None:
-    import llmgenie.agents.tools.security.kubernetes  # noqa: F401
-
     context = analyze(str(FIXTURE))
     result = run_engine(Path(context.root), context, ["security", "devops", "documentation"])
     doc = result.per_agent["documentation"]
@@ -129,7 +126,7 @@ def test_collector_prefers_the_devops_inventory(inventory: dict) -> None:
         id="devops", agent="devops", status=StepStatus.completed, output={"inventory": trimmed}
     )
     inp = ToolsetInput(root=Path(context.root), context=context, prior_reports=[devops])
-    out = collect_documentation(inp, None, [])
+    out = collect_documentation(inp, build_scan(inp.root, context), [])
     assert set(out.output["runbooks"]) == {"api"}
 
 

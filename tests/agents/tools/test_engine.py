@@ -11,17 +11,15 @@ import pytest
 
 from llmgenie.agents.tools import TOOLSETS, scan, scan_detailed
 from llmgenie.agents.tools.base import ToolsetInput, ToolsetResult
-from llmgenie.agents.tools.engine import (
-    TextFile,
-    register,
-    register_collector,
-    run_engine,
-)
+from llmgenie.agents.tools.engine import run_engine
 from llmgenie.agents.tools.parsing.kubernetes import K8sObject
+from llmgenie.agents.tools.parsing.text import TextFile
+from llmgenie.agents.tools.registry import Registry
 from llmgenie.agents.tools.rules import Hit, RuleSet
 from llmgenie.agents.tools.scan_context import ScanContext
+from llmgenie.agents.tools.scanning import Scan
 from llmgenie.core.context import analyze
-from llmgenie.core.models import Finding, Severity
+from llmgenie.core.models import FileKind, Finding, Severity
 
 PRIVILEGED_POD = """\
 apiVersion: v1
@@ -34,7 +32,7 @@ spec:
       securityContext: {privileged: true}
 """
 
-# A test-only agent, so the global registry the product uses is not disturbed.
+# A test-only agent in a registry of its own, so the product's registry is not disturbed.
 _AGENT = "engine-test"
 _TEXT_RULES: RuleSet[TextFile] = RuleSet(agent=_AGENT)
 _K8S_RULES: RuleSet[K8sObject] = RuleSet(agent=_AGENT)
@@ -83,28 +81,28 @@ def _broken(o: K8sObject, ctx: ScanContext) -> Iterator[Hit]:
     raise RuntimeError("rule bug")
 
 
-def _collector(inp: ToolsetInput, ctx: ScanContext, findings: list[Finding]) -> dict[str, Any]:
-    _CALLS.append("dict")
-    return {"objects": len(ctx.objects), "findings_seen": len(findings)}
+def _collector(inp: ToolsetInput, scan: Scan, findings: list[Finding]) -> ToolsetResult:
+    _CALLS.append("objects")
+    return ToolsetResult(
+        output={"objects": len(scan.index.objects), "findings_seen": len(findings)}
+    )
 
 
-def _collector_result(
-    inp: ToolsetInput, ctx: ScanContext, findings: list[Finding]
-) -> ToolsetResult:
+def _collector_result(inp: ToolsetInput, scan: Scan, findings: list[Finding]) -> ToolsetResult:
     return ToolsetResult(notes=["collected"], output={"extra": True})
 
 
-def _collector_broken(
-    inp: ToolsetInput, ctx: ScanContext, findings: list[Finding]
-) -> dict[str, Any]:
+def _collector_broken(inp: ToolsetInput, scan: Scan, findings: list[Finding]) -> ToolsetResult:
     raise ValueError("collector bug")
 
 
-register(_AGENT, "text", _TEXT_RULES)
-register(_AGENT, "k8s", _K8S_RULES)
-register_collector(_AGENT, _collector)
-register_collector(_AGENT, _collector_result)
-register_collector(_AGENT, _collector_broken)
+_REGISTRY = Registry()
+_REGISTRY.rules("test.text", "text", _TEXT_RULES)
+_REGISTRY.rules("test.k8s", "k8s", _K8S_RULES)
+_REGISTRY.collector("objects", _collector)
+_REGISTRY.collector("result", _collector_result)
+_REGISTRY.collector("broken", _collector_broken)
+_REGISTRY.assign(_AGENT, ["test.text", "test.k8s"], ["objects", "result", "broken"])
 
 
 def test_registered_rules_collectors_and_cross_resource_index(tmp_path: Path) -> None:
@@ -118,7 +116,7 @@ def test_registered_rules_collectors_and_cross_resource_index(tmp_path: Path) ->
         "spec: {selector: {app: web}}\n"
     )
     ctx = analyze(str(tmp_path))
-    res = run_engine(tmp_path, ctx, [_AGENT])
+    res = run_engine(tmp_path, ctx, [_AGENT], registry=_REGISTRY)
     agent = res.per_agent[_AGENT]
     got = {(f.rule_id, f.file, f.line, f.resource, f.evidence) for f in agent.findings}
     assert got == {
@@ -236,3 +234,23 @@ def test_kustomize_without_kubectl_scans_raw_files(
     result = scan(tmp_path, ["security"])
     assert any("kubectl not on PATH, raw files scanned" in n for n in result.summary.notes)
     assert "Pod/ops/root" in {f.resource for f in result.findings if f.rule_id == "LG-K8S-001"}
+
+
+def test_parsers_give_subjects_or_problems_and_nothing_else(tmp_path: Path) -> None:
+    (tmp_path / "a.txt").write_text("one\n")
+    (tmp_path / "b.txt").write_text("two\n")
+
+    def parse(path: Path, rel: str) -> Any:
+        if rel == "a.txt":
+            return [TextFile(path=path, file=rel, kind=FileKind.doc)]
+        return {"not": "a subject"}
+
+    registry = Registry()
+    registry.parser("plain", parse, [FileKind.doc])
+    registry.rules("test.plain", "plain", _TEXT_RULES)
+    registry.assign(_AGENT, ["test.plain"])
+    (tmp_path / "a.txt").write_text("TODO here\n")
+    res = run_engine(tmp_path, analyze(str(tmp_path)), [_AGENT], registry=registry)
+    assert [f.file for f in res.per_agent[_AGENT].findings] == ["a.txt"]
+    skipped = {s.path: s.reason for s in res.scan.summary.skipped}
+    assert skipped["b.txt"] == "parser gave a dict, not a subject"

@@ -11,7 +11,7 @@ from urllib.parse import parse_qs, urlparse
 
 import pytest
 
-from llmgenie.agents.tools.base import ToolsetInput
+from llmgenie.agents.tools.base import ToolsetInput, ToolsetResult
 from llmgenie.agents.tools.performance.collectors import collect_prometheus
 from llmgenie.agents.tools.prometheus import (
     PrometheusClient,
@@ -20,6 +20,7 @@ from llmgenie.agents.tools.prometheus import (
     WorkloadContainer,
     prometheus_findings,
 )
+from llmgenie.agents.tools.scanning import build_scan
 from llmgenie.core.context import analyze
 from llmgenie.core.models import Capability
 from llmgenie.core.settings import get_settings
@@ -204,9 +205,13 @@ def _input(url: str | None, *caps: Capability) -> ToolsetInput:
     )
 
 
+def _collect(inp: ToolsetInput) -> ToolsetResult:
+    return collect_prometheus(inp, build_scan(inp.root, inp.context), [])
+
+
 def test_collector_queries_with_network_capability(prometheus: tuple[str, list[str]]) -> None:
     url, queries = prometheus
-    result = collect_prometheus(_input(url, Capability.network), None, [])
+    result = _collect(_input(url, Capability.network))
     # Scripted pods api-7d4b9c8f6-x2x9z and db-0 in namespace shop are the target's workloads;
     # worker-x7k2p has no DaemonSet in this target, so its restarts are not reported.
     assert sorted((f.category, f.resource, f.file) for f in result.findings) == [
@@ -219,14 +224,14 @@ def test_collector_queries_with_network_capability(prometheus: tuple[str, list[s
 
 def test_collector_needs_the_network_capability(prometheus: tuple[str, list[str]]) -> None:
     url, queries = prometheus
-    result = collect_prometheus(_input(url), None, [])
+    result = _collect(_input(url))
     assert result.findings == [] and queries == []
     assert "lacks the `network` capability" in result.notes[0]
 
 
 def test_collector_reports_an_unreachable_prometheus() -> None:
     port = free_port()
-    result = collect_prometheus(_input(f"http://127.0.0.1:{port}", Capability.network), None, [])
+    result = _collect(_input(f"http://127.0.0.1:{port}", Capability.network))
     assert result.findings == []
     assert "unreachable" in result.notes[0]
     assert "unreachable" in result.output["prometheus"]["error"]
@@ -237,7 +242,7 @@ def test_collector_is_silent_without_a_url(monkeypatch: pytest.MonkeyPatch) -> N
     monkeypatch.delenv("LLMGENIE_PROMETHEUS_URL", raising=False)
     get_settings.cache_clear()
     try:
-        result = collect_prometheus(_input(None, Capability.network), None, [])
+        result = _collect(_input(None, Capability.network))
     finally:
         get_settings.cache_clear()
     assert result.findings == [] and result.notes == []

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from llmgenie.agents.tools.parsing.base import ParseProblem
 from llmgenie.agents.tools.parsing.compose import (
     ComposeFile,
-    ParseProblem,
     interpolate,
     parse_compose,
     parse_compose_text,

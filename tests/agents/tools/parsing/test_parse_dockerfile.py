@@ -6,12 +6,11 @@ from pathlib import Path
 
 import pytest
 
+from llmgenie.agents.tools.parsing.base import ParseProblem
 from llmgenie.agents.tools.parsing.dockerfile import (
     Dockerfile,
-    ParseProblem,
     parse_dockerfile,
     parse_dockerfile_text,
-    parse_image_ref,
     substitute,
 )
 
@@ -22,30 +21,6 @@ def _parse(text: str) -> Dockerfile:
     df = parse_dockerfile_text(text, "Dockerfile")
     assert isinstance(df, Dockerfile), df
     return df
-
-
-@pytest.mark.parametrize(
-    ("ref", "registry", "repository", "tag", "digest"),
-    [
-        ("ubuntu", None, "ubuntu", None, None),
-        ("ubuntu:24.04", None, "ubuntu", "24.04", None),
-        ("registry:5000/app", "registry:5000", "app", None, None),
-        ("registry:5000/team/app:1.2", "registry:5000", "team/app", "1.2", None),
-        ("localhost/app", "localhost", "app", None, None),
-        ("ghcr.io/acme/app@sha256:abc", "ghcr.io", "acme/app", None, "sha256:abc"),
-        ("acme/app:1.0@sha256:abc", None, "acme/app", "1.0", "sha256:abc"),
-    ],
-)
-def test_image_refs(
-    ref: str, registry: str | None, repository: str, tag: str | None, digest: str | None
-) -> None:
-    img = parse_image_ref(ref)
-    assert (img.registry, img.repository, img.tag, img.digest) == (
-        registry,
-        repository,
-        tag,
-        digest,
-    )
 
 
 def test_substitution() -> None:

@@ -8,9 +8,9 @@ from pathlib import Path
 import pytest
 
 from llmgenie.agents.tools.parsing import kubernetes as k8s
+from llmgenie.agents.tools.parsing.base import ParseProblem
 from llmgenie.agents.tools.parsing.kubernetes import (
     K8sObject,
-    ParseProblem,
     containers,
     iter_k8s_objects,
     iter_k8s_text,

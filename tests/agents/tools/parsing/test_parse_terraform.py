@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from llmgenie.agents.tools.parsing.base import ParseProblem
 from llmgenie.agents.tools.parsing.terraform import (
-    ParseProblem,
     TerraformFile,
     is_expression,
     parse_terraform,

@@ -12,10 +12,10 @@ import re
 from collections.abc import Iterable, Iterator
 from typing import Any
 
-from llmgenie.core.models import Severity
+from llmgenie.core.models import FileKind, Severity
 
-from ..engine import register, register_parser
 from ..parsing.terraform import TerraformFile, TfBlock, is_expression, parse_terraform, truthy
+from ..registry import Registry
 from ..rules import Hit, RuleSet
 
 __all__ = ["TERRAFORM_RULES"]
@@ -464,5 +464,7 @@ def _iam_wildcard(tf: TerraformFile, ctx: Any) -> Iterable[Hit]:
                 )
 
 
-register_parser("terraform", parse_terraform)
-register("security", "terraform", TERRAFORM_RULES)
+def register(registry: Registry) -> None:
+    """The `terraform` group: cloud resources exposed, unencrypted or unlogged."""
+    registry.parser("terraform", parse_terraform, [FileKind.terraform])
+    registry.rules("terraform", "terraform", TERRAFORM_RULES)

@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from llmgenie.agents.tools.engine import TextFile
-from llmgenie.agents.tools.security.secrets import SECRET_RULES, detect_secrets_in_lines
+from llmgenie.agents.tools.checks.secrets import SECRET_RULES, detect_secrets_in_lines
+from llmgenie.agents.tools.parsing.text import TextFile
 from llmgenie.core.models import FileKind
 
 AWS_ID = "AKIA" + "Z3MSJV4WQWXYZ123"

@@ -6,10 +6,10 @@ from pathlib import Path
 
 import pytest
 
-from llmgenie.agents.tools.devops.compose import COMPOSE_VALIDATION_RULES, port_problem
+from llmgenie.agents.tools.checks.compose import COMPOSE_VALIDATION_RULES, port_problem
 from llmgenie.agents.tools.parsing.compose import ComposeFile, parse_compose
 
-COMPOSE = Path(__file__).parents[2] / "fixtures" / "compose"
+COMPOSE = Path(__file__).parents[3] / "fixtures" / "compose"
 
 
 def _findings(rel: str) -> list[tuple[str, int, str | None]]:

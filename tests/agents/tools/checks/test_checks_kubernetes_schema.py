@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from types import SimpleNamespace
 
-from llmgenie.agents.tools.devops.schema import (
+from llmgenie.agents.tools.checks.kubernetes_schema import (
     DEFAULT_K8S_VERSION,
     FAST_AFTER,
     _fast_validator,
@@ -17,7 +17,7 @@ from llmgenie.agents.tools.devops.schema import (
 from llmgenie.agents.tools.parsing.kubernetes import K8sObject, iter_k8s_objects
 from llmgenie.core.models import Finding
 
-FIXTURES = Path(__file__).parents[2] / "fixtures" / "devops"
+FIXTURES = Path(__file__).parents[3] / "fixtures" / "devops"
 
 
 def _scan(ctx: object = None) -> list[Finding]:

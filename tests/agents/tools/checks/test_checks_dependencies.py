@@ -6,16 +6,16 @@ from pathlib import Path
 
 import pytest
 
-from llmgenie.agents.tools.devops.dependencies import (
+from llmgenie.agents.tools.checks.dependencies import (
     DEPENDENCY_RULES,
     DependencyManifest,
     npm_spec_problem,
     parse_dependency_manifest,
     pip_requirement_problem,
 )
-from llmgenie.agents.tools.parsing.kubernetes import ParseProblem
+from llmgenie.agents.tools.parsing.base import ParseProblem
 
-DEPS = Path(__file__).parents[2] / "fixtures" / "dependencies"
+DEPS = Path(__file__).parents[3] / "fixtures" / "dependencies"
 
 
 def _findings(name: str) -> list[tuple[int, str | None]]:

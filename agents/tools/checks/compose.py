@@ -14,10 +14,10 @@ import re
 from collections.abc import Iterable, Iterator
 from typing import Any
 
-from llmgenie.core.models import Severity
+from llmgenie.core.models import FileKind, Severity
 
-from ..engine import register, register_parser
 from ..parsing.compose import ComposeFile, ComposeService, parse_compose
+from ..registry import Registry
 from ..rules import Hit, RuleSet
 
 __all__ = ["COMPOSE_VALIDATION_RULES", "port_problem"]
@@ -285,5 +285,7 @@ def _undeclared(cf: ComposeFile, ctx: Any) -> Iterable[Hit]:
             yield _hit(cf, svc, svc.line_of("networks"), f"network {name} not declared", "")
 
 
-register_parser("compose", parse_compose)
-register("devops", "compose", COMPOSE_VALIDATION_RULES)
+def register(registry: Registry) -> None:
+    """The `compose.validation` group: compose files that would not start as written."""
+    registry.parser("compose", parse_compose, [FileKind.compose])
+    registry.rules("compose.validation", "compose", COMPOSE_VALIDATION_RULES)

@@ -6,11 +6,11 @@ from pathlib import Path
 
 import pytest
 
+from llmgenie.agents.tools.checks.docker import COMPOSE_RULES, DOCKERFILE_RULES
 from llmgenie.agents.tools.parsing.compose import parse_compose
 from llmgenie.agents.tools.parsing.dockerfile import Dockerfile, parse_dockerfile_text
-from llmgenie.agents.tools.security.docker import COMPOSE_RULES, DOCKERFILE_RULES
 
-FIXTURES = Path(__file__).parents[2] / "fixtures"
+FIXTURES = Path(__file__).parents[3] / "fixtures"
 DOCKER = FIXTURES / "docker"
 COMPOSE = FIXTURES / "compose"
 

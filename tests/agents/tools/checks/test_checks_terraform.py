@@ -6,16 +6,16 @@ from pathlib import Path
 
 import pytest
 
+from llmgenie.agents.tools.checks.terraform import TERRAFORM_RULES
+from llmgenie.agents.tools.parsing.base import ParseProblem
 from llmgenie.agents.tools.parsing.terraform import (
-    ParseProblem,
     TerraformFile,
     parse_terraform,
     parse_terraform_text,
 )
-from llmgenie.agents.tools.security.terraform import TERRAFORM_RULES
 from llmgenie.core.models import Severity
 
-TF = Path(__file__).parents[2] / "fixtures" / "terraform"
+TF = Path(__file__).parents[3] / "fixtures" / "terraform"
 
 
 def _findings(rel: str, keep_suppressed: bool = False) -> list[tuple[str, int, str | None]]:

@@ -67,8 +67,8 @@ from detect_secrets.util.filetype import FileType, determine_file_type
 
 from llmgenie.core.models import Severity
 
-from ..engine import register
 from ..parsing.ignore_comments import IgnoreMap, scan_ignore_comments
+from ..registry import Registry
 from ..rules import Hit, RuleSet
 
 __all__ = ["SECRET_RULES", "SecretHit", "detect_secrets_in_lines", "mask"]
@@ -523,4 +523,7 @@ _rule(
     ["CKV_SECRET_6", "CWE-798"],
 )
 
-register("security", "text", SECRET_RULES)
+
+def register(registry: Registry) -> None:
+    """The `secrets` group: credentials written into any text file of the target."""
+    registry.rules("secrets", "text", SECRET_RULES)

@@ -1,4 +1,4 @@
-"""Kubernetes security and resource rules (`k8s.*`, ids LG-K8S-001…) over parsed objects.
+"""Kubernetes security rules (`k8s.*`, ids LG-K8S-001…), in groups by what they check.
 
 Each rule is one small function over a `K8sObject` and the scan context. Per-container rules
 give one finding per (rule, resource, container), the container named in the evidence; the
@@ -10,14 +10,16 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
-from llmgenie.agents.tools.engine import register
+from llmgenie.agents.tools.parsing.image import parse_image_ref
 from llmgenie.agents.tools.parsing.kubernetes import (
     ContainerRef,
     K8sObject,
     containers,
     pod_spec,
     pod_template_metadata,
+    runtime_containers,
 )
+from llmgenie.agents.tools.registry import Registry
 from llmgenie.agents.tools.rules import Hit, RuleSet
 from llmgenie.agents.tools.scan_context import NAMESPACED_KINDS_EXEMPT, ScanContext
 from llmgenie.core.models import Severity
@@ -25,14 +27,19 @@ from llmgenie.core.models import Severity
 __all__ = [
     "BASELINE_CAPABILITIES",
     "DANGEROUS_CAPABILITIES",
-    "K8S_RULES",
+    "GROUPS",
     "SENSITIVE_HOST_PATHS",
-    "image_digest",
-    "image_tag",
+    "register",
 ]
 
-#: Security rules of the Security agent.
-K8S_RULES: RuleSet[K8sObject] = RuleSet(agent="security")
+# The rule groups of this module, by what they check (the Security agent's rules).
+SECURITY_CONTEXT: RuleSet[K8sObject] = RuleSet(agent="security")
+HOST_ACCESS: RuleSet[K8sObject] = RuleSet(agent="security")
+CREDENTIALS: RuleSet[K8sObject] = RuleSet(agent="security")
+IMAGES: RuleSet[K8sObject] = RuleSet(agent="security")
+RESOURCES: RuleSet[K8sObject] = RuleSet(agent="security")
+PROBES: RuleSet[K8sObject] = RuleSet(agent="security")
+NAMESPACES: RuleSet[K8sObject] = RuleSet(agent="security")
 
 #: Capabilities the Pod Security Standards' baseline profile lets a container add; adding
 #: any other one (SYS_ADMIN, NET_ADMIN, NET_RAW, SYS_PTRACE, ALL, …) is what LG-K8S-008 reports.
@@ -165,27 +172,6 @@ def _cap_names(value: Any) -> list[str]:
     return out
 
 
-def _split_image(image: str) -> tuple[str, str | None, str | None]:
-    """(repository, tag, digest) of an image reference; a registry port is not a tag."""
-    ref, _, digest = image.strip().partition("@")
-    head, _, last = ref.rpartition("/")
-    tag: str | None = None
-    if ":" in last:
-        last, _, tag = last.partition(":")
-    repo = f"{head}/{last}" if head else last
-    return repo, (tag or None), (digest or None)
-
-
-def image_tag(image: str) -> str | None:
-    """The tag of an image reference (`registry:5000/app` has none), or None."""
-    return _split_image(image)[1]
-
-
-def image_digest(image: str) -> str | None:
-    """The digest of an image reference (`app@sha256:…`), or None."""
-    return _split_image(image)[2]
-
-
 def _images(o: K8sObject) -> Iterator[tuple[ContainerRef, str]]:
     for c in containers(o):
         image = c.container.get("image")
@@ -193,15 +179,10 @@ def _images(o: K8sObject) -> Iterator[tuple[ContainerRef, str]]:
             yield c, image.strip()
 
 
-def _runtime_containers(o: K8sObject) -> Iterator[ContainerRef]:
-    """Containers that can take requests/limits (ephemeral containers cannot)."""
-    return (c for c in containers(o) if c.kind != "ephemeralContainer")
-
-
 # -- securityContext -----------------------------------------------------------------------
 
 
-@K8S_RULES.rule(
+@SECURITY_CONTEXT.rule(
     "LG-K8S-001",
     category="k8s.privileged",
     severity=Severity.critical,
@@ -224,7 +205,7 @@ def privileged(o: K8sObject, ctx: ScanContext) -> Iterator[Hit]:
             yield _c_hit(o, c, "securityContext.privileged: true", "securityContext", "privileged")
 
 
-@K8S_RULES.rule(
+@SECURITY_CONTEXT.rule(
     "LG-K8S-002",
     category="k8s.privilege-escalation",
     severity=Severity.high,
@@ -243,7 +224,7 @@ def privilege_escalation(o: K8sObject, ctx: ScanContext) -> Iterator[Hit]:
     yield from _containers_whose_flag_is_not(o, "allowPrivilegeEscalation", False)
 
 
-@K8S_RULES.rule(
+@SECURITY_CONTEXT.rule(
     "LG-K8S-003",
     category="k8s.run-as-root",
     severity=Severity.high,
@@ -278,7 +259,7 @@ def run_as_root(o: K8sObject, ctx: ScanContext) -> Iterator[Hit]:
             yield _c_hit(o, c, ev, "securityContext", "runAsNonRoot")
 
 
-@K8S_RULES.rule(
+@HOST_ACCESS.rule(
     "LG-K8S-004",
     category="k8s.host-network",
     severity=Severity.high,
@@ -297,7 +278,7 @@ def host_network(o: K8sObject, ctx: ScanContext) -> Iterator[Hit]:
     yield from _host_ns(o, "hostNetwork")
 
 
-@K8S_RULES.rule(
+@HOST_ACCESS.rule(
     "LG-K8S-005",
     category="k8s.host-pid",
     severity=Severity.high,
@@ -311,7 +292,7 @@ def host_pid(o: K8sObject, ctx: ScanContext) -> Iterator[Hit]:
     yield from _host_ns(o, "hostPID")
 
 
-@K8S_RULES.rule(
+@HOST_ACCESS.rule(
     "LG-K8S-006",
     category="k8s.host-ipc",
     severity=Severity.high,
@@ -331,7 +312,7 @@ def _host_ns(o: K8sObject, key: str) -> Iterator[Hit]:
         yield _pod_hit(o, f"{_dotted((*found[1], key))}: true", key)
 
 
-@K8S_RULES.rule(
+@HOST_ACCESS.rule(
     "LG-K8S-007",
     category="k8s.host-path",
     severity=Severity.high,
@@ -372,7 +353,7 @@ def host_path(o: K8sObject, ctx: ScanContext) -> Iterator[Hit]:
         )
 
 
-@K8S_RULES.rule(
+@SECURITY_CONTEXT.rule(
     "LG-K8S-008",
     category="k8s.capabilities",
     severity=Severity.high,
@@ -398,7 +379,7 @@ def capabilities_added(o: K8sObject, ctx: ScanContext) -> Iterator[Hit]:
             yield _c_hit(o, c, ev, "securityContext", "capabilities", "add")
 
 
-@K8S_RULES.rule(
+@SECURITY_CONTEXT.rule(
     "LG-K8S-009",
     category="k8s.capabilities",
     severity=Severity.medium,
@@ -428,7 +409,7 @@ def capabilities_not_dropped(o: K8sObject, ctx: ScanContext) -> Iterator[Hit]:
             yield _c_hit(o, c, ev, "securityContext", "capabilities", "drop")
 
 
-@K8S_RULES.rule(
+@SECURITY_CONTEXT.rule(
     "LG-K8S-010",
     category="k8s.read-only-root-fs",
     severity=Severity.medium,
@@ -448,7 +429,7 @@ def read_only_root_fs(o: K8sObject, ctx: ScanContext) -> Iterator[Hit]:
     yield from _containers_whose_flag_is_not(o, "readOnlyRootFilesystem", True)
 
 
-@K8S_RULES.rule(
+@SECURITY_CONTEXT.rule(
     "LG-K8S-011",
     category="k8s.seccomp",
     severity=Severity.medium,
@@ -494,7 +475,7 @@ def _legacy_ok(value: Any) -> bool:
     return v in {"runtime/default", "docker/default"} or v.startswith("localhost/")
 
 
-@K8S_RULES.rule(
+@CREDENTIALS.rule(
     "LG-K8S-012",
     category="k8s.service-account-token",
     severity=Severity.medium,
@@ -528,7 +509,7 @@ def service_account_token(o: K8sObject, ctx: ScanContext) -> Iterator[Hit]:
 # -- images --------------------------------------------------------------------------------
 
 
-@K8S_RULES.rule(
+@IMAGES.rule(
     "LG-K8S-013",
     category="k8s.image-latest-tag",
     severity=Severity.medium,
@@ -544,12 +525,12 @@ def service_account_token(o: K8sObject, ctx: ScanContext) -> Iterator[Hit]:
 )
 def image_latest(o: K8sObject, ctx: ScanContext) -> Iterator[Hit]:
     for c, image in _images(o):
-        _, tag, digest = _split_image(image)
-        if digest is None and (tag is None or tag.lower() == "latest"):
+        ref = parse_image_ref(image)
+        if ref.digest is None and (ref.tag is None or ref.tag.lower() == "latest"):
             yield _c_hit(o, c, f"image: {image}", "image")
 
 
-@K8S_RULES.rule(
+@IMAGES.rule(
     "LG-K8S-014",
     category="k8s.image-digest",
     severity=Severity.low,
@@ -561,7 +542,7 @@ def image_latest(o: K8sObject, ctx: ScanContext) -> Iterator[Hit]:
 )
 def image_not_digest(o: K8sObject, ctx: ScanContext) -> Iterator[Hit]:
     for c, image in _images(o):
-        if _split_image(image)[2] is None:
+        if parse_image_ref(image).digest is None:
             yield _c_hit(o, c, f"image: {image}", "image")
 
 
@@ -569,14 +550,14 @@ def image_not_digest(o: K8sObject, ctx: ScanContext) -> Iterator[Hit]:
 
 
 def _resource_rule(o: K8sObject, section: str, res: str) -> Iterator[Hit]:
-    for c in _runtime_containers(o):
+    for c in runtime_containers(o):
         value = _dict(_dict(c.container.get("resources")).get(section)).get(res)
         if value is None or str(value).strip() in {"", "0"}:
             ev = f"resources.{section}.{res} not set"
             yield _c_hit(o, c, ev, "resources", section)
 
 
-@K8S_RULES.rule(
+@RESOURCES.rule(
     "LG-K8S-015",
     category="k8s.cpu-limits",
     severity=Severity.medium,
@@ -595,7 +576,7 @@ def cpu_limits(o: K8sObject, ctx: ScanContext) -> Iterator[Hit]:
     yield from _resource_rule(o, "limits", "cpu")
 
 
-@K8S_RULES.rule(
+@RESOURCES.rule(
     "LG-K8S-016",
     category="k8s.memory-limits",
     severity=Severity.medium,
@@ -614,7 +595,7 @@ def memory_limits(o: K8sObject, ctx: ScanContext) -> Iterator[Hit]:
     yield from _resource_rule(o, "limits", "memory")
 
 
-@K8S_RULES.rule(
+@RESOURCES.rule(
     "LG-K8S-017",
     category="k8s.cpu-requests",
     severity=Severity.low,
@@ -633,7 +614,7 @@ def cpu_requests(o: K8sObject, ctx: ScanContext) -> Iterator[Hit]:
     yield from _resource_rule(o, "requests", "cpu")
 
 
-@K8S_RULES.rule(
+@RESOURCES.rule(
     "LG-K8S-018",
     category="k8s.memory-requests",
     severity=Severity.low,
@@ -673,7 +654,7 @@ def _probe_rule(o: K8sObject, ctx: ScanContext, key: str) -> Iterator[Hit]:
             )
 
 
-@K8S_RULES.rule(
+@PROBES.rule(
     "LG-K8S-019",
     category="k8s.liveness-probe",
     severity=Severity.medium,
@@ -688,7 +669,7 @@ def liveness_probe(o: K8sObject, ctx: ScanContext) -> Iterator[Hit]:
     yield from _probe_rule(o, ctx, "livenessProbe")
 
 
-@K8S_RULES.rule(
+@PROBES.rule(
     "LG-K8S-020",
     category="k8s.readiness-probe",
     severity=Severity.medium,
@@ -705,7 +686,7 @@ def readiness_probe(o: K8sObject, ctx: ScanContext) -> Iterator[Hit]:
 # -- placement and secrets -----------------------------------------------------------------
 
 
-@K8S_RULES.rule(
+@NAMESPACES.rule(
     "LG-K8S-021",
     category="k8s.default-namespace",
     severity=Severity.low,
@@ -735,7 +716,7 @@ def default_namespace(o: K8sObject, ctx: ScanContext) -> Iterator[Hit]:
         )
 
 
-@K8S_RULES.rule(
+@CREDENTIALS.rule(
     "LG-K8S-022",
     category="k8s.secrets-in-env",
     severity=Severity.medium,
@@ -765,4 +746,20 @@ def secrets_in_env(o: K8sObject, ctx: ScanContext) -> Iterator[Hit]:
             yield _c_hit(o, c, "; ".join(parts), *(first_path or ()))
 
 
-register("security", "k8s", K8S_RULES)
+#: Group name -> its rules (every Kubernetes object is their subject).
+GROUPS: dict[str, RuleSet[K8sObject]] = {
+    "kubernetes.security-context": SECURITY_CONTEXT,
+    "kubernetes.host-access": HOST_ACCESS,
+    "kubernetes.credentials": CREDENTIALS,
+    "kubernetes.images": IMAGES,
+    "kubernetes.resources": RESOURCES,
+    "kubernetes.probes": PROBES,
+    "kubernetes.namespaces": NAMESPACES,
+}
+
+
+def register(registry: Registry) -> None:
+    """The Kubernetes security groups: security context, host access, credentials, images,
+    resources, probes and namespaces."""
+    for name, rules in GROUPS.items():
+        registry.rules(name, "k8s", rules)

@@ -19,9 +19,8 @@ import re
 from collections.abc import Iterable, Iterator
 from typing import Any
 
-from llmgenie.core.models import Severity
+from llmgenie.core.models import FileKind, Severity
 
-from ..engine import register, register_parser
 from ..parsing.compose import ComposeFile, ComposeService, parse_compose
 from ..parsing.compose import interpolate as compose_interpolate
 from ..parsing.dockerfile import (
@@ -29,9 +28,10 @@ from ..parsing.dockerfile import (
     Instruction,
     Stage,
     parse_dockerfile,
-    parse_image_ref,
     substitute,
 )
+from ..parsing.image import parse_image_ref
+from ..registry import Registry
 from ..rules import Hit, RuleSet
 
 __all__ = [
@@ -444,10 +444,6 @@ def _clip(text: str, limit: int = 160) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
-register_parser("dockerfile", parse_dockerfile)
-register("security", "dockerfile", DOCKERFILE_RULES)
-
-
 # === docker compose ==========================================================================
 #
 # The same ideas as the Kubernetes rules, for compose services (`compose.*` categories).
@@ -734,5 +730,9 @@ def _compose_root(cf: ComposeFile, ctx: Any) -> Iterable[Hit]:
             )
 
 
-register_parser("compose", parse_compose)
-register("security", "compose", COMPOSE_RULES)
+def register(registry: Registry) -> None:
+    """The `dockerfile` group (Dockerfile hardening) and `compose.security` (compose files)."""
+    registry.parser("dockerfile", parse_dockerfile, [FileKind.dockerfile])
+    registry.parser("compose", parse_compose, [FileKind.compose])
+    registry.rules("dockerfile", "dockerfile", DOCKERFILE_RULES)
+    registry.rules("compose.security", "compose", COMPOSE_RULES)

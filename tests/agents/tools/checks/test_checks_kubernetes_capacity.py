@@ -6,13 +6,13 @@ from pathlib import Path
 
 import pytest
 
+from llmgenie.agents.tools.checks.kubernetes_capacity import GROUPS
 from llmgenie.agents.tools.parsing.kubernetes import K8sObject, iter_k8s_objects, iter_k8s_text
-from llmgenie.agents.tools.performance.kubernetes import performance_rules
-from llmgenie.agents.tools.performance.quantity import java_size_bytes, quantity
+from llmgenie.agents.tools.parsing.quantity import java_size_bytes, quantity
 from llmgenie.agents.tools.scan_context import ScanContext
 from llmgenie.core.models import Finding
 
-FIXTURES = Path(__file__).parents[2] / "fixtures" / "performance"
+FIXTURES = Path(__file__).parents[3] / "fixtures" / "performance"
 
 
 def _scan(name: str) -> list[Finding]:
@@ -21,7 +21,7 @@ def _scan(name: str) -> list[Finding]:
     ctx = ScanContext(root=FIXTURES)
     for o in objects:
         ctx.index(o)
-    return [f for o in objects for f in performance_rules.run(o, ctx)]
+    return [f for o in objects for rules in GROUPS.values() for f in rules.run(o, ctx)]
 
 
 def _ids(findings: list[Finding]) -> set[tuple[str, str | None]]:
@@ -106,7 +106,7 @@ def test_slow_start_severity_depends_on_the_runtime() -> None:
 
 def _scan_text(text: str) -> list[Finding]:
     objects = [o for o in iter_k8s_text(text, "inline.yaml") if isinstance(o, K8sObject)]
-    return [f for o in objects for f in performance_rules.run(o, None)]
+    return [f for o in objects for rules in GROUPS.values() for f in rules.run(o, None)]
 
 
 _JVM_POD = """\
@@ -147,7 +147,6 @@ def test_jvm_heap_with_headroom_passes(opts: str) -> None:
 
 
 def test_ignore_annotation_suppresses_performance_rules(tmp_path: Path) -> None:
-    import llmgenie.agents.tools.performance  # noqa: F401  (registers the rules)
     from llmgenie.agents.tools.engine import run_engine
     from llmgenie.core.context import analyze
 

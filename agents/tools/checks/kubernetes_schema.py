@@ -27,6 +27,7 @@ from kubernetes_validate.utils import all_versions, major_minor
 from llmgenie.core.models import Severity
 
 from ..parsing.kubernetes import K8sObject
+from ..registry import Registry
 from ..rules import Hit, RuleSet
 
 __all__ = [
@@ -414,3 +415,8 @@ def _deprecated_api(o: K8sObject, ctx: Any) -> Iterable[Hit]:
 def iter_schema_findings(objects: Iterable[K8sObject], ctx: Any = None) -> Iterator[Any]:
     for o in objects:
         yield from schema_rules.run(o, ctx)
+
+
+def register(registry: Registry) -> None:
+    """The `kubernetes.schema` group: objects the API server would reject or has removed."""
+    registry.rules("kubernetes.schema", "k8s", schema_rules)

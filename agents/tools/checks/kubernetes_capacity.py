@@ -30,17 +30,19 @@ from typing import Any
 
 from llmgenie.core.models import Severity
 
-from ..parsing.kubernetes import ContainerRef, K8sObject, containers, pod_spec
+from ..parsing.kubernetes import ContainerRef, K8sObject, pod_spec, runtime_containers
+from ..parsing.quantity import cpu_cores, java_size_bytes, memory_bytes
+from ..registry import Registry
 from ..rules import Hit, RuleSet
-from .quantity import cpu_cores, java_size_bytes, memory_bytes
 
 __all__ = [
     "CPU_LIMIT_REQUEST_RATIO",
+    "GROUPS",
     "JVM_HEAP_LIMIT_SHARE",
     "MEMORY_LIMIT_REQUEST_RATIO",
     "SCALABLE_KINDS",
     "jvm_max_heap",
-    "performance_rules",
+    "register",
 ]
 
 CPU_LIMIT_REQUEST_RATIO = 4.0
@@ -59,7 +61,10 @@ LONG_RUNNING_KINDS = frozenset(
 #: Environment variables the JVM (or its launch scripts) reads options from.
 JAVA_OPTION_VARS = ("JAVA_OPTS", "JAVA_TOOL_OPTIONS", "_JAVA_OPTIONS", "JDK_JAVA_OPTIONS")
 
-performance_rules: RuleSet[K8sObject] = RuleSet(agent="performance")
+# The rule groups of this module, by what they check (the Performance agent's rules).
+SIZING: RuleSet[K8sObject] = RuleSet(agent="performance")
+AVAILABILITY: RuleSet[K8sObject] = RuleSet(agent="performance")
+PROBE_TIMING: RuleSet[K8sObject] = RuleSet(agent="performance")
 
 
 def _resources(c: ContainerRef) -> tuple[dict[str, Any], dict[str, Any]]:
@@ -67,12 +72,6 @@ def _resources(c: ContainerRef) -> tuple[dict[str, Any], dict[str, Any]]:
     res = res if isinstance(res, dict) else {}
     req, lim = res.get("requests"), res.get("limits")
     return (req if isinstance(req, dict) else {}), (lim if isinstance(lim, dict) else {})
-
-
-def _running_containers(o: K8sObject) -> Iterator[ContainerRef]:
-    for c in containers(o):
-        if c.kind != "ephemeralContainer":
-            yield c
 
 
 def _hit(o: K8sObject, c: ContainerRef | None, evidence: str, *path: str | int, **kw: Any) -> Hit:
@@ -99,7 +98,7 @@ def _replicas(o: K8sObject) -> int | None:
     return value if isinstance(value, int) and not isinstance(value, bool) else None
 
 
-@performance_rules.rule(
+@SIZING.rule(
     "LG-PERF-001",
     category="perf.limit-request-ratio",
     severity=Severity.low,
@@ -113,7 +112,7 @@ def _replicas(o: K8sObject) -> int | None:
     references=["kube-score container-resources", "kube-score container-cpu-requests-equal-limits"],
 )
 def _cpu_ratio(o: K8sObject, ctx: Any) -> Iterable[Hit]:
-    for c in _running_containers(o):
+    for c in runtime_containers(o):
         req, lim = _resources(c)
         request, limit = cpu_cores(req.get("cpu")), cpu_cores(lim.get("cpu"))
         if request and limit and limit > CPU_LIMIT_REQUEST_RATIO * request:
@@ -128,7 +127,7 @@ def _cpu_ratio(o: K8sObject, ctx: Any) -> Iterable[Hit]:
             )
 
 
-@performance_rules.rule(
+@SIZING.rule(
     "LG-PERF-002",
     category="perf.limit-request-ratio",
     severity=Severity.medium,
@@ -144,7 +143,7 @@ def _cpu_ratio(o: K8sObject, ctx: Any) -> Iterable[Hit]:
 )
 def _memory_ratio(o: K8sObject, ctx: Any) -> Iterable[Hit]:
     critical = _is_critical(o)
-    for c in _running_containers(o):
+    for c in runtime_containers(o):
         req, lim = _resources(c)
         request, limit = memory_bytes(req.get("memory")), memory_bytes(lim.get("memory"))
         if not request or not limit or limit <= request:
@@ -165,7 +164,7 @@ def _memory_ratio(o: K8sObject, ctx: Any) -> Iterable[Hit]:
         )
 
 
-@performance_rules.rule(
+@SIZING.rule(
     "LG-PERF-003",
     category="perf.qos-besteffort",
     severity=Severity.medium,
@@ -180,7 +179,7 @@ def _memory_ratio(o: K8sObject, ctx: Any) -> Iterable[Hit]:
 def _besteffort(o: K8sObject, ctx: Any) -> Iterable[Hit]:
     if o.kind not in LONG_RUNNING_KINDS:
         return
-    cs = list(_running_containers(o))
+    cs = list(runtime_containers(o))
     if not cs:
         return
     for c in cs:
@@ -190,7 +189,7 @@ def _besteffort(o: K8sObject, ctx: Any) -> Iterable[Hit]:
     yield _hit(o, None, f"{len(cs)} container(s), no requests or limits: QoS BestEffort")
 
 
-@performance_rules.rule(
+@AVAILABILITY.rule(
     "LG-PERF-004",
     category="perf.single-replica",
     severity=Severity.medium,
@@ -214,7 +213,7 @@ def _single_replica(o: K8sObject, ctx: Any) -> Iterable[Hit]:
     yield _hit(o, None, f"spec.replicas: {shown}; no PodDisruptionBudget", "spec", "replicas")
 
 
-@performance_rules.rule(
+@AVAILABILITY.rule(
     "LG-PERF-005",
     category="perf.no-pdb",
     severity=Severity.low,
@@ -242,7 +241,7 @@ def _no_pdb(o: K8sObject, ctx: Any) -> Iterable[Hit]:
     yield _hit(o, None, f"{shown}; no PodDisruptionBudget selects the pod labels")
 
 
-@performance_rules.rule(
+@AVAILABILITY.rule(
     "LG-PERF-006",
     category="perf.no-hpa",
     severity=Severity.low,
@@ -262,7 +261,7 @@ def _no_hpa(o: K8sObject, ctx: Any) -> Iterable[Hit]:
     yield _hit(o, None, f"no HorizontalPodAutoscaler with scaleTargetRef {o.kind}/{o.name}")
 
 
-@performance_rules.rule(
+@AVAILABILITY.rule(
     "LG-PERF-007",
     category="perf.hpa-replicas-conflict",
     severity=Severity.medium,
@@ -322,7 +321,7 @@ def jvm_max_heap(c: ContainerRef) -> tuple[int | str, str, tuple[str | int, ...]
     return found
 
 
-@performance_rules.rule(
+@SIZING.rule(
     "LG-PERF-008",
     category="perf.jvm-heap-vs-limit",
     severity=Severity.high,
@@ -338,7 +337,7 @@ def jvm_max_heap(c: ContainerRef) -> tuple[int | str, str, tuple[str | int, ...]
     references=["JDK-8146115 container support", "kube-score container-resources"],
 )
 def _jvm_heap(o: K8sObject, ctx: Any) -> Iterable[Hit]:
-    for c in _running_containers(o):
+    for c in runtime_containers(o):
         heap = jvm_max_heap(c)
         if heap is None:
             continue
@@ -386,7 +385,7 @@ def _looks_jvm(c: ContainerRef) -> bool:
     )
 
 
-@performance_rules.rule(
+@PROBE_TIMING.rule(
     "LG-PERF-009",
     category="perf.probe-kills-slow-start",
     severity=Severity.medium,  # JVMs; low for other containers, which start faster
@@ -403,7 +402,7 @@ def _looks_jvm(c: ContainerRef) -> bool:
     references=["kube-score pod-probes", "Kubernetes startup probes"],
 )
 def _probe_slow_start(o: K8sObject, ctx: Any) -> Iterable[Hit]:
-    for c in _running_containers(o):
+    for c in runtime_containers(o):
         if c.kind != "container":
             continue
         probe = c.container.get("livenessProbe")
@@ -422,3 +421,17 @@ def _probe_slow_start(o: K8sObject, ctx: Any) -> Iterable[Hit]:
             "livenessProbe",
             severity=None if jvm else Severity.low,
         )
+
+
+#: Group name -> its rules (every Kubernetes object is their subject).
+GROUPS: dict[str, RuleSet[K8sObject]] = {
+    "kubernetes.resource-sizing": SIZING,
+    "kubernetes.availability": AVAILABILITY,
+    "kubernetes.probe-timing": PROBE_TIMING,
+}
+
+
+def register(registry: Registry) -> None:
+    """The Kubernetes capacity groups: resource sizing, availability and probe timing."""
+    for name, rules in GROUPS.items():
+        registry.rules(name, "k8s", rules)

@@ -24,11 +24,11 @@ from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import Any
 
-from llmgenie.core.models import Severity
+from llmgenie.core.models import FileKind, Severity
 
-from ..engine import register, register_parser
+from ..parsing.base import ParseProblem, Subject
 from ..parsing.ignore_comments import IgnoreMap, scan_ignore_comments
-from ..parsing.kubernetes import ParseProblem
+from ..registry import Registry
 from ..rules import Hit, RuleSet
 
 __all__ = [
@@ -58,7 +58,7 @@ class Dependency:
 
 
 @dataclass
-class DependencyManifest:
+class DependencyManifest(Subject):
     """Declared dependencies of one manifest file, each with its line."""
 
     file: str
@@ -250,5 +250,7 @@ def _unpinned(m: DependencyManifest, ctx: Any) -> Iterable[Hit]:
         )
 
 
-register_parser("dependencies", parse_dependency_manifest)
-register("devops", "dependencies", DEPENDENCY_RULES)
+def register(registry: Registry) -> None:
+    """The `dependencies` group: unpinned or loosely pinned dependencies."""
+    registry.parser("dependencies", parse_dependency_manifest, [FileKind.dependency_manifest])
+    registry.rules("dependencies", "dependencies", DEPENDENCY_RULES)

@@ -17,10 +17,9 @@ import pytest
 import yaml
 
 from llmgenie.agents.tools import scan
-from llmgenie.agents.tools.security.kubernetes import image_digest, image_tag
 from llmgenie.core.models import ScanResult, Severity
 
-FIXTURES = Path(__file__).parents[2] / "fixtures" / "k8s"
+FIXTURES = Path(__file__).parents[3] / "fixtures" / "k8s"
 DIGEST = "sha256:" + "0123456789abcdef" * 4
 API = "Deployment/shop/api"
 
@@ -432,28 +431,13 @@ def test_probe_severity_rises_when_a_service_selects_the_pod(tmp_path: Path) -> 
     assert sev == {API: Severity.medium, "Deployment/shop/batch": Severity.low}
 
 
-@pytest.mark.parametrize(
-    ("image", "tag", "digest"),
-    [
-        ("nginx", None, None),
-        ("nginx:1.25", "1.25", None),
-        ("registry:5000/app", None, None),
-        ("registry:5000/team/app:2.0", "2.0", None),
-        (f"app@{DIGEST}", None, DIGEST),
-        (f"ghcr.io/o/app:1.0@{DIGEST}", "1.0", DIGEST),
-    ],
-)
-def test_image_reference_parsing(image: str, tag: str | None, digest: str | None) -> None:
-    assert image_tag(image) == tag
-    assert image_digest(image) == digest
-
-
 def test_every_rule_has_complete_metadata() -> None:
-    from llmgenie.agents.tools.security.kubernetes import K8S_RULES
+    from llmgenie.agents.tools.checks.kubernetes import GROUPS
 
-    ids = [r.id for r in K8S_RULES.rules]
+    rules = [r for group in GROUPS.values() for r in group.rules]
+    ids = sorted(r.id for r in rules)
     assert ids == [f"LG-K8S-{i:03d}" for i in range(1, 23)]
-    categories = {r.category for r in K8S_RULES.rules}
+    categories = {r.category for r in rules}
     assert categories == {
         "k8s.privileged",
         "k8s.privilege-escalation",
@@ -477,5 +461,5 @@ def test_every_rule_has_complete_metadata() -> None:
         "k8s.service-account-token",
         "k8s.seccomp",
     }
-    for r in K8S_RULES.rules:
+    for r in rules:
         assert r.title and r.message and r.remediation and r.references, r.id

@@ -1,1 +1,0 @@
-"""Security modules of the toolsets."""
