@@ -59,6 +59,7 @@ from llmgenie.core.storage.artifacts import STEP_REPORT_FILE, step_report_file
 from llmgenie.core.storage.knowledge import KnowledgeUnavailable, open_knowledge
 from llmgenie.core.targets import open_target
 from llmgenie.flows.logs import install_run_logs, log_skipped
+from llmgenie.flows.metrics import timed_stage
 from llmgenie.flows.publish import apublish_step_artifacts
 from llmgenie.flows.threads import run_blocking
 
@@ -188,6 +189,7 @@ def _run_name() -> str:
 
 
 @task(name="1 context slice", cache_policy=NO_CACHE, persist_result=False)
+@timed_stage("context_slice")
 async def context_stage(
     request: SpecialistRequest, spec: AgentSpec, stack: ExitStack
 ) -> TaskSession:
@@ -202,6 +204,7 @@ async def context_stage(
 
 
 @task(name="2 permission check", cache_policy=NO_CACHE, persist_result=False)
+@timed_stage("permission_check")
 async def permission_stage(request: SpecialistRequest, spec: AgentSpec) -> list[Capability]:
     step = request.step
     missing = missing_capabilities(step.capabilities, request.caller, spec.capabilities)
@@ -223,6 +226,7 @@ async def permission_stage(request: SpecialistRequest, spec: AgentSpec) -> list[
 
 
 @task(name="3 environment setup", cache_policy=NO_CACHE, persist_result=False)
+@timed_stage("environment_setup")
 async def environment_stage(
     request: SpecialistRequest, spec: AgentSpec, session: TaskSession
 ) -> tuple[list[Executor], list[str], frozenset[Capability]]:
@@ -290,6 +294,7 @@ async def _attempt(
 
 
 @task(name="4 execute with fallback", cache_policy=NO_CACHE, persist_result=False)
+@timed_stage("execute")
 async def execute_stage(
     request: SpecialistRequest,
     spec: AgentSpec,

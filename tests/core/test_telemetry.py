@@ -68,10 +68,18 @@ def _value(name: str, **labels: str) -> float:
 
 
 def test_record_task_counts_steps_findings_and_tokens() -> None:
-    before = _value("llmgenie_llm_tokens_total", executor="openai/m", kind="prompt")
+    before = _value("llmgenie_llm_tokens_total", model="openai/m", kind="prompt")
     telemetry.record_task(_report())
-    assert _value("llmgenie_llm_tokens_total", executor="openai/m", kind="prompt") == before + 7
-    assert _value("llmgenie_findings_total", agent="security", severity="critical") >= 1
+    assert _value("llmgenie_llm_tokens_total", model="openai/m", kind="prompt") == before + 7
+    assert (
+        _value(
+            "llmgenie_findings_total",
+            agent="security",
+            severity="critical",
+            category="k8s.privileged",
+        )
+        >= 1
+    )
     assert (
         _value("llmgenie_steps_total", agent="security", status="completed", mode="tool-only") >= 1
     )
