@@ -17,14 +17,28 @@ import weakref
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+from prometheus_client import (
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    Histogram,
+    ProcessCollector,
+    generate_latest,
+)
 from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.exposition import push_to_gateway
 from prometheus_client.registry import Collector
 from sqlalchemy import Engine, event
 from sqlalchemy.engine import Connection
 
-from llmgenie.core.models import AttemptOutcome, TaskReport, TaskStatus
+from llmgenie.core.models import (
+    AGENT_NAMES,
+    AttemptOutcome,
+    Mode,
+    StepStatus,
+    TaskReport,
+    TaskStatus,
+)
 
 __all__ = [
     "API_SECONDS",
@@ -114,9 +128,16 @@ API_SECONDS = Histogram(
     buckets=_BUCKETS,
 )
 
-for _status in TaskStatus:  # a failure rate reads 0, not "no data", before the first failure
+# The label values known up front start at 0: a failure rate reads 0, not "no data", before
+# the first failure (https://prometheus.io/docs/practices/instrumentation/#avoid-missing-metrics)
+for _status in TaskStatus:
     if _status is not TaskStatus.running:
         TASKS.labels(_status.value)
+for _agent in AGENT_NAMES:
+    for _step_status in StepStatus:
+        for _mode in Mode:
+            STEPS.labels(_agent, _step_status.value, _mode.value)
+ProcessCollector(registry=REGISTRY)  # CPU, memory and open files of this process
 
 
 def record_task(report: TaskReport) -> None:
