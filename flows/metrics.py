@@ -8,6 +8,7 @@ seconds, so a scrape never waits on Prefect and never fails because of it.
 
 from __future__ import annotations
 
+import contextvars
 import functools
 import threading
 import time
@@ -92,8 +93,11 @@ class WorkPoolQueue(Collector):
             idle = self._reading is None or not self._reading.is_alive()
             if idle and now - self._asked_at >= self.ttl:
                 self._asked_at = now
-                self._reading = threading.Thread(
-                    target=self._refresh, name="llmgenie-queue-depth", daemon=True
+                self._reading = threading.Thread(  # with the scraper's Prefect settings
+                    target=contextvars.copy_context().run,
+                    args=(self._refresh,),
+                    name="llmgenie-queue-depth",
+                    daemon=True,
                 )
                 self._reading.start()
             value, fresh = self._value, now - self._read_at <= self.stale_after
