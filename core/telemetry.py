@@ -16,6 +16,7 @@ import time
 import weakref
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
+from itertools import pairwise
 
 from prometheus_client import (
     CollectorRegistry,
@@ -153,11 +154,12 @@ def record_task(report: TaskReport) -> None:
             STEP_SECONDS.labels(step.agent, mode).observe(
                 (step.finished_at - step.started_at).total_seconds()
             )
-        for attempt, following in zip(step.attempts, [*step.attempts[1:], None], strict=True):
+        for attempt in step.attempts:
             ATTEMPTS.labels(attempt.executor, attempt.outcome.value).inc()
             TOKENS.labels(attempt.executor, "prompt").inc(attempt.tokens.prompt)
             TOKENS.labels(attempt.executor, "completion").inc(attempt.tokens.completion)
-            gave_up = following is not None and following.executor != attempt.executor
+        for attempt, following in pairwise(step.attempts):
+            gave_up = following.executor != attempt.executor
             if gave_up and attempt.outcome is not AttemptOutcome.succeeded:
                 FALLBACKS.labels(attempt.error_class or "unknown").inc()
     for finding in report.findings:
