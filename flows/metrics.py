@@ -88,23 +88,29 @@ class WorkPoolQueue(Collector):
         yield self._family()
 
     def collect(self) -> Iterable[Metric]:
-        now = time.monotonic()
+        self.refresh_if_due()
         with self._lock:
-            idle = self._reading is None or not self._reading.is_alive()
-            if idle and now - self._asked_at >= self.ttl:
-                self._asked_at = now
-                self._reading = threading.Thread(  # with the scraper's Prefect settings
-                    target=contextvars.copy_context().run,
-                    args=(self._refresh,),
-                    name="llmgenie-queue-depth",
-                    daemon=True,
-                )
-                self._reading.start()
-            value, fresh = self._value, now - self._read_at <= self.stale_after
+            value, read_at = self._value, self._read_at
         family = self._family()
-        if value is not None and fresh:
+        if value is not None and time.monotonic() - read_at <= self.stale_after:
             family.add_metric([self.work_pool], value)
         yield family
+
+    def refresh_if_due(self) -> None:
+        """Start a read in the background unless one runs or the last began `ttl` s ago."""
+        with self._lock:
+            now = time.monotonic()
+            idle = self._reading is None or not self._reading.is_alive()
+            if not idle or now - self._asked_at < self.ttl:
+                return
+            self._asked_at = now
+            self._reading = threading.Thread(  # with the caller's Prefect settings
+                target=contextvars.copy_context().run,
+                args=(self._refresh,),
+                name="llmgenie-queue-depth",
+                daemon=True,
+            )
+            self._reading.start()
 
     @staticmethod
     def _family() -> GaugeMetricFamily:
@@ -127,6 +133,7 @@ class WorkPoolQueue(Collector):
 
 
 def _count_waiting(work_pool: str) -> int:
+    """One count: a Pending run was due when it left Scheduled, so one time filter fits both."""
     from prefect.client.orchestration import get_client
     from prefect.client.schemas.filters import (
         FlowRunFilter,
@@ -138,32 +145,28 @@ def _count_waiting(work_pool: str) -> int:
     )
     from prefect.client.schemas.objects import StateType
 
+    waiting = FlowRunFilter(
+        state=FlowRunFilterState(
+            type=FlowRunFilterStateType(any_=[StateType.SCHEDULED, StateType.PENDING])
+        ),
+        expected_start_time=FlowRunFilterExpectedStartTime(before_=datetime.now(UTC)),
+    )
     pool = WorkPoolFilter(name=WorkPoolFilterName(any_=[work_pool]))
-    due = FlowRunFilterExpectedStartTime(before_=datetime.now(UTC))
     with get_client(sync_client=True) as client:
-        scheduled = client.count_flow_runs(
-            work_pool_filter=pool,
-            flow_run_filter=FlowRunFilter(
-                state=FlowRunFilterState(type=FlowRunFilterStateType(any_=[StateType.SCHEDULED])),
-                expected_start_time=due,
-            ),
-        )
-        pending = client.count_flow_runs(
-            work_pool_filter=pool,
-            flow_run_filter=FlowRunFilter(
-                state=FlowRunFilterState(type=FlowRunFilterStateType(any_=[StateType.PENDING]))
-            ),
-        )
-    return scheduled + pending
+        return client.count_flow_runs(work_pool_filter=pool, flow_run_filter=waiting)
 
 
 _installed: dict[str, WorkPoolQueue] = {}
 
 
 def install_queue_depth(work_pool: str) -> WorkPoolQueue:
-    """Register the work pool's queue depth with the metrics registry, once per process."""
+    """Register the work pool's queue depth with the metrics registry, once per process, and
+    start its first read."""
     collector = _installed.get(work_pool)
     if collector is None:
         collector = _installed[work_pool] = WorkPoolQueue(work_pool)
         telemetry.REGISTRY.register(collector)
+        # known by the first scrape; and a Prefect server's first answer to this query is slow
+        # (over a second, measured on the embedded one), better paid at start-up than mid-service
+        collector.refresh_if_due()
     return collector
