@@ -46,7 +46,7 @@ from llmgenie.core.targets import OpenedTarget, classify_target, open_target
 from llmgenie.flows import progress
 from llmgenie.flows.dispatch import dispatch_step
 from llmgenie.flows.logs import install_run_logs, log_skipped
-from llmgenie.flows.metrics import counts_running
+from llmgenie.flows.metrics import observe_step, observe_task
 from llmgenie.flows.publish import apublish_task_files, apublish_task_report
 from llmgenie.flows.specialist import (
     _SESSIONS,
@@ -311,6 +311,7 @@ def _one_line(exc: BaseException) -> str:
     return " ".join(f"{type(exc).__name__}: {exc}".split())[:500]
 
 
+@observe_task
 async def _run_task(
     task_: Task, target: str, settings: Settings, store: Store, flow_run_id: str | None
 ) -> TaskReport:
@@ -350,7 +351,7 @@ async def _run_task(
         # a worker elsewhere reads prior reports sent aside from the artifact store
         aside_store = store if settings.dispatch == "deployment" else None
 
-        @counts_running
+        @observe_step
         async def run_step(request: SpecialistRequest) -> AgentReport:
             if request.prior_reports:
                 request = await run_blocking(

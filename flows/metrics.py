@@ -1,7 +1,8 @@
-"""What the flows add to the metrics: stage timing, steps running, and the work pool's queue depth.
+"""What the flows add to metrics and traces: stages, steps, tasks, tools, attempts, queue depth.
 
-`timed_stage` and `counts_running` decorate the specialist's wrapper stages and BOSS's step
-runner (one line each where they are used). `WorkPoolQueue` is a collector: the flow runs
+The `observe_*` decorators wrap the flows' own functions (one line each where they are used):
+each times what it wraps into a metric and, when tracing is on (`llmgenie.flows.tracing`),
+opens a span with the task's and step's ids. `WorkPoolQueue` is a collector: the flow runs
 waiting on the work pool, read from the Prefect API in a thread of its own and cached a few
 seconds, so a scrape never waits on Prefect and never fails because of it.
 """
@@ -14,16 +15,25 @@ import threading
 import time
 from collections.abc import Awaitable, Callable, Iterable
 from datetime import UTC, datetime
-from typing import Any, ParamSpec, Protocol, TypeVar
+from typing import Any, Concatenate, ParamSpec, Protocol, TypeVar
 
 from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
 from llmgenie.core import telemetry
 from llmgenie.core.logging import get_logger
-from llmgenie.core.models import AgentReport, Step
+from llmgenie.core.models import AgentReport, Mode, Step, TaskReport
+from llmgenie.flows.tracing import span
 
-__all__ = ["WorkPoolQueue", "counts_running", "install_queue_depth", "timed_stage"]
+__all__ = [
+    "WorkPoolQueue",
+    "install_queue_depth",
+    "observe_attempt",
+    "observe_stage",
+    "observe_step",
+    "observe_task",
+    "observe_tools",
+]
 
 log = get_logger(__name__)
 
@@ -32,39 +42,147 @@ R = TypeVar("R")
 
 
 class _StepRequest(Protocol):
+    """What a specialist's request and an executor's request both carry."""
+
+    task_id: str
     step: Step
 
 
-def timed_stage(
+class _Task(Protocol):
+    id: str
+
+
+class _Executor(Protocol):
+    name: str
+
+
+class _Findings(Protocol):
+    findings: list[Any]
+
+
+class _Result(Protocol):
+    mode: Mode
+    tokens: Any
+
+
+def observe_stage(
     stage: str,
 ) -> Callable[[Callable[P, Awaitable[R]]], Callable[P, Awaitable[R]]]:
-    """Observe a wrapper stage's wall time; its first argument is the step's request."""
+    """Time a wrapper stage (metric and span); its first argument is the step's request."""
     if stage not in telemetry.STAGES:
         raise ValueError(f"unknown stage {stage!r}; known: {telemetry.STAGES}")
 
     def decorate(fn: Callable[P, Awaitable[R]]) -> Callable[P, Awaitable[R]]:
         @functools.wraps(fn)
-        async def timed(*args: P.args, **kwargs: P.kwargs) -> R:
+        async def observed(*args: P.args, **kwargs: P.kwargs) -> R:
             request: _StepRequest = args[0] if args else kwargs["request"]  # type: ignore[assignment]
-            with telemetry.stage_timer(stage, request.step.agent):
+            step = request.step
+            with (
+                telemetry.stage_timer(stage, step.agent),
+                span(
+                    f"stage {stage}",
+                    task_id=request.task_id,
+                    step_id=step.id,
+                    agent=step.agent,
+                    stage=stage,
+                ),
+            ):
                 return await fn(*args, **kwargs)
 
-        return timed
+        return observed
 
     return decorate
 
 
-def counts_running(
+def observe_step(
     run: Callable[[Any], Awaitable[AgentReport]],
 ) -> Callable[[Any], Awaitable[AgentReport]]:
-    """A step runner that counts its step in `llmgenie_steps_running` while it runs."""
+    """A step runner that counts its step in `llmgenie_steps_running` while it runs, in a span."""
 
     @functools.wraps(run)
-    async def counted(request: _StepRequest) -> AgentReport:
-        with telemetry.step_running(request.step.agent):
-            return await run(request)
+    async def observed(request: _StepRequest) -> AgentReport:
+        step = request.step
+        with (
+            telemetry.step_running(step.agent),
+            span(
+                f"step {step.agent}", task_id=request.task_id, step_id=step.id, agent=step.agent
+            ) as current,
+        ):
+            report = await run(request)
+            if current is not None:
+                current.set_attribute("llmgenie.status", report.status.value)
+                current.set_attribute("llmgenie.mode", report.mode.value)
+                current.set_attribute("llmgenie.findings", len(report.findings))
+            return report
 
-    return counted
+    return observed
+
+
+def observe_task(
+    run: Callable[Concatenate[Any, P], Awaitable[TaskReport]],
+) -> Callable[Concatenate[Any, P], Awaitable[TaskReport]]:
+    """A task, from its start to its stored report, in a span (its first argument: the Task)."""
+
+    @functools.wraps(run)
+    async def observed(task: _Task, *args: P.args, **kwargs: P.kwargs) -> TaskReport:
+        with span("task", task_id=task.id) as current:
+            report = await run(task, *args, **kwargs)
+            if current is not None:
+                current.set_attribute("llmgenie.status", report.status.value)
+                current.set_attribute("llmgenie.findings", len(report.findings))
+            return report
+
+    return observed
+
+
+def observe_tools(
+    run: Callable[Concatenate[Any, P], Awaitable[R]],
+) -> Callable[Concatenate[Any, P], Awaitable[R]]:
+    """A step's toolset run, in a span (its first argument: the step's request)."""
+
+    @functools.wraps(run)
+    async def observed(request: _StepRequest, *args: P.args, **kwargs: P.kwargs) -> R:
+        step = request.step
+        tool = f"{step.agent}-toolset"
+        with span(
+            f"tool {tool}", task_id=request.task_id, step_id=step.id, agent=step.agent, tool=tool
+        ) as current:
+            result = await run(request, *args, **kwargs)
+            if current is not None:
+                findings: _Findings = result  # type: ignore[assignment]
+                current.set_attribute("llmgenie.findings", len(findings.findings))
+            return result
+
+    return observed
+
+
+def observe_attempt(
+    run: Callable[Concatenate[Any, Any, P], Awaitable[R]],
+) -> Callable[Concatenate[Any, Any, P], Awaitable[R]]:
+    """One executor attempt (a model call, or the tool-only template) in a span; its first
+    arguments: the executor and its request."""
+
+    @functools.wraps(run)
+    async def observed(
+        executor: _Executor, request: _StepRequest, *args: P.args, **kwargs: P.kwargs
+    ) -> R:
+        step = request.step
+        kind = "tool-only" if executor.name == Mode.tool_only.value else "model"
+        with span(
+            f"{kind} {executor.name}",
+            task_id=request.task_id,
+            step_id=step.id,
+            agent=step.agent,
+            executor=executor.name,
+        ) as current:
+            result = await run(executor, request, *args, **kwargs)
+            if current is not None:
+                answer: _Result = result  # type: ignore[assignment]
+                current.set_attribute("llmgenie.tokens.prompt", answer.tokens.prompt)
+                current.set_attribute("llmgenie.tokens.completion", answer.tokens.completion)
+            return result
+
+    return observed
 
 
 class WorkPoolQueue(Collector):
