@@ -46,6 +46,7 @@ from llmgenie.core.targets import OpenedTarget, classify_target, open_target
 from llmgenie.flows import progress
 from llmgenie.flows.dispatch import dispatch_step
 from llmgenie.flows.logs import install_run_logs, log_skipped
+from llmgenie.flows.metrics import observe_step, observe_task
 from llmgenie.flows.publish import apublish_task_files, apublish_task_report
 from llmgenie.flows.specialist import (
     _SESSIONS,
@@ -283,6 +284,7 @@ async def boss_flow(
         # a task that ends without a report must not stay "running" (and heartbeating) for as
         # long as this process lives: the REST API's process lives long
         ended = TaskStatus.interrupted if _is_interruption(exc) else TaskStatus.failed
+        telemetry.record_task_ended(ended)
         try:
             await run_blocking(store.task_ended, task_.id, ended, _one_line(exc))
         except Exception as problem:  # the database may be what failed
@@ -309,6 +311,7 @@ def _one_line(exc: BaseException) -> str:
     return " ".join(f"{type(exc).__name__}: {exc}".split())[:500]
 
 
+@observe_task
 async def _run_task(
     task_: Task, target: str, settings: Settings, store: Store, flow_run_id: str | None
 ) -> TaskReport:
@@ -348,6 +351,7 @@ async def _run_task(
         # a worker elsewhere reads prior reports sent aside from the artifact store
         aside_store = store if settings.dispatch == "deployment" else None
 
+        @observe_step
         async def run_step(request: SpecialistRequest) -> AgentReport:
             if request.prior_reports:
                 request = await run_blocking(

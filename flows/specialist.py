@@ -59,6 +59,7 @@ from llmgenie.core.storage.artifacts import STEP_REPORT_FILE, step_report_file
 from llmgenie.core.storage.knowledge import KnowledgeUnavailable, open_knowledge
 from llmgenie.core.targets import open_target
 from llmgenie.flows.logs import install_run_logs, log_skipped
+from llmgenie.flows.metrics import observe_attempt, observe_stage, observe_tools
 from llmgenie.flows.publish import apublish_step_artifacts
 from llmgenie.flows.threads import run_blocking
 
@@ -188,6 +189,7 @@ def _run_name() -> str:
 
 
 @task(name="1 context slice", cache_policy=NO_CACHE, persist_result=False)
+@observe_stage("context_slice")
 async def context_stage(
     request: SpecialistRequest, spec: AgentSpec, stack: ExitStack
 ) -> TaskSession:
@@ -202,6 +204,7 @@ async def context_stage(
 
 
 @task(name="2 permission check", cache_policy=NO_CACHE, persist_result=False)
+@observe_stage("permission_check")
 async def permission_stage(request: SpecialistRequest, spec: AgentSpec) -> list[Capability]:
     step = request.step
     missing = missing_capabilities(step.capabilities, request.caller, spec.capabilities)
@@ -223,6 +226,7 @@ async def permission_stage(request: SpecialistRequest, spec: AgentSpec) -> list[
 
 
 @task(name="3 environment setup", cache_policy=NO_CACHE, persist_result=False)
+@observe_stage("environment_setup")
 async def environment_stage(
     request: SpecialistRequest, spec: AgentSpec, session: TaskSession
 ) -> tuple[list[Executor], list[str], frozenset[Capability]]:
@@ -237,6 +241,7 @@ async def environment_stage(
     return chain, notes, capabilities
 
 
+@observe_tools
 async def _run_tools(
     request: SpecialistRequest, session: TaskSession, capabilities: frozenset[Capability]
 ) -> ToolsetResult:
@@ -280,6 +285,7 @@ async def _run_tools(
     return await run_blocking(tools_then_audit)
 
 
+@observe_attempt
 async def _attempt(
     executor: Executor, request: ExecutionRequest, timeout: float
 ) -> ExecutionResult:
@@ -290,6 +296,7 @@ async def _attempt(
 
 
 @task(name="4 execute with fallback", cache_policy=NO_CACHE, persist_result=False)
+@observe_stage("execute")
 async def execute_stage(
     request: SpecialistRequest,
     spec: AgentSpec,

@@ -115,8 +115,10 @@ def create_app() -> FastAPI:
     from llmgenie.core.storage import Store
     from llmgenie.core.targets import TargetError, check_target, classify_target
     from llmgenie.flows.boss import in_process_boss
+    from llmgenie.interfaces.api.metrics import install as install_metrics
 
     app = FastAPI(title="llmgenie", version="0.1.0", description=__doc__)
+    install_metrics(app)
     running: dict[str, asyncio.Task[TaskReport]] = {}
     auth = [Depends(_check_token)]
 

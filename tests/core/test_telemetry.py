@@ -67,11 +67,94 @@ def _value(name: str, **labels: str) -> float:
     return telemetry.REGISTRY.get_sample_value(name, labels) or 0.0
 
 
+def _sample(name: str, **labels: str) -> float | None:
+    return telemetry.REGISTRY.get_sample_value(name, labels)
+
+
+def test_a_task_adds_its_duration_and_each_fallback_by_reason() -> None:
+    now = utcnow()
+    refused = Attempt(
+        executor="openai/m",
+        outcome=AttemptOutcome.failed,
+        error_class="auth",
+        started_at=now,
+        finished_at=now,
+    )
+    retried = refused.model_copy(update={"error_class": "rate_limit"})
+    tool_only = refused.model_copy(
+        update={"executor": "tool-only", "outcome": AttemptOutcome.succeeded, "error_class": None}
+    )
+    report = _report()
+    # a retry of the same model is no fallback; giving up on it for tool-only is one
+    step = report.steps[0].model_copy(update={"attempts": [retried, refused, tool_only]})
+    report = report.model_copy(
+        update={"steps": [step], "started_at": now - timedelta(seconds=3), "finished_at": now}
+    )
+    tasks_before = _value("llmgenie_task_duration_seconds_count", status="completed")
+    in_5s_before = _value("llmgenie_task_duration_seconds_bucket", status="completed", le="5.0")
+    auth_before = _value("llmgenie_fallbacks_total", reason="auth")
+    telemetry.record_task(report)
+    assert _value("llmgenie_task_duration_seconds_count", status="completed") == tasks_before + 1
+    assert (
+        _value("llmgenie_task_duration_seconds_bucket", status="completed", le="5.0")
+        == in_5s_before + 1
+    )
+    assert _value("llmgenie_fallbacks_total", reason="auth") == auth_before + 1
+    assert _sample("llmgenie_fallbacks_total", reason="rate_limit") in (None, 0.0)
+
+
+def test_the_buckets_start_at_5_ms_and_failures_read_0_before_the_first() -> None:
+    text = telemetry.render().decode()
+    assert (
+        'llmgenie_step_duration_seconds_bucket{agent="security",le="0.005",mode="tool-only"}'
+        in (text)
+    )
+    assert _sample("llmgenie_tasks_total", status="failed") is not None
+    assert _sample("llmgenie_steps_total", agent="devops", status="denied", mode="llm") is not None
+    assert _sample("process_resident_memory_bytes") is not None
+
+
+def test_a_stage_is_timed_and_a_running_step_counted() -> None:
+    before = _value("llmgenie_stage_duration_seconds_count", stage="execute", agent="devops")
+    with telemetry.step_running("devops"):
+        assert _value("llmgenie_steps_running", agent="devops") == 1
+        with telemetry.stage_timer("execute", "devops"):
+            pass
+    assert _value("llmgenie_steps_running", agent="devops") == 0
+    assert _value("llmgenie_stage_duration_seconds_count", stage="execute", agent="devops") == (
+        before + 1
+    )
+
+
+def test_the_database_pool_in_use_and_idle(postgres_url: str) -> None:
+    from llmgenie.core.storage.db import make_engine
+
+    def pool(state: str) -> float:
+        return _value("llmgenie_db_pool_connections", backend="postgresql", state=state)
+
+    engine = make_engine(postgres_url)
+    try:
+        in_use, idle = pool("in_use"), pool("idle")
+        with engine.connect():
+            assert pool("in_use") == in_use + 1
+        assert (pool("in_use"), pool("idle")) == (in_use, idle + 1)
+    finally:
+        engine.dispose()
+
+
 def test_record_task_counts_steps_findings_and_tokens() -> None:
-    before = _value("llmgenie_llm_tokens_total", executor="openai/m", kind="prompt")
+    before = _value("llmgenie_llm_tokens_total", model="openai/m", kind="prompt")
     telemetry.record_task(_report())
-    assert _value("llmgenie_llm_tokens_total", executor="openai/m", kind="prompt") == before + 7
-    assert _value("llmgenie_findings_total", agent="security", severity="critical") >= 1
+    assert _value("llmgenie_llm_tokens_total", model="openai/m", kind="prompt") == before + 7
+    assert (
+        _value(
+            "llmgenie_findings_total",
+            agent="security",
+            severity="critical",
+            category="k8s.privileged",
+        )
+        >= 1
+    )
     assert (
         _value("llmgenie_steps_total", agent="security", status="completed", mode="tool-only") >= 1
     )
