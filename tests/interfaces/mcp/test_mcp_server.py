@@ -211,6 +211,6 @@ def test_a_wrong_role_is_exit_2_in_one_line(tmp_path: Path) -> None:
     )
     assert done.returncode == 2
     assert done.stderr.strip().splitlines() == [
-        "llmgenie: error: --role: 'king' is not one of viewer, operator, maintainer, admin"
+        "llmgenie: error: role: 'king' is not one of viewer, operator, maintainer, admin"
     ]
     assert done.stdout == ""
