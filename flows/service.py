@@ -230,9 +230,9 @@ def check_target(location: str, roots: TargetRoots | None, *, opens: bool = True
         raise Refused(f"target: a name in the path is longer than {MAX_NAME_CHARS} characters")
     used = roots.admit(location) if roots is not None else location
     try:
-        (opens_at_all if opens else classify_target)(location)
-    except TargetError as exc:
-        raise Refused(str(exc).replace(repr(location), _shown(location))) from None
+        (opens_at_all if opens else classify_target)(used)
+    except TargetError as exc:  # named as the caller wrote it
+        raise Refused(str(exc).replace(repr(used), _shown(location))) from None
     except OSError as exc:  # the path itself cannot be looked at (too long for this system, …)
         reason = exc.strerror or type(exc).__name__
         raise Refused(f"target {_shown(location)} cannot be read: {reason}") from None
@@ -337,7 +337,7 @@ class TaskService:
         try:
             return scan_detailed(location, chosen, progress=progress, outputs=False).scan
         except TargetError as exc:
-            raise Refused(str(exc).replace(repr(location), _shown(location))) from None
+            raise Refused(str(exc).replace(repr(location), _shown(path))) from None
 
     def ask(self, question: str, target: str | None = None, top: int = 5) -> Answer:
         """A question answered from the knowledge base. A confined caller names a target it may

@@ -2,16 +2,15 @@
 
 from __future__ import annotations
 
-import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
 import pytest
-import uvicorn
 
 from llmgenie.core.models import ScanResult, TaskReport
+from tests.support.api import serve_api
 from tests.support.net import free_port
 
 EXAMPLE = Path(__file__).resolve().parents[3] / "examples" / "shop"
@@ -43,27 +42,9 @@ def api_without_database(
 
 
 def _serve(monkeypatch: pytest.MonkeyPatch) -> Iterator[httpx.Client]:
-    from llmgenie.core.settings import get_settings
-    from llmgenie.interfaces.api.app import create_app
-
     monkeypatch.setenv("LLMGENIE_API_TOKEN", TOKEN)
-    get_settings.cache_clear()
-    port = free_port()
-    server = uvicorn.Server(
-        uvicorn.Config(create_app(), host="127.0.0.1", port=port, log_level="warning")
-    )
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    while not server.started:
-        time.sleep(0.02)
-    with httpx.Client(
-        base_url=f"http://127.0.0.1:{port}",
-        timeout=60,
-        headers={"Authorization": f"Bearer {TOKEN}"},
-    ) as client:
+    with serve_api(TOKEN) as client:
         yield client
-    server.should_exit = True
-    thread.join(timeout=10)
 
 
 def test_health_ready_and_metrics_need_no_token(api: httpx.Client) -> None:
