@@ -103,13 +103,9 @@ async def _with_store(call: Callable[..., T], *args: object) -> T:
         ) from None
 
 
-class _TooLarge(Exception):
-    pass
-
-
 class BodyLimit:
-    """ASGI middleware: a request body over `max_bytes` (declared or sent) is answered 413 and
-    read no further."""
+    """ASGI middleware: a request body over `max_bytes`, declared or as it arrives, is answered
+    413 and read no further (the app sees the client go)."""
 
     def __init__(self, app: ASGIApp, max_bytes: int) -> None:
         self.app = app
@@ -124,27 +120,28 @@ class BodyLimit:
             await self._refuse(send)
             return
         received = 0
-        started = False
+        refused = False
 
         async def limited() -> Message:
-            nonlocal received
+            nonlocal received, refused
             message = await receive()
-            if message["type"] == "http.request":
+            if message["type"] == "http.request" and not refused:
                 received += len(message.get("body", b""))
                 if received > self.max_bytes:
-                    raise _TooLarge
+                    refused = True
+                    await self._refuse(send)
+                    return {"type": "http.disconnect"}
             return message
 
-        async def watched(message: Message) -> None:
-            nonlocal started
-            started = started or message["type"] == "http.response.start"
-            await send(message)
+        async def unless_refused(message: Message) -> None:
+            if not refused:  # the 413 has gone out: what the app says after it goes nowhere
+                await send(message)
 
         try:
-            await self.app(scope, limited, watched)
-        except _TooLarge:
-            if not started:
-                await self._refuse(send)
+            await self.app(scope, limited, unless_refused)
+        except Exception:
+            if not refused:
+                raise
 
     async def _refuse(self, send: Send) -> None:
         response = JSONResponse(
