@@ -72,7 +72,7 @@ def test_api_scan_with_an_unknown_agent_is_422(api: httpx.Client) -> None:
     assert answer.json()["detail"].startswith("agents: unknown agent 'wizard'")
 
 
-@pytest.mark.parametrize("limit", ["9223372036854775808", "-1", "0", "501", "many"])
+@pytest.mark.parametrize("limit", ["9223372036854775808", "-1", "0", "501"])
 def test_api_task_list_limit_out_of_range_is_500_or_unlimited(
     api: httpx.Client, limit: str
 ) -> None:

@@ -82,6 +82,10 @@ async def test_scan_explain_and_bad_input(tmp_path: Path) -> None:
             ("explain_rule", {"rule_id": "LG-NOPE-1"}, "LG-NOPE-1"),
             ("get_task", {"task_id": "deadbeef"}, "deadbeef"),
             ("run_task", {"task": "audit", "target": str(tmp_path / "absent")}, "absent"),
+            # confined to the folder the server started in: tmp_path exists, and is outside
+            ("scan", {"path": str(tmp_path)}, "is not under LLMGENIE_TARGET_ROOTS"),
+            ("run_task", {"task": "audit", "target": str(tmp_path)}, "is not under"),
+            ("ask", {"question": "how do I deploy?"}, "name the target to ask about"),
         ]:
             answer = await mcp.call_tool(name, arguments)
             assert answer.isError, f"{name} {arguments}: {_text(answer)}"
