@@ -226,7 +226,8 @@ def check_target(location: str, roots: TargetRoots | None, *, opens: bool = True
         raise Refused("target: contains a NUL character")
     if len(location) > MAX_PATH_CHARS:
         raise Refused(f"target: longer than {MAX_PATH_CHARS} characters")
-    if any(len(name) > MAX_NAME_CHARS for name in location.split("/")):
+    local = not location.startswith("s3://")
+    if local and any(len(name) > MAX_NAME_CHARS for name in location.split("/")):
         raise Refused(f"target: a name in the path is longer than {MAX_NAME_CHARS} characters")
     used = roots.admit(location) if roots is not None else location
     try:
