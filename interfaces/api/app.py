@@ -21,8 +21,17 @@ import os
 from collections.abc import Callable
 from typing import Annotated, Any, TypeVar
 
-from fastapi import Depends, FastAPI, Header, HTTPException, Query, Request, Response, WebSocket
-from fastapi import status as http
+from fastapi import (
+    Depends,
+    FastAPI,
+    Header,
+    HTTPException,
+    Query,
+    Request,
+    Response,
+    WebSocket,
+    status,
+)
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
@@ -80,7 +89,7 @@ def _check_token(authorization: Annotated[str | None, Header()] = None) -> None:
         return
     given = (authorization or "").removeprefix("Bearer ").strip()
     if not hmac.compare_digest(given.encode(), expected.encode()):
-        raise HTTPException(http.HTTP_401_UNAUTHORIZED, "missing or wrong bearer token")
+        raise HTTPException(status.HTTP_401_UNAUTHORIZED, "missing or wrong bearer token")
 
 
 async def _with_store(call: Callable[..., T], *args: object) -> T:
@@ -98,7 +107,7 @@ async def _with_store(call: Callable[..., T], *args: object) -> T:
     except DBAPIError as exc:
         url = safe_url(get_settings().resolved_database_url)
         raise HTTPException(
-            http.HTTP_503_SERVICE_UNAVAILABLE,
+            status.HTTP_503_SERVICE_UNAVAILABLE,
             f"the metadata database {url} does not answer: {db_error_line(exc)}",
         ) from None
 
@@ -146,7 +155,7 @@ class BodyLimit:
     async def _refuse(self, send: Send) -> None:
         response = JSONResponse(
             {"detail": f"the request body is larger than {self.max_bytes} bytes"},
-            status_code=http.HTTP_413_CONTENT_TOO_LARGE,
+            status_code=status.HTTP_413_CONTENT_TOO_LARGE,
         )
         await response({"type": "http"}, _no_body, send)
 
@@ -177,12 +186,12 @@ def create_app() -> FastAPI:
 
     @app.exception_handler(Refused)
     async def refused(request: Request, exc: Refused) -> JSONResponse:
-        return JSONResponse({"detail": str(exc)}, status_code=http.HTTP_422_UNPROCESSABLE_CONTENT)
+        return JSONResponse({"detail": str(exc)}, status_code=status.HTTP_422_UNPROCESSABLE_CONTENT)
 
     @app.exception_handler(RequestValidationError)
     async def invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
         return JSONResponse(
-            {"detail": _unechoed(exc.errors())}, status_code=http.HTTP_422_UNPROCESSABLE_CONTENT
+            {"detail": _unechoed(exc.errors())}, status_code=status.HTTP_422_UNPROCESSABLE_CONTENT
         )
 
     @app.get("/health")
@@ -199,7 +208,7 @@ def create_app() -> FastAPI:
         if (prefect := await prefect_problem()) is not None:
             problems["prefect"] = prefect
         if problems:
-            response.status_code = http.HTTP_503_SERVICE_UNAVAILABLE
+            response.status_code = status.HTTP_503_SERVICE_UNAVAILABLE
             return {"status": "not ready", "problems": problems}
         return {"status": "ready"}
 
@@ -207,7 +216,7 @@ def create_app() -> FastAPI:
     async def metrics() -> Response:
         return Response(telemetry.render(), media_type="text/plain; version=0.0.4")
 
-    @app.post("/v1/tasks", status_code=http.HTTP_202_ACCEPTED, dependencies=auth)
+    @app.post("/v1/tasks", status_code=status.HTTP_202_ACCEPTED, dependencies=auth)
     async def submit(request: TaskRequest) -> TaskAccepted:
         checked = await asyncio.to_thread(  # S3: one listing call
             service.check,
@@ -235,11 +244,11 @@ def create_app() -> FastAPI:
         if report is not None:
             return report
         if service.running(task_id) is not None:
-            response.status_code = http.HTTP_202_ACCEPTED
+            response.status_code = status.HTTP_202_ACCEPTED
             return TaskAccepted(
                 task_id=task_id, status=TaskStatus.running, report_url=f"/v1/tasks/{task_id}"
             )
-        raise HTTPException(http.HTTP_404_NOT_FOUND, f"no task {task_id!r}")
+        raise HTTPException(status.HTTP_404_NOT_FOUND, f"no task {task_id!r}")
 
     @app.websocket("/v1/tasks/{task_id}/events")
     async def task_events(websocket: WebSocket, task_id: str) -> None:
@@ -300,7 +309,7 @@ def create_app() -> FastAPI:
                 service.ask, request.question, request.target, request.top
             )
         except KnowledgeUnavailable as exc:
-            raise HTTPException(http.HTTP_503_SERVICE_UNAVAILABLE, str(exc)) from None
+            raise HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE, str(exc)) from None
 
     return app
 
