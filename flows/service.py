@@ -260,15 +260,21 @@ class TaskService:
         agents: Iterable[str] | None = None,
         role: str | Role = Role.operator,
         caller: str = "api",
+        *,
+        providers: bool = True,
     ) -> TaskRequest:
-        """The request, checked: agents, role, the model chain's providers, then the target."""
+        """The request, checked: agents, role, the model chain's providers, then the target.
+
+        `providers=False` leaves `check_providers` to the caller, for a CLI that overlaps the
+        providers' imports with the start of the embedded Prefect API."""
         if not task.strip():
             raise Refused("task: empty; say what to do, e.g. 'audit the manifests'")
         if len(task) > MAX_TASK_CHARS:
             raise Refused(f"task: longer than {MAX_TASK_CHARS} characters")
         chosen = check_agents(agents)
         checked_role = check_role(role)
-        check_providers(self.settings)
+        if providers:
+            check_providers(self.settings)
         return TaskRequest(
             task=task,
             target=check_target(target, self.roots),

@@ -60,15 +60,17 @@ def run(
 ) -> None:
     """Plan the task over the target and run the specialists as Prefect flows."""
     from llmgenie.core.settings import get_settings
-    from llmgenie.flows.service import TaskService
+    from llmgenie.flows.service import TaskService, check_providers
 
     if output_format not in ("text", "json"):
         raise UserError(f"--format: {output_format!r} is not one of text, json")
     threshold = parse_severity(fail_on)
     service = TaskService(roots=None)  # the machine's own user: any target
     # an empty --agents means every agent, as before; a target that does not open at all is
-    # refused before any step
-    request = service.check(task, target, parse_agents(agents or None), role, caller="cli")
+    # refused before any step; the providers are checked as their code loads, below
+    request = service.check(
+        task, target, parse_agents(agents or None), role, caller="cli", providers=False
+    )
 
     usable_home()
     settings = get_settings()
@@ -84,6 +86,7 @@ def run(
             from llmgenie.agents.executors import preload_providers
 
             preload_providers(_models_in_use(settings))
+            check_providers(settings)
         # a wrong or unreachable metadata database is one line now, not a failed flow run
         # later; BOSS reuses this store (one per process and settings)
         cli_store()
