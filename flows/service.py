@@ -154,6 +154,7 @@ def check_providers(settings: Settings) -> None:
 
 
 def check_limit(limit: int) -> int:
+    """How many tasks a listing may return: 1 to MAX_LIST_LIMIT."""
     if not 1 <= limit <= MAX_LIST_LIMIT:
         raise Refused(f"limit: {limit} is not between 1 and {MAX_LIST_LIMIT}")
     return limit
