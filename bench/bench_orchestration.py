@@ -44,9 +44,11 @@ def measure_in_process() -> dict[str, object]:
     from llmgenie.core.context import analyze
     from llmgenie.core.models import Plan, Step
     from llmgenie.core.settings import get_settings
+    from llmgenie.flows import sessions
     from llmgenie.flows.boss import run_plan
     from llmgenie.flows.dispatch import dispatch_step
-    from llmgenie.flows.specialist import _SESSIONS, SpecialistRequest, TaskSession
+    from llmgenie.flows.sessions import TaskSession
+    from llmgenie.flows.specialist import SpecialistRequest
 
     class Sleeper:
         name = "security"
@@ -64,14 +66,17 @@ def measure_in_process() -> dict[str, object]:
     @flow(name="bench-parent")
     async def parent(n: int) -> float:
         plan = Plan(steps=[Step(id=f"s{i}", agent="security") for i in range(n)])
-        _SESSIONS["bench"] = TaskSession(root=EXAMPLE, context=context)
+        sessions.register("bench", TaskSession(root=EXAMPLE, context=context))
 
         def make(step_id: str, prior: list) -> SpecialistRequest:
             step = next(s for s in plan.steps if s.id == step_id)
             return SpecialistRequest(task_id="bench", task="bench", target=str(EXAMPLE), step=step)
 
         started = time.perf_counter()
-        await run_plan(plan, make, lambda r: dispatch_step(r, settings))
+        try:
+            await run_plan(plan, make, lambda r: dispatch_step(r, settings))
+        finally:
+            sessions.drop("bench")
         return time.perf_counter() - started
 
     @flow(name="bench-bare-step", persist_result=False)

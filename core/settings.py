@@ -7,6 +7,7 @@ tests call `get_settings.cache_clear()` after changing the environment.
 from __future__ import annotations
 
 import os
+import re
 from functools import lru_cache
 from pathlib import Path
 from typing import Literal
@@ -88,6 +89,17 @@ class Settings(BaseSettings):
         None, description="a ChromaDB server, http://host:8000; a folder under home if unset"
     )
 
+    target_roots: str | None = Field(
+        None,
+        description="what tasks submitted over the REST API or MCP may target: folders and "
+        "s3:// prefixes separated by ':'; unset, the API refuses every target and the MCP "
+        "server allows the folder it was started in",
+    )
+
+    api_max_body_bytes: int = Field(
+        1024 * 1024, ge=1, description="the REST API answers 413 to a larger request body"
+    )
+
     prometheus_url: str | None = Field(
         None, validation_alias=AliasChoices("PROMETHEUS_URL", "LLMGENIE_PROMETHEUS_URL")
     )
@@ -106,6 +118,19 @@ class Settings(BaseSettings):
     def max_tokens_for(self, model_id: str) -> int:
         """The output cap of `model_id`'s requests."""
         return self.llm_max_tokens_by_model.get(model_id, self.llm_max_tokens)
+
+    @field_validator("target_roots")
+    @classmethod
+    def _roots_are_folders_or_s3(cls, raw: str | None) -> str | None:
+        for scheme in re.findall(r"([A-Za-z][\w+.-]*)://", raw or ""):
+            if scheme != "s3":
+                raise ValueError(f"{scheme}:// is not allowed: name folders and s3:// prefixes")
+        return raw
+
+    @property
+    def target_root_list(self) -> list[str]:
+        """`LLMGENIE_TARGET_ROOTS` as a list, in order: folders as written and s3:// prefixes."""
+        return _roots_of(self.target_roots or "")
 
     @property
     def resolved_database_url(self) -> str:
@@ -134,6 +159,17 @@ def _chain_of(raw: str) -> list[str]:
     if raw.strip().lower() in {"", "none"}:
         return []
     return [m.strip() for m in raw.split(",") if m.strip()]
+
+
+def _roots_of(raw: str) -> list[str]:
+    """`a:/b:s3://bucket/p` → ['a', '/b', 's3://bucket/p']: split on ':', but not s3's own."""
+    roots: list[str] = []
+    for part in raw.split(":"):
+        if part.startswith("//") and roots and roots[-1] == "s3":
+            roots[-1] = f"s3:{part}"
+        else:
+            roots.append(part)
+    return [r.strip() for r in roots if r.strip()]
 
 
 @lru_cache(maxsize=1)

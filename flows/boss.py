@@ -43,17 +43,13 @@ from llmgenie.core.settings import Settings, get_settings
 from llmgenie.core.storage import Store, open_store
 from llmgenie.core.storage.knowledge import open_knowledge
 from llmgenie.core.targets import OpenedTarget, classify_target, open_target
-from llmgenie.flows import progress
+from llmgenie.flows import progress, sessions
 from llmgenie.flows.dispatch import dispatch_step
 from llmgenie.flows.logs import install_run_logs, log_skipped
 from llmgenie.flows.metrics import observe_step, observe_task
 from llmgenie.flows.publish import apublish_task_files, apublish_task_report
-from llmgenie.flows.specialist import (
-    _SESSIONS,
-    SpecialistRequest,
-    TaskSession,
-    send_prior_reports_aside,
-)
+from llmgenie.flows.sessions import TaskSession
+from llmgenie.flows.specialist import SpecialistRequest, send_prior_reports_aside
 from llmgenie.flows.threads import run_blocking
 
 __all__ = [
@@ -329,7 +325,7 @@ async def _run_task(
             agents=task_.agents,
             prometheus_configured=bool(settings.prometheus_url),
         )
-        session = _SESSIONS[task_.id] = TaskSession(root=opened.root, context=context)
+        session = sessions.register(task_.id, TaskSession(root=opened.root, context=context))
         documents = any(s.agent == "documentation" for s in rules.steps)
         if documents and settings.dispatch == "inprocess":
             # ChromaDB's import and open (~0.5 s) overlap the other steps, not Documentation's
@@ -399,7 +395,7 @@ async def _run_task(
         finally:
             # BOSS never finishes while a child runs, dropped and failed ones included
             await asyncio.gather(*early.values(), return_exceptions=True)
-            _SESSIONS.pop(task_.id, None)
+            sessions.drop(task_.id)
             await asyncio.gather(*session.publishing)
     report = merge_reports(task_, plan, steps, context).model_copy(
         update={"flow_run_id": flow_run_id, "started_at": started, "finished_at": utcnow()}

@@ -8,6 +8,7 @@ Prefect's own instead. The embedded API is started once, as a detached process, 
 from __future__ import annotations
 
 import fcntl
+import importlib
 import json
 import os
 import subprocess
@@ -131,9 +132,10 @@ class ApiStart:
 
 def _refresh_prefect_settings() -> None:
     """Make an already imported Prefect see the environment set above."""
-    context = sys.modules.get("prefect.context")
-    if context is not None:
-        context.refresh_global_settings_context()
+    if "prefect.context" in sys.modules:
+        # imported, or being imported by another thread (a metrics reader): the import system
+        # waits for that import to finish instead of handing over a half-made module
+        importlib.import_module("prefect.context").refresh_global_settings_context()
 
 
 def _healthy(url: str) -> bool:

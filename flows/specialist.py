@@ -15,8 +15,6 @@ import random
 import threading
 import time
 from contextlib import ExitStack
-from dataclasses import dataclass, field
-from pathlib import Path
 
 from prefect import flow, task
 from prefect.cache_policies import NO_CACHE
@@ -45,7 +43,6 @@ from llmgenie.core.models import (
     AttemptOutcome,
     Caller,
     Capability,
-    Context,
     Mode,
     PassageKind,
     Step,
@@ -58,16 +55,17 @@ from llmgenie.core.storage import Store, open_store
 from llmgenie.core.storage.artifacts import STEP_REPORT_FILE, step_report_file
 from llmgenie.core.storage.knowledge import KnowledgeUnavailable, open_knowledge
 from llmgenie.core.targets import open_target
+from llmgenie.flows import sessions
 from llmgenie.flows.logs import install_run_logs, log_skipped
 from llmgenie.flows.metrics import observe_attempt, observe_stage, observe_tools
 from llmgenie.flows.publish import apublish_step_artifacts
+from llmgenie.flows.sessions import TaskSession
 from llmgenie.flows.threads import run_blocking
 
 __all__ = [
     "MAX_INLINE_REQUEST_BYTES",
     "SpecialistRequest",
     "StepDropped",
-    "TaskSession",
     "send_prior_reports_aside",
     "specialist_flow",
 ]
@@ -103,29 +101,6 @@ class SpecialistRequest(BaseModel):
 MAX_INLINE_REQUEST_BYTES = 384 * 1024
 
 
-@dataclass
-class TaskSession:
-    """What BOSS already analysed, shared with in-process subflows (workers re-analyse).
-
-    `publishing` collects the steps' Prefect-artifact uploads: in process a step hands them to
-    BOSS, which awaits them all before it finishes, instead of waiting on them itself.
-    """
-
-    root: Path
-    context: Context
-    publishing: list[asyncio.Task[None]] = field(default_factory=list)
-    #: per step: set when BOSS drops a step it started before the final plan was known
-    drops: dict[str, threading.Event] = field(default_factory=dict)
-    #: reports too large to pass inline, by step id (`send_prior_reports_aside`)
-    reports: dict[str, AgentReport] = field(default_factory=dict)
-
-    def drop_signal(self, step_id: str) -> threading.Event:
-        return self.drops.setdefault(step_id, threading.Event())
-
-
-_SESSIONS: dict[str, TaskSession] = {}
-
-
 def send_prior_reports_aside(
     request: SpecialistRequest, session: TaskSession | None, store: Store | None
 ) -> SpecialistRequest:
@@ -146,7 +121,7 @@ def send_prior_reports_aside(
 
 def _with_prior_reports(request: SpecialistRequest) -> SpecialistRequest:
     """The request with the prior reports BOSS sent aside back in it."""
-    session = _SESSIONS.get(request.task_id)
+    session = sessions.get(request.task_id)
     kept = session.reports if session is not None else {}
     reports = []
     for step_id in request.prior_stored:
@@ -170,7 +145,7 @@ class StepDropped(Exception):
 def _drop_signal(request: SpecialistRequest) -> threading.Event | None:
     if not request.speculative:
         return None
-    session = _SESSIONS.get(request.task_id)
+    session = sessions.get(request.task_id)
     return session.drop_signal(request.step.id) if session is not None else None
 
 
@@ -193,7 +168,7 @@ def _run_name() -> str:
 async def context_stage(
     request: SpecialistRequest, spec: AgentSpec, stack: ExitStack
 ) -> TaskSession:
-    session = _SESSIONS.get(request.task_id)
+    session = sessions.get(request.task_id)
     if session is None:  # a worker elsewhere: open and analyse the target itself
         opened = stack.enter_context(open_target(request.target))
         context = await run_blocking(analyze_opened, opened)
@@ -558,7 +533,7 @@ async def _run_step(request: SpecialistRequest) -> AgentReport:
             "finished_at": utcnow(),
         }
     )
-    session = _SESSIONS.get(request.task_id)
+    session = sessions.get(request.task_id)
     if session is not None:  # BOSS is in this process and awaits the upload
         session.publishing.append(asyncio.create_task(_publish_step(final)))
     else:

@@ -6,6 +6,11 @@ Tasks run as BOSS flows in this process (the API is itself a long-running Prefec
 `Authorization: Bearer …`. /health says the process is up (liveness); /ready says whether the
 metadata database and the Prefect API answer (readiness). An endpoint that needs the database
 while it is down answers 503 with one line saying so, and accepts no task.
+
+Every check of a request is the task service's (`llmgenie.flows.service`): what it refuses is a
+422 with its one line. Targets must lie under `LLMGENIE_TARGET_ROOTS` (none set: every target is
+refused); a request body over `LLMGENIE_API_MAX_BODY_BYTES` (1 MiB) is a 413; a 422 never
+repeats the request's input.
 """
 
 from __future__ import annotations
@@ -13,42 +18,48 @@ from __future__ import annotations
 import asyncio
 import hmac
 import os
-import uuid
 from collections.abc import Callable
-from typing import Annotated, TypeVar
+from typing import Annotated, Any, TypeVar
 
-from fastapi import Depends, FastAPI, Header, HTTPException, Response, WebSocket, status
-from pydantic import BaseModel, Field
-
-from llmgenie.core.models import (
-    AGENT_NAMES,
-    AgentReport,
-    Answer,
-    Role,
-    ScanResult,
-    TaskReport,
-    TaskStatus,
+from fastapi import (
+    Depends,
+    FastAPI,
+    Header,
+    HTTPException,
+    Query,
+    Request,
+    Response,
+    WebSocket,
+    status,
 )
-from llmgenie.core.settings import get_settings
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, Field
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-__all__ = ["AskRequest", "ScanRequest", "TaskAccepted", "TaskRequest", "create_app"]
+from llmgenie.core.models import AgentReport, Answer, ScanResult, TaskReport, TaskStatus
+from llmgenie.core.settings import get_settings
+from llmgenie.flows.service import (
+    MAX_LIST_LIMIT,
+    MAX_PATH_CHARS,
+    Refused,
+    TargetRoots,
+    TaskLine,
+    TaskRequest,
+    TaskService,
+)
+
+__all__ = [
+    "AskRequest",
+    "BodyLimit",
+    "ScanRequest",
+    "TaskAccepted",
+    "TaskRequest",
+    "create_app",
+    "prefect_problem",
+]
 
 T = TypeVar("T")
-
-
-class TaskRequest(BaseModel):
-    # bounded: they become flow-run parameters, which Prefect caps, and the task goes into prompts
-    task: str = Field(
-        min_length=1, max_length=4000, description="what to do, e.g. 'audit the manifests'"
-    )
-    target: str = Field(
-        min_length=1, max_length=4096, description="folder, file, archive or s3://bucket/prefix"
-    )
-    agents: list[str] | None = Field(None, description="only these specialists")
-    role: Role = Field(Role.operator, description="the caller's role")
-    caller: str = Field(
-        "api", min_length=1, max_length=200, description="who asks: a user, a CI job, an alert"
-    )
 
 
 class TaskAccepted(BaseModel):
@@ -59,13 +70,17 @@ class TaskAccepted(BaseModel):
 
 class AskRequest(BaseModel):
     question: str = Field(min_length=1, max_length=2000, description="e.g. how do I roll back?")
-    target: str | None = Field(None, max_length=4096, description="only what is known about it")
+    target: str | None = Field(
+        None, max_length=MAX_PATH_CHARS, description="only what is known about it"
+    )
     top: int = Field(5, ge=1, le=50, description="how many passages to answer from")
 
 
 class ScanRequest(BaseModel):
-    path: str
-    agents: list[str] | None = None
+    path: str = Field(
+        min_length=1, max_length=MAX_PATH_CHARS, description="folder, file, archive or s3://"
+    )
+    agents: list[str] | None = Field(None, description="only these toolsets; default all")
 
 
 def _check_token(authorization: Annotated[str | None, Header()] = None) -> None:
@@ -75,10 +90,6 @@ def _check_token(authorization: Annotated[str | None, Header()] = None) -> None:
     given = (authorization or "").removeprefix("Bearer ").strip()
     if not hmac.compare_digest(given.encode(), expected.encode()):
         raise HTTPException(status.HTTP_401_UNAUTHORIZED, "missing or wrong bearer token")
-
-
-def _bad_input(message: str) -> HTTPException:
-    return HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, message)
 
 
 async def _with_store(call: Callable[..., T], *args: object) -> T:
@@ -101,26 +112,87 @@ async def _with_store(call: Callable[..., T], *args: object) -> T:
         ) from None
 
 
-def _validate_agents(agents: list[str] | None) -> None:
-    unknown = [a for a in agents or [] if a not in AGENT_NAMES]
-    if unknown:
-        raise _bad_input(f"unknown agent(s) {unknown}; known: {list(AGENT_NAMES)}")
+class BodyLimit:
+    """ASGI middleware: a request body over `max_bytes`, declared or as it arrives, is answered
+    413 and read no further (the app sees the client go)."""
+
+    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
+        self.app = app
+        self.max_bytes = max_bytes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        declared = dict(scope["headers"]).get(b"content-length")
+        if declared is not None and (not declared.isdigit() or int(declared) > self.max_bytes):
+            await self._refuse(send)
+            return
+        received = 0
+        refused = False
+
+        async def limited() -> Message:
+            nonlocal received, refused
+            message = await receive()
+            if message["type"] == "http.request" and not refused:
+                received += len(message.get("body", b""))
+                if received > self.max_bytes:
+                    refused = True
+                    await self._refuse(send)
+                    return {"type": "http.disconnect"}
+            return message
+
+        async def unless_refused(message: Message) -> None:
+            if not refused:  # the 413 has gone out: what the app says after it goes nowhere
+                await send(message)
+
+        try:
+            await self.app(scope, limited, unless_refused)
+        except Exception:
+            if not refused:
+                raise
+
+    async def _refuse(self, send: Send) -> None:
+        response = JSONResponse(
+            {"detail": f"the request body is larger than {self.max_bytes} bytes"},
+            status_code=status.HTTP_413_CONTENT_TOO_LARGE,
+        )
+        await response({"type": "http"}, _no_body, send)
+
+
+async def _no_body() -> Message:
+    return {"type": "http.request", "body": b"", "more_body": False}
+
+
+def _unechoed(errors: Any) -> list[dict[str, Any]]:
+    """Validation errors without the input they were about: a 422 never repeats the request."""
+    return [{k: e[k] for k in ("type", "loc", "msg") if k in e} for e in errors]
 
 
 def create_app() -> FastAPI:
     from llmgenie.flows.runtime import ensure_prefect_api
 
-    ensure_prefect_api(get_settings())  # before Prefect is imported below
+    settings = get_settings()
+    ensure_prefect_api(settings)  # before Prefect is imported below
     from llmgenie.core import telemetry
     from llmgenie.core.storage import Store
-    from llmgenie.core.targets import TargetError, check_target, classify_target
-    from llmgenie.flows.boss import in_process_boss
     from llmgenie.interfaces.api.metrics import install as install_metrics
 
     app = FastAPI(title="llmgenie", version="0.1.0", description=__doc__)
-    install_metrics(app)
-    running: dict[str, asyncio.Task[TaskReport]] = {}
+    app.add_middleware(BodyLimit, max_bytes=settings.api_max_body_bytes)
+    install_metrics(app)  # outermost: a 413 is measured too
+    service = TaskService(TargetRoots.of(settings))
     auth = [Depends(_check_token)]
+
+    @app.exception_handler(Refused)
+    async def refused(request: Request, exc: Refused) -> JSONResponse:
+        return JSONResponse({"detail": str(exc)}, status_code=status.HTTP_422_UNPROCESSABLE_CONTENT)
+
+    @app.exception_handler(RequestValidationError)
+    async def invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
+        return JSONResponse(
+            {"detail": _unechoed(exc.errors())}, status_code=status.HTTP_422_UNPROCESSABLE_CONTENT
+        )
 
     @app.get("/health")
     async def health() -> dict[str, str]:
@@ -133,7 +205,7 @@ def create_app() -> FastAPI:
             await _with_store(Store.ping)
         except HTTPException as exc:
             problems["database"] = str(exc.detail)
-        if (prefect := await _prefect_problem()) is not None:
+        if (prefect := await prefect_problem()) is not None:
             problems["prefect"] = prefect
         if problems:
             response.status_code = status.HTTP_503_SERVICE_UNAVAILABLE
@@ -146,49 +218,32 @@ def create_app() -> FastAPI:
 
     @app.post("/v1/tasks", status_code=status.HTTP_202_ACCEPTED, dependencies=auth)
     async def submit(request: TaskRequest) -> TaskAccepted:
-        _validate_agents(request.agents)
-        try:
-            await asyncio.to_thread(check_target, request.target)  # S3: one listing call
-        except TargetError as exc:
-            raise _bad_input(str(exc)) from None
-        await _with_store(Store.ping)  # a task that cannot be recorded is not accepted
-        task_id = uuid.uuid4().hex
-        running[task_id] = asyncio.create_task(
-            in_process_boss()(
-                task=request.task,
-                target=request.target,
-                agents=request.agents,
-                role=request.role,
-                caller=request.caller,
-                task_id=task_id,
-            )
+        checked = await asyncio.to_thread(  # S3: one listing call
+            service.check,
+            request.task,
+            request.target,
+            request.agents,
+            request.role,
+            request.caller,
         )
-        running[task_id].add_done_callback(lambda _: running.pop(task_id, None))
+        await _with_store(Store.ping)  # a task that cannot be recorded is not accepted
+        task_id = service.submit(checked)
         return TaskAccepted(
             task_id=task_id, status=TaskStatus.running, report_url=f"/v1/tasks/{task_id}"
         )
 
     @app.get("/v1/tasks", dependencies=auth)
-    async def list_tasks(limit: int = 20) -> list[dict[str, object]]:
-        rows = await _with_store(Store.list_tasks, limit)
-        return [
-            {
-                "task_id": r.id,
-                "task": r.task,
-                "target": r.target,
-                "status": r.status.value,
-                "created_at": r.created_at,
-                "by_severity": r.by_severity,
-            }
-            for r in rows
-        ]
+    async def list_tasks(
+        limit: Annotated[int, Query(ge=1, le=MAX_LIST_LIMIT, description="newest first")] = 20,
+    ) -> list[TaskLine]:
+        return await _with_store(lambda store: service.list_tasks(limit, store))
 
     @app.get("/v1/tasks/{task_id}", dependencies=auth)
     async def get_task(task_id: str, response: Response) -> TaskReport | TaskAccepted:
-        report = await _with_store(Store.get_report, task_id)
+        report = await _with_store(lambda store: service.get_task(task_id, store))
         if report is not None:
             return report
-        if task_id in running:
+        if service.running(task_id) is not None:
             response.status_code = status.HTTP_202_ACCEPTED
             return TaskAccepted(
                 task_id=task_id, status=TaskStatus.running, report_url=f"/v1/tasks/{task_id}"
@@ -220,7 +275,7 @@ def create_app() -> FastAPI:
 
         unsubscribe = progress.listen(on_step)
         try:
-            task = running.get(task_id)
+            task = service.running(task_id)
             if task is not None:
                 while not (task.done() and events.empty()):
                     getter = asyncio.ensure_future(events.get())
@@ -230,10 +285,10 @@ def create_app() -> FastAPI:
                     else:
                         getter.cancel()
             try:
-                report = await _with_store(Store.get_report, task_id)
-            except HTTPException as exc:  # the database is down: say so rather than guess
-                error = {"task_id": task_id, "event": "error", "error": exc.detail}
-                await websocket.send_json(error)
+                report = await _with_store(lambda store: service.get_task(task_id, store))
+            except (HTTPException, Refused) as exc:  # the database is down: say so, not guess
+                detail = exc.detail if isinstance(exc, HTTPException) else str(exc)
+                await websocket.send_json({"task_id": task_id, "event": "error", "error": detail})
                 return
             final = report.status.value if report is not None else "unknown"
             await websocket.send_json({"task_id": task_id, "event": "task", "status": final})
@@ -243,29 +298,23 @@ def create_app() -> FastAPI:
 
     @app.post("/v1/scan", dependencies=auth)
     async def scan(request: ScanRequest) -> ScanResult:
-        from llmgenie.agents.tools import scan as run_scan
-
-        _validate_agents(request.agents)
-        try:
-            classify_target(request.path)
-        except TargetError as exc:
-            raise _bad_input(str(exc)) from None
-        return await asyncio.to_thread(run_scan, request.path, request.agents)
+        return await asyncio.to_thread(service.scan, request.path, request.agents)
 
     @app.post("/v1/ask", dependencies=auth)
     async def ask(request: AskRequest) -> Answer:
-        from llmgenie.agents.ask import ask as answer
         from llmgenie.core.storage.knowledge import KnowledgeUnavailable
 
         try:
-            return await asyncio.to_thread(answer, request.question, request.target, request.top)
+            return await asyncio.to_thread(
+                service.ask, request.question, request.target, request.top
+            )
         except KnowledgeUnavailable as exc:
             raise HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE, str(exc)) from None
 
     return app
 
 
-async def _prefect_problem() -> str | None:
+async def prefect_problem() -> str | None:
     """None when the Prefect API answers its health check, else what is wrong, in one line."""
     from prefect.client.orchestration import get_client
 

@@ -30,16 +30,16 @@ def ask_command(
         raise UserError("QUESTION is empty")
     if not 1 <= top <= 50:
         raise UserError(f"--top: {top} is not between 1 and 50")
-    from llmgenie.agents.ask import ask
     from llmgenie.core.logging import configure_logging
     from llmgenie.core.settings import get_settings
     from llmgenie.core.storage.knowledge import KnowledgeUnavailable
+    from llmgenie.flows.service import TaskService
 
     usable_home()
     settings = get_settings()
     configure_logging(settings)
     try:
-        answer = ask(question, target, top, settings)
+        answer = TaskService(roots=None, settings=settings).ask(question, target, top)
     except KnowledgeUnavailable as exc:
         typer.echo(f"llmgenie: failed: {exc}", err=True)
         raise typer.Exit(EXIT_FINDINGS) from None

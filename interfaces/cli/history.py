@@ -8,6 +8,7 @@ from typing import Literal
 
 import typer
 
+from llmgenie.flows.service import MAX_LIST_LIMIT, TaskService
 from llmgenie.interfaces.cli._store import cli_store, no_such_task
 from llmgenie.interfaces.cli.errors import EXIT_FINDINGS, UserError
 from llmgenie.interfaces.cli.main import app
@@ -22,23 +23,17 @@ _SEVERITIES = ("critical", "high", "medium", "low", "info")
 
 @runs_app.command("list")
 def list_runs(
-    limit: int = typer.Option(20, min=1, help="how many recent tasks"),
+    limit: int = typer.Option(20, help=f"how many recent tasks (1 to {MAX_LIST_LIMIT})"),
     fmt: Literal["text", "json"] = typer.Option("text", "--format", help="text or json"),
 ) -> None:
     """Recent tasks: id, when, target, status, findings by severity."""
-    rows = cli_store().list_tasks(limit=limit)
+    rows = TaskService(roots=None).list_tasks(limit, cli_store())
     if fmt == "json":
         payload = [
             {
-                "task_id": r.id,
-                "task": r.task,
-                "target": r.target,
-                "status": r.status.value,
+                **r.model_dump(mode="json"),
                 "created_at": r.created_at.isoformat(),
                 "finished_at": r.finished_at.isoformat() if r.finished_at else None,
-                "by_severity": r.by_severity,
-                "findings": r.finding_count,
-                "pending_uploads": r.pending_uploads,
             }
             for r in rows
         ]
@@ -59,11 +54,11 @@ def list_runs(
         )
         status = r.status.value + (" (uploads pending)" if r.pending_uploads else "")
         table.add_row(
-            r.id[:12],
+            r.task_id[:12],
             r.created_at.strftime("%Y-%m-%d %H:%M"),
             r.target,
             status,
-            counts or str(r.finding_count),
+            counts or str(r.findings),
         )
     Console(width=200).print(table)
 
@@ -75,13 +70,9 @@ def show(
 ) -> None:
     """One task's stored report (the same JSON `llmgenie run --format json` printed)."""
     from llmgenie.core.render import render_report_markdown
-    from llmgenie.core.storage import AmbiguousTaskIdError
 
     store = cli_store()
-    try:
-        report = store.get_report(task_id)
-    except AmbiguousTaskIdError as exc:
-        raise UserError(str(exc)) from None
+    report = TaskService(roots=None).get_task(task_id, store)
     if report is None:
         raise no_such_task(store, task_id)
     if fmt == "json":

@@ -12,6 +12,7 @@ import sys
 import typer
 
 from llmgenie.core.settings import SettingsError
+from llmgenie.flows.service import Refused
 from llmgenie.interfaces.cli import heap
 from llmgenie.interfaces.cli.errors import UserError
 
@@ -35,7 +36,7 @@ def main(argv: list[str] | None = None) -> None:
     _register()
     try:
         app(args=argv, standalone_mode=True)
-    except (UserError, SettingsError) as exc:  # the user's input or environment: exit 2
+    except (UserError, Refused, SettingsError) as exc:  # the user's input or environment: 2
         typer.echo(f"llmgenie: error: {exc}", err=True)
         sys.exit(2)
     except Exception as exc:  # a fault, not the user's: one line; the traceback on request

@@ -6,9 +6,9 @@ from typing import Annotated
 
 import typer
 
+from llmgenie.flows.service import check_role
 from llmgenie.interfaces.cli._store import usable_home
 from llmgenie.interfaces.cli.main import app
-from llmgenie.interfaces.cli.options import parse_role
 
 __all__ = ["mcp"]
 
@@ -20,7 +20,7 @@ def mcp(
     ] = "operator",
 ) -> None:
     """Serve the MCP tools (scan, run_task, list_tasks, get_task, ask, explain_rule) on stdio."""
-    caller_role = parse_role(role)
+    caller_role = check_role(role)
     from llmgenie.core.logging import configure_logging
     from llmgenie.core.settings import get_settings
     from llmgenie.interfaces.mcp.server import build_server, serve_stdio

@@ -8,7 +8,7 @@ import signal
 import sys
 import time
 import uuid
-from collections.abc import Coroutine
+from collections.abc import Callable, Coroutine
 from typing import TYPE_CHECKING, Annotated, Any, NoReturn, TypeVar
 
 import typer
@@ -16,7 +16,6 @@ import typer
 from llmgenie.agents.planner import REJECTED_PLAN_NOTE, RULES_USED_NOTE
 from llmgenie.core.models import (
     AttemptOutcome,
-    Role,
     Severity,
     StepStatus,
     TaskReport,
@@ -26,7 +25,7 @@ from llmgenie.interfaces.cli import heap
 from llmgenie.interfaces.cli._store import cli_store, usable_home
 from llmgenie.interfaces.cli.errors import EXIT_FINDINGS, EXIT_INTERRUPTED, EXIT_OK, UserError
 from llmgenie.interfaces.cli.main import app
-from llmgenie.interfaces.cli.options import at_or_above, parse_agents, parse_role, parse_severity
+from llmgenie.interfaces.cli.options import at_or_above, parse_agents, parse_severity
 
 if TYPE_CHECKING:
     from llmgenie.core.settings import Settings
@@ -61,17 +60,17 @@ def run(
 ) -> None:
     """Plan the task over the target and run the specialists as Prefect flows."""
     from llmgenie.core.settings import get_settings
-    from llmgenie.core.targets import TargetError, check_target
+    from llmgenie.flows.service import TaskService, check_providers
 
     if output_format not in ("text", "json"):
         raise UserError(f"--format: {output_format!r} is not one of text, json")
-    chosen = parse_agents(agents or None)  # an empty --agents means every agent, as before
     threshold = parse_severity(fail_on)
-    caller_role = parse_role(role)
-    try:
-        check_target(target)  # a target that does not open at all is refused before any step
-    except TargetError as exc:
-        raise UserError(str(exc)) from None
+    service = TaskService(roots=None)  # the machine's own user: any target
+    # an empty --agents means every agent, as before; a target that does not open at all is
+    # refused before any step; the providers are checked as their code loads, below
+    request = service.check(
+        task, target, parse_agents(agents or None), role, caller="cli", providers=False
+    )
 
     usable_home()
     settings = get_settings()
@@ -87,7 +86,7 @@ def run(
             from llmgenie.agents.executors import preload_providers
 
             preload_providers(_models_in_use(settings))
-            _check_providers(settings)
+            check_providers(settings)
         # a wrong or unreachable metadata database is one line now, not a failed flow run
         # later; BOSS reuses this store (one per process and settings)
         cli_store()
@@ -98,9 +97,7 @@ def run(
 
     task_id = uuid.uuid4().hex
     try:
-        report = _run_with_progress(
-            task, target, chosen, caller_role, output_format == "text", task_id
-        )
+        report = _run_with_progress(lambda: service.run(request, task_id), output_format == "text")
     except Interrupted:
         _quit_interrupted(task_id)
     elapsed = time.perf_counter() - started
@@ -111,22 +108,6 @@ def run(
     raise typer.Exit(
         gate_exit_code(report.status, [f.severity for f in report.findings], threshold)
     )
-
-
-def _check_providers(settings: Settings) -> None:
-    """A model chain the user set must name providers llmgenie has (a typo is not tool-only)."""
-    if settings.llm is None:  # the implicit chain (a provider key is set) may fall back quietly
-        return
-    from llmgenie.agents.executors import PROVIDERS, unknown_providers
-
-    unknown, notes = unknown_providers(settings.model_chain)
-    if notes:
-        raise UserError(f"LLMGENIE_LLM={settings.llm!r}: {notes[0]}")
-    if unknown:
-        raise UserError(
-            f"LLMGENIE_LLM={settings.llm!r}: {', '.join(map(repr, unknown))} names no provider "
-            f"llmgenie has ({', '.join(sorted(PROVIDERS))})"
-        )
 
 
 def _models_in_use(settings: Settings) -> list[str]:
@@ -210,15 +191,9 @@ def _exit_now(code: int) -> NoReturn:
 
 
 def _run_with_progress(
-    task: str,
-    target: str,
-    agents: list[str] | None,
-    role: Role,
-    show: bool,
-    task_id: str,
+    boss: Callable[[], Coroutine[Any, Any, TaskReport]], show: bool
 ) -> TaskReport:
     from llmgenie.flows import progress
-    from llmgenie.flows.boss import in_process_boss
 
     status = None
     if show and sys.stderr.isatty():
@@ -248,18 +223,7 @@ def _run_with_progress(
         # One sync client for the run: Prefect otherwise builds one (TLS context, connection)
         # for each of its own lookups as the flow starts.
         with SyncClientContext.get_or_create():
-            return asyncio.run(
-                _interruptible(
-                    in_process_boss()(
-                        task=task,
-                        target=target,
-                        agents=agents,
-                        role=role,
-                        caller="cli",
-                        task_id=task_id,
-                    )
-                )
-            )
+            return asyncio.run(_interruptible(boss()))
     finally:
         unsubscribe()
         if status is not None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
 
@@ -16,6 +17,9 @@ from llmgenie.core.models import AGENT_NAMES, ScanResult
 from llmgenie.interfaces.cli.errors import EXIT_FINDINGS, EXIT_OK, UserError
 from llmgenie.interfaces.cli.main import app
 from llmgenie.interfaces.cli.options import at_or_above, parse_agents, parse_severity
+
+if TYPE_CHECKING:
+    from llmgenie.flows.service import TaskService
 
 __all__ = ["scan_command"]
 
@@ -64,15 +68,11 @@ def scan_command(
         )
     agent_list = parse_agents(agents)
     threshold = parse_severity(fail_on)
-    if not path.startswith("s3://") and not Path(path).expanduser().exists():
-        raise UserError(f"PATH: {path!r} does not exist")
+    from llmgenie.flows.service import TaskService
 
-    from llmgenie.core.targets import TargetError
-
-    try:
-        result = _run(path, agent_list)
-    except TargetError as exc:
-        raise UserError(f"PATH: {exc}") from None
+    service = TaskService(roots=None)  # the machine's own user: any path
+    service.check_scan(path, agent_list)  # before the progress bar starts
+    result = _run(service, path, agent_list)
 
     if fmt == "text":
         text = _render_text(result)
@@ -94,11 +94,9 @@ def scan_command(
     raise typer.Exit(EXIT_OK)
 
 
-def _run(path: str, agents: list[str] | None) -> ScanResult:
-    from llmgenie.agents.tools import scan_detailed
-
+def _run(service: TaskService, path: str, agents: list[str] | None) -> ScanResult:
     if not sys.stdout.isatty():
-        return scan_detailed(path, agents, outputs=False).scan
+        return service.scan(path, agents)
     from rich.console import Console
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 
@@ -121,7 +119,7 @@ def _run(path: str, agents: list[str] | None) -> ScanResult:
         progress.update(task_id, completed=done, description=phase)
 
     try:
-        return scan_detailed(path, agents, progress=report, outputs=False).scan
+        return service.scan(path, agents, progress=report)
     finally:
         if task_id is not None:
             progress.stop()

@@ -9,9 +9,11 @@ The editor starts `llmgenie mcp` and its agent calls these tools:
 * `ask` — a question answered from the knowledge base, with citations;
 * `explain_rule` — what a rule checks, why it matters and how to fix it.
 
-Thin: each tool checks its input, calls the function the CLI and the REST API call, and returns a
-digest sized for a model's context (the most severe findings first; the full report stays in the
-store and the artifact files). A wrong input is a tool error in one line, never a traceback.
+Thin: each tool calls the task service the CLI and the REST API call (`llmgenie.flows.service`),
+which checks its input, and returns a digest sized for a model's context (the most severe
+findings first; the full report stays in the store and the artifact files). A wrong input is a
+tool error in one line, never a traceback. Targets, of tasks, scans and questions alike, lie
+under `LLMGENIE_TARGET_ROOTS`, by default the folder the server was started in.
 
 stdout is the protocol. Nothing else may write to it: the protocol keeps its own copies of the
 client's stdin and stdout, and file descriptors 0 and 1 of the process become /dev/null and
@@ -23,8 +25,8 @@ from __future__ import annotations
 import asyncio
 import os
 import sys
-import uuid
 from io import TextIOWrapper
+from pathlib import Path
 from typing import Annotated, Any, BinaryIO
 
 import anyio
@@ -47,8 +49,9 @@ from llmgenie.core.models import (
     TaskStatus,
 )
 from llmgenie.core.settings import get_settings
+from llmgenie.flows.service import MAX_LIST_LIMIT, Refused, TargetRoots, TaskLine, TaskService
 
-__all__ = ["StepDigest", "TaskDigest", "TaskLine", "build_server", "serve_stdio"]
+__all__ = ["StepDigest", "TaskDigest", "build_server", "serve_stdio"]
 
 INSTRUCTIONS = """llmgenie audits infrastructure code: Kubernetes manifests, Helm charts, Kustomize,
 Dockerfiles, compose files, Terraform and dependency pins. Use `scan` for a fast list of
@@ -89,15 +92,6 @@ class TaskDigest(BaseModel):
     )
 
 
-class TaskLine(BaseModel):
-    task_id: str
-    task: str
-    target: str
-    status: TaskStatus
-    created_at: str
-    by_severity: dict[str, int]
-
-
 def _most_severe(findings: list[Finding], limit: int) -> list[Finding]:
     """The `limit` most severe findings, in the order found within a severity."""
     return sorted(findings, key=lambda f: -f.severity.rank)[: max(limit, 0)]
@@ -129,31 +123,24 @@ def _digest(report: TaskReport, max_findings: int) -> TaskDigest:
     )
 
 
-def _agents(agents: list[str] | None) -> list[str] | None:
-    unknown = [a for a in agents or [] if a not in AGENT_NAMES]
-    if unknown:
-        raise ToolError(f"unknown agent(s) {unknown}; known: {list(AGENT_NAMES)}")
-    return agents or None
-
-
 def _one_line(exc: BaseException) -> str:
     return " ".join(str(exc).split())[:500] or type(exc).__name__
 
 
 async def _in_thread(call: Any, *args: Any) -> Any:
     """A blocking call of the layers below, off the loop; its faults become one-line errors."""
-    from llmgenie.core.targets import TargetError
-
     try:
         return await asyncio.to_thread(call, *args)
-    except (TargetError, ValueError, LookupError) as exc:
+    except (Refused, ValueError, LookupError) as exc:
         raise ToolError(_one_line(exc)) from None
     except Exception as exc:
         raise ToolError(f"{type(exc).__name__}: {_one_line(exc)}") from None
 
 
-def build_server(role: Role = Role.operator) -> FastMCP:
-    """The MCP server and its tools; tasks run with `role`, as the caller `mcp`."""
+def build_server(role: Role = Role.operator, roots: TargetRoots | None = None) -> FastMCP:
+    """The MCP server and its tools; tasks run with `role`, as the caller `mcp`, over targets
+    under `roots` (default: LLMGENIE_TARGET_ROOTS, else the folder the server started in)."""
+    service = TaskService(roots or TargetRoots.of(get_settings(), default=Path.cwd()))
     server = _StdioServer(name="llmgenie", instructions=INSTRUCTIONS)
     prefect_ready = asyncio.Lock()
     started: list[str] = []  # the Prefect API, once the first task needs it
@@ -172,12 +159,7 @@ def build_server(role: Role = Role.operator) -> FastMCP:
         """Run llmgenie's rules over a path, with no orchestration and no model: Kubernetes and
         Dockerfile policy, secrets, Terraform, resources and probes, dependency pins. Findings
         come most severe first; the summary counts them all."""
-        from llmgenie.agents.tools import scan as run_scan
-        from llmgenie.core.targets import classify_target
-
-        chosen = _agents(agents)
-        await _in_thread(classify_target, path)
-        result: ScanResult = await _in_thread(run_scan, path, chosen)
+        result: ScanResult = await _in_thread(service.scan, path, agents)
         return result.model_copy(update={"findings": _most_severe(result.findings, max_findings)})
 
     @server.tool(title="Run a task with the specialists")
@@ -201,46 +183,21 @@ def build_server(role: Role = Role.operator) -> FastMCP:
         """BOSS analyses the target, plans the work and runs the DevOps, Security, Performance
         and Documentation specialists as Prefect flows; returns when the task ends (seconds
         without a model). The full report is stored: `get_task` reads it again."""
-        from llmgenie.core.targets import check_target
-
-        chosen = _agents(agents)
-        await _in_thread(check_target, target)
+        checked = await _in_thread(service.check, task, target, agents, role, "mcp")
         async with prefect_ready:
             if not started:
                 from llmgenie.flows.runtime import ensure_prefect_api
 
                 started.append(await _in_thread(ensure_prefect_api, get_settings()))
-        from llmgenie.flows.boss import in_process_boss
-
-        report: TaskReport = await in_process_boss()(
-            task=task,
-            target=target,
-            agents=chosen,
-            role=role,
-            caller="mcp",
-            task_id=uuid.uuid4().hex,
-        )
+        report: TaskReport = await service.run(checked)
         return _digest(report, max_findings)
 
     @server.tool(title="List earlier tasks")
     async def list_tasks(
-        limit: Annotated[int, Field(ge=1, le=200, description="newest first")] = 20,
+        limit: Annotated[int, Field(ge=1, le=MAX_LIST_LIMIT, description="newest first")] = 20,
     ) -> list[TaskLine]:
         """Earlier llmgenie tasks, newest first, with their findings counted by severity."""
-        from llmgenie.core.storage import open_store
-
-        rows = await _in_thread(lambda: open_store().list_tasks(limit))
-        return [
-            TaskLine(
-                task_id=r.id,
-                task=r.task,
-                target=r.target,
-                status=r.status,
-                created_at=r.created_at.isoformat(),
-                by_severity=r.by_severity,
-            )
-            for r in rows
-        ]
+        return await _in_thread(service.list_tasks, limit)
 
     @server.tool(title="Read a task's report")
     async def get_task(
@@ -249,9 +206,7 @@ def build_server(role: Role = Role.operator) -> FastMCP:
     ) -> TaskDigest:
         """The stored report of an earlier task: its steps, the most severe findings, and where
         the full report files are."""
-        from llmgenie.core.storage import open_store
-
-        report = await _in_thread(lambda: open_store().get_report(task_id))
+        report = await _in_thread(service.get_task, task_id)
         if report is None:
             raise ToolError(f"no task {task_id!r} (list_tasks shows the ids)")
         return _digest(report, max_findings)
@@ -260,7 +215,8 @@ def build_server(role: Role = Role.operator) -> FastMCP:
     async def ask(
         question: Annotated[str, Field(min_length=1, max_length=2000)],
         target: Annotated[
-            str | None, Field(description="only what is known about this target")
+            str | None,
+            Field(description="the target to ask about: a folder or s3:// prefix tasks ran on"),
         ] = None,
         top: Annotated[int, Field(ge=1, le=50, description="passages to answer from")] = 5,
     ) -> Answer:
@@ -268,9 +224,7 @@ def build_server(role: Role = Role.operator) -> FastMCP:
         (the target's docs, the runbooks and catalogue Documentation wrote, the findings), with
         numbered citations. A model writes the answer when one is configured; otherwise the
         answer is the closest passages, and says so."""
-        from llmgenie.agents.ask import ask as answer
-
-        return await _in_thread(answer, question, target, top)
+        return await _in_thread(service.ask, question, target, top)
 
     @server.tool(title="Explain a rule")
     async def explain_rule(

@@ -242,7 +242,7 @@ def test_settle_speculation_keeps_same_steps_and_signals_the_others() -> None:
     from llmgenie.core.context import analyze
     from llmgenie.core.models import AgentReport, Capability, Plan, Step
     from llmgenie.flows.boss import settle_speculation
-    from llmgenie.flows.specialist import TaskSession
+    from llmgenie.flows.sessions import TaskSession
 
     rules = Plan(
         steps=[

@@ -7,8 +7,9 @@ import pytest
 from llmgenie.core.models import AgentReport, Context, Step, StepStatus
 from llmgenie.core.settings import get_settings
 from llmgenie.core.storage import open_store
-from llmgenie.flows import specialist
-from llmgenie.flows.specialist import SpecialistRequest, TaskSession, send_prior_reports_aside
+from llmgenie.flows import sessions, specialist
+from llmgenie.flows.sessions import TaskSession
+from llmgenie.flows.specialist import SpecialistRequest, send_prior_reports_aside
 from tests.flows.conftest import EXAMPLE
 from tests.support.reports import make_finding
 
@@ -48,13 +49,15 @@ def test_a_worker_reads_the_reports_sent_aside_from_the_artifact_store() -> None
     assert back.prior_reports == request.prior_reports and back.prior_stored == []
 
 
-def test_in_process_the_reports_wait_in_the_session(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_in_process_the_reports_wait_in_the_session() -> None:
     request = _request(2000)
-    session = TaskSession(EXAMPLE, _context())
-    monkeypatch.setitem(specialist._SESSIONS, request.task_id, session)
-
-    sent = send_prior_reports_aside(request, session, None)  # nothing stored
-    assert specialist._with_prior_reports(sent).prior_reports == request.prior_reports
+    session = sessions.register(request.task_id, TaskSession(EXAMPLE, _context()))
+    try:
+        sent = send_prior_reports_aside(request, session, None)  # nothing stored
+        assert specialist._with_prior_reports(sent).prior_reports == request.prior_reports
+    finally:
+        sessions.drop(request.task_id)
+    assert sessions.get(request.task_id) is None
 
 
 def test_a_report_that_cannot_be_read_back_is_named() -> None:

@@ -2,16 +2,15 @@
 
 from __future__ import annotations
 
-import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
 import pytest
-import uvicorn
 
 from llmgenie.core.models import ScanResult, TaskReport
+from tests.support.api import serve_api
 from tests.support.net import free_port
 
 EXAMPLE = Path(__file__).resolve().parents[3] / "examples" / "shop"
@@ -19,7 +18,10 @@ TOKEN = "test-token-0123456789"
 
 
 @pytest.fixture
-def api(llmgenie_home: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[httpx.Client]:
+def api(
+    llmgenie_home: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[httpx.Client]:
+    monkeypatch.setenv("LLMGENIE_TARGET_ROOTS", f"{EXAMPLE}:{tmp_path}")
     yield from _serve(monkeypatch)
 
 
@@ -34,35 +36,20 @@ def api_without_database(
     from llmgenie.core.settings import get_settings
 
     monkeypatch.setenv("LLMGENIE_DATABASE_URL", DEAD_DATABASE)
+    monkeypatch.setenv("LLMGENIE_TARGET_ROOTS", str(EXAMPLE))
     get_settings.cache_clear()
     yield from _serve(monkeypatch)
 
 
 def _serve(monkeypatch: pytest.MonkeyPatch) -> Iterator[httpx.Client]:
-    from llmgenie.interfaces.api.app import create_app
-
     monkeypatch.setenv("LLMGENIE_API_TOKEN", TOKEN)
-    port = free_port()
-    server = uvicorn.Server(
-        uvicorn.Config(create_app(), host="127.0.0.1", port=port, log_level="warning")
-    )
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    while not server.started:
-        time.sleep(0.02)
-    with httpx.Client(
-        base_url=f"http://127.0.0.1:{port}",
-        timeout=60,
-        headers={"Authorization": f"Bearer {TOKEN}"},
-    ) as client:
+    with serve_api(TOKEN) as client:
         yield client
-    server.should_exit = True
-    thread.join(timeout=10)
 
 
 def test_health_ready_and_metrics_need_no_token(api: httpx.Client) -> None:
     assert httpx.get(f"{str(api.base_url).rstrip('/')}/health").json() == {"status": "ok"}
-    ready = httpx.get(f"{str(api.base_url).rstrip('/')}/ready")
+    ready = httpx.get(f"{str(api.base_url).rstrip('/')}/ready", timeout=60)  # opens the store
     assert ready.status_code == 200 and ready.json() == {"status": "ready"}
     metrics = httpx.get(f"{str(api.base_url).rstrip('/')}/metrics")
     assert metrics.status_code == 200 and "llmgenie_tasks_total" in metrics.text
@@ -83,21 +70,28 @@ def test_scan(api: httpx.Client) -> None:
 
 
 @pytest.mark.parametrize(
-    ("body", "message"),
+    ("path", "agents", "message"),
     [
-        ({"path": "/nonexistent"}, "does not exist"),
-        ({"path": str(EXAMPLE), "agents": ["wizard"]}, "unknown agent"),
+        ("absent", None, "does not exist"),
+        ("/nonexistent", None, "is not under LLMGENIE_TARGET_ROOTS"),
+        (str(EXAMPLE), ["wizard"], "unknown agent"),
     ],
 )
-def test_bad_scan_input_is_422(api: httpx.Client, body: dict[str, object], message: str) -> None:
-    r = api.post("/v1/scan", json=body)
+def test_bad_scan_input_is_422(
+    api: httpx.Client, tmp_path: Path, path: str, agents: list[str] | None, message: str
+) -> None:
+    r = api.post("/v1/scan", json={"path": str(tmp_path / path), "agents": agents})
     assert r.status_code == 422 and message in r.json()["detail"]
 
 
 def test_a_target_that_does_not_open_is_422_and_no_task(api: httpx.Client, tmp_path: Path) -> None:
     bad = tmp_path / "service.zip"
     bad.write_bytes(b"PK\x03\x04 not a zip")
-    for target, message in ((bad, "cannot be read"), ("/nonexistent", "does not exist")):
+    for target, message in (
+        (bad, "cannot be read"),
+        (tmp_path / "absent", "does not exist"),
+        ("/nonexistent", "is not under LLMGENIE_TARGET_ROOTS"),
+    ):
         r = api.post("/v1/tasks", json={"task": "audit", "target": str(target)})
         assert r.status_code == 422 and message in r.json()["detail"], r.text
     assert api.get("/v1/tasks").json() == []
@@ -154,30 +148,31 @@ def test_a_dead_database_is_a_503_that_says_so_and_no_task_is_accepted(
 async def test_a_dead_prefect_api_is_named_by_the_readiness_check() -> None:
     from prefect.settings import PREFECT_API_URL, temporary_settings
 
-    from llmgenie.interfaces.api.app import _prefect_problem
+    from llmgenie.interfaces.api.app import prefect_problem
 
-    assert await _prefect_problem() is None
+    assert await prefect_problem() is None
     dead = f"http://127.0.0.1:{free_port()}/api"
     with temporary_settings(updates={PREFECT_API_URL: dead}):
-        problem = await _prefect_problem()
+        problem = await prefect_problem()
     assert problem is not None and problem.startswith(f"the Prefect API at {dead} does not answer")
 
 
 def test_ask_answers_from_the_knowledge_base_with_citations(
-    api: httpx.Client, monkeypatch: pytest.MonkeyPatch
+    api: httpx.Client, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     from llmgenie.core.models import Passage, PassageKind
     from llmgenie.core.storage.knowledge import open_knowledge
 
+    shop = str(tmp_path / "shop")
     open_knowledge().publish(
-        "/srv/shop",
+        shop,
         [
-            Passage(id="rb", target="/srv/shop", kind=PassageKind.runbook,
+            Passage(id="rb", target=shop, kind=PassageKind.runbook,
                     source="runbooks/api.md", title="How to roll back",
                     text="kubectl -n shop rollout undo deployment/api"),
         ],
     )  # fmt: skip
-    answered = api.post("/v1/ask", json={"question": "roll back the api", "target": "/srv/shop"})
+    answered = api.post("/v1/ask", json={"question": "roll back the api", "target": shop})
     assert answered.status_code == 200, answered.text
     body = answered.json()
     assert body["mode"] == "tool-only" and body["citations"][0]["passage"]["id"] == "rb"
@@ -189,7 +184,7 @@ def test_ask_answers_from_the_knowledge_base_with_citations(
     from llmgenie.core.settings import get_settings
 
     get_settings.cache_clear()
-    down = api.post("/v1/ask", json={"question": "roll back"})
+    down = api.post("/v1/ask", json={"question": "roll back", "target": shop})
     assert down.status_code == 503 and "http://127.0.0.1:9" in down.json()["detail"]
 
 

@@ -48,10 +48,10 @@ def test_an_archive_that_does_not_open_is_exit_2_with_one_line(tmp_path: Path) -
 @pytest.mark.parametrize(
     ("args", "message"),
     [
-        (["--agents", "security,wizard"], "--agents: unknown agent wizard; expected"),
+        (["--agents", "security,wizard"], "agents: unknown agent 'wizard'; expected"),
         (["--format", "yaml"], "--format: 'yaml' is not one of text, json"),
         (["--fail-on", "severe"], "--fail-on: unknown severity 'severe'; expected one of"),
-        (["--role", "king"], "--role: 'king' is not one of viewer"),
+        (["--role", "king"], "role: 'king' is not one of viewer"),
     ],
 )
 def test_bad_flags_are_exit_2(

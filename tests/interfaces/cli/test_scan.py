@@ -69,7 +69,7 @@ def test_agents_narrow_the_toolsets() -> None:
     ("args", "needle"),
     [
         (["/no/such/path"], "does not exist"),
-        ([str(FIXTURES), "--agents", "wizard"], "unknown agent wizard"),
+        ([str(FIXTURES), "--agents", "wizard"], "unknown agent 'wizard'"),
         ([str(FIXTURES), "--format", "xml"], "unknown format"),
         ([str(FIXTURES), "--fail-on", "severe"], "unknown severity"),
     ],

@@ -82,6 +82,10 @@ async def test_scan_explain_and_bad_input(tmp_path: Path) -> None:
             ("explain_rule", {"rule_id": "LG-NOPE-1"}, "LG-NOPE-1"),
             ("get_task", {"task_id": "deadbeef"}, "deadbeef"),
             ("run_task", {"task": "audit", "target": str(tmp_path / "absent")}, "absent"),
+            # confined to the folder the server started in: tmp_path exists, and is outside
+            ("scan", {"path": str(tmp_path)}, "is not under LLMGENIE_TARGET_ROOTS"),
+            ("run_task", {"task": "audit", "target": str(tmp_path)}, "is not under"),
+            ("ask", {"question": "how do I deploy?"}, "name the target to ask about"),
         ]:
             answer = await mcp.call_tool(name, arguments)
             assert answer.isError, f"{name} {arguments}: {_text(answer)}"
@@ -211,6 +215,6 @@ def test_a_wrong_role_is_exit_2_in_one_line(tmp_path: Path) -> None:
     )
     assert done.returncode == 2
     assert done.stderr.strip().splitlines() == [
-        "llmgenie: error: --role: 'king' is not one of viewer, operator, maintainer, admin"
+        "llmgenie: error: role: 'king' is not one of viewer, operator, maintainer, admin"
     ]
     assert done.stdout == ""
