@@ -37,14 +37,15 @@ def serve(tmp_path: Path) -> Iterator[object]:
     # the 503s Prefect answers for a locked database, otherwise silent, go to the server's stderr
     env["PREFECT_SERVER_LOG_RETRYABLE_ERRORS"] = "true"
 
-    def start(home: Path) -> str:
+    def start(home: Path, *python: str) -> str:
         """Start a server on `home`, wait until it answers; return its API URL.
 
-        Its stderr goes to `<home>.stderr` beside the home.
+        `python` replaces the interpreter's arguments before `--home` (default: `-m
+        llmgenie.flows.server`). Its stderr goes to `<home>.stderr` beside the home.
         """
         stderr = home.with_name(f"{home.name}.stderr").open("wb")
         proc = subprocess.Popen(
-            [sys.executable, "-m", "llmgenie.flows.server", "--home", str(home)],
+            [sys.executable, *(python or ("-m", "llmgenie.flows.server")), "--home", str(home)],
             env=env,
             stdout=subprocess.DEVNULL,
             stderr=stderr,
@@ -144,16 +145,39 @@ def test_concurrent_subflows_never_meet_a_locked_database(tmp_path: Path, serve:
     time.sleep(2)  # the recorder flushes task-run events in batches
     log = home.with_name("home.stderr").read_text()
     assert "database is locked" not in log, log[-3000:]
+    assert "patch skipped" not in log, log[-3000:]
+
+
+_UNTESTED_VERSIONS = """
+import sys
+from llmgenie.flows import prefect_patches, server
+
+prefect_patches.TESTED.update(prefect="<0", alembic="<0")
+server.main(sys.argv[1:])
+"""
+
+
+def test_on_untested_versions_the_server_runs_unpatched(tmp_path: Path, serve: object) -> None:
+    """The fail-open path end to end: each patch logs one line and changes nothing; a new home
+    still migrates and the API still answers (flows/prefect_patches.py)."""
+    url = serve(tmp_path / "home", "-c", _UNTESTED_VERSIONS)  # type: ignore[operator]
+
+    assert httpx.post(f"{url}/flows/", json={"name": "unpatched"}, timeout=10).status_code == 201
+    log = (tmp_path / "home.stderr").read_text()
+    skipped = [line for line in log.splitlines() if "patch skipped" in line]
+    assert len(skipped) == 2, log[-3000:]
+    assert "migrate without resolving foreign keys" in skipped[0]
+    assert "serialize SQLite writes" in skipped[1]
 
 
 _MIGRATE_AND_DUMP = """
 import asyncio, json, sqlite3, sys
 from alembic.operations import batch
-from llmgenie.flows import server
+from llmgenie.flows import prefect_patches
 
 rebuilt = []
 if sys.argv[1] == "without-resolving":
-    server._migrate_without_resolving_foreign_keys()
+    assert prefect_patches.migrate_without_resolving_foreign_keys()
     init = batch.BatchOperationsImpl.__init__
 
     def counting_init(self, *args, **kwargs):
