@@ -11,13 +11,14 @@ import os
 import sqlite3
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from contextlib import closing
 from pathlib import Path
 
 import httpx
 import pytest
+
+from tests.support.waiting import wait_until
 
 pytestmark = pytest.mark.slow
 
@@ -52,8 +53,8 @@ def serve(tmp_path: Path) -> Iterator[object]:
         )
         started.append(proc)
         state = home / "prefect" / "server.json"
-        deadline = time.monotonic() + 120
-        while time.monotonic() < deadline:
+
+        def answering() -> str | None:
             if proc.poll() is not None:
                 log = home.with_name(f"{home.name}.stderr").read_text()
                 raise AssertionError(f"server exited: {log[-2000:]}")
@@ -61,8 +62,9 @@ def serve(tmp_path: Path) -> Iterator[object]:
                 url = json.loads(state.read_text())["url"]
                 if httpx.get(f"{url}/health", timeout=2).status_code == 200:
                     return str(url)
-            time.sleep(0.1)
-        raise AssertionError("server did not start within 120 s")
+            return None
+
+        return wait_until(answering, "the server to answer", timeout=120, every=0.1)
 
     yield start
     for proc in started:
@@ -124,6 +126,11 @@ for _ in range(3):
 """
 
 
+def _count_task_runs(url: str, *, name: str, state: str) -> int:
+    body = {"task_runs": {"name": {"like_": name}, "state": {"type": {"any_": [state]}}}}
+    return int(httpx.post(f"{url}/task_runs/count", json=body, timeout=10).json())
+
+
 def test_concurrent_subflows_never_meet_a_locked_database(tmp_path: Path, serve: object) -> None:
     """The task-run recorder writes beside the API's handlers; both queue on one lock.
 
@@ -142,7 +149,13 @@ def test_concurrent_subflows_never_meet_a_locked_database(tmp_path: Path, serve:
         timeout=300,
     )
     assert run.returncode == 0, run.stderr[-2000:]
-    time.sleep(2)  # the recorder flushes task-run events in batches
+    # the recorder writes task-run events in batches: the log is complete once it has written
+    # every stage's last state (3 x 8 x 4 task runs)
+    wait_until(
+        lambda: _count_task_runs(url, name="stage", state="COMPLETED"),
+        "the recorder to write every stage's Completed state",
+        until=lambda n: n == 96,
+    )
     log = home.with_name("home.stderr").read_text()
     assert "database is locked" not in log, log[-3000:]
     assert "patch skipped" not in log, log[-3000:]
