@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Mapping
+from functools import lru_cache
 
 from llmgenie.agents.specs import AgentSpec
 from llmgenie.core.models import AGENT_NAMES, Caller, Capability, Context, FileKind, Plan, Step
@@ -42,6 +43,25 @@ _WORKLOAD_KINDS = {
 _BROAD_WORDS = re.compile(r"\b(audit|review|analy[sz]e|check|assess|inspect|everything|all|full)\b")
 
 
+@lru_cache(maxsize=64)
+def _task_words(keywords: tuple[str, ...]) -> re.Pattern[str] | None:
+    """A spec's task words as one pattern that matches whole words only.
+
+    `cis` matches "CIS" but not "decision"; a keyword ending in `*` is a stem, written so on
+    purpose, and matches the words that begin with it (`throttl*`: throttle, throttling).
+    """
+    words = [k.strip().lower() for k in keywords if k.strip().rstrip("*")]
+    if not words:
+        return None
+    forms = [re.escape(w[:-1]) + r"\w*" if w.endswith("*") else re.escape(w) for w in words]
+    return re.compile(r"\b(?:" + "|".join(forms) + r")\b")
+
+
+def _selects(spec: AgentSpec, text: str) -> bool:
+    pattern = _task_words(tuple(spec.keywords))
+    return pattern is not None and pattern.search(text) is not None
+
+
 class PlanError(ValueError):
     """A plan is invalid; `problems` lists every reason, each naming the step."""
 
@@ -63,7 +83,8 @@ def plan_with_rules(
     agents: list[str] | None = None,
     prometheus_configured: bool = False,
 ) -> Plan:
-    """The default plan: keyword routing over the specs, narrowed by `agents` and the context."""
+    """The default plan: the specs' task words (whole words), narrowed by `agents` and the
+    context."""
     notes: list[str] = []
     if agents:
         unknown = [a for a in agents if a not in specs]
@@ -75,7 +96,7 @@ def plan_with_rules(
         notes.append(f"agents narrowed by the caller to {', '.join(chosen)}")
     else:
         text = task_text.lower()
-        chosen = _order(n for n, s in specs.items() if any(k in text for k in s.keywords))
+        chosen = _order(n for n, s in specs.items() if _selects(s, text))
         if not chosen or _BROAD_WORDS.search(text):
             chosen = _order(specs)
             notes.append("broad task: every specialist runs")

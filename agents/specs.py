@@ -39,7 +39,9 @@ class AgentSpec(BaseModel):
     collectors: list[str] = Field(
         default_factory=list, description="the collectors its toolset runs after the rules"
     )
-    keywords: list[str] = Field(default_factory=list, description="task words that select it")
+    keywords: list[str] = Field(
+        default_factory=list, description="task words that select it (whole words; `stem*`)"
+    )
     file_kinds: list[FileKind] | None = Field(None, description="its context slice; None = all")
     runs_after: list[str] = Field(default_factory=list, description="default plan edges")
     models: list[str] = Field(default_factory=list, description="overrides LLMGENIE_LLM")

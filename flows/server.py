@@ -6,14 +6,14 @@ requests. Its one change to Prefect's app: a 503 for a locked SQLite database ca
 `Retry-After: 0.05`, which Prefect's client honours, instead of the client's default 2-4 s
 back-off per retry. A new home's database starts as a copy of a migrated template kept per
 Prefect version in the user's cache, not from Prefect's ~200 migrations. See
-docs/decisions/0002-embedded-prefect-api.md.
+docs/decisions/0002-embedded-prefect-api.md. Its patches of Prefect's and Alembic's internals
+are in flows/prefect_patches.py, each guarded by version.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
-import functools
 import gc
 import json
 import os
@@ -126,7 +126,9 @@ def _seed_database(home: Path) -> None:
             template.unlink(missing_ok=True)
     from prefect.server.database import provide_database_interface
 
-    _migrate_without_resolving_foreign_keys()
+    from llmgenie.flows.prefect_patches import migrate_without_resolving_foreign_keys
+
+    migrate_without_resolving_foreign_keys()
     asyncio.run(provide_database_interface().create_db())
     if not template.exists():
         _save_template(database, template)
@@ -170,76 +172,6 @@ class RetryAfterOn503:
         await self.app(scope, receive, send_with_retry_after)
 
 
-def _migrate_without_resolving_foreign_keys() -> None:
-    """Let Prefect's SQLite migrations reflect only the table they rebuild.
-
-    On SQLite most of Prefect's ~200 migrations rebuild a table (Alembic's batch mode), and
-    to do that Alembic reflects it, by default with every table its foreign keys point to,
-    recursively: 40% of a new database's migration time here (6.0 s -> 3.5 s without). The
-    rebuilt table's foreign keys name the tables they point to either way, so the schema is the
-    same; `tests/flows/test_server.py` compares the two. Applied in this process only, when a
-    new home has no template database to start from.
-    """
-    from alembic.operations import Operations
-
-    rebuild = Operations.batch_alter_table
-
-    @functools.wraps(rebuild)
-    def batch_alter_table(self: Operations, *args: Any, **kwargs: Any) -> Any:
-        kwargs["reflect_kwargs"] = {"resolve_fks": False, **kwargs.get("reflect_kwargs", {})}
-        return rebuild(self, *args, **kwargs)
-
-    Operations.batch_alter_table = batch_alter_table  # type: ignore[method-assign]
-
-
-def _serialize_sqlite_transactions() -> None:
-    """Run the embedded API's SQLite writes one at a time, in the server process.
-
-    SQLite admits one writer; concurrent writers otherwise meet in SQLite's busy handler, which
-    sleeps in steps of up to 100 ms, or fail at once with SQLITE_BUSY_SNAPSHOT (a 503 to the
-    client, retried). Queueing them on an asyncio lock costs microseconds. Re-entrant per task,
-    since Prefect nests transactions. Two paths write: API handlers through `begin_transaction`,
-    and the task-run recorder, which writes its batches in a session of its own and commits
-    itself; left out, it made ~2.5 of every subflow's requests fail with "database is locked".
-    """
-    from contextlib import asynccontextmanager
-    from contextvars import ContextVar
-
-    from prefect.server.database.configurations import AioSqliteConfiguration
-    from prefect.server.services import task_run_recorder
-
-    lock = asyncio.Lock()
-    holding: ContextVar[bool] = ContextVar("llmgenie_sqlite_lock_held", default=False)
-
-    @asynccontextmanager
-    async def one_writer() -> Any:
-        if holding.get():
-            yield
-            return
-        async with lock:
-            token = holding.set(True)
-            try:
-                yield
-            finally:
-                holding.reset(token)
-
-    begin = AioSqliteConfiguration.begin_transaction
-
-    @asynccontextmanager
-    async def begin_transaction(self: Any, session: Any, with_for_update: bool = False) -> Any:
-        async with one_writer(), begin(self, session, with_for_update=with_for_update) as tx:
-            yield tx
-
-    record = task_run_recorder._record_bulk_task_run_events
-
-    async def record_bulk_task_run_events(events: list[Any]) -> None:
-        async with one_writer():
-            await record(events)
-
-    AioSqliteConfiguration.begin_transaction = begin_transaction  # type: ignore[method-assign]
-    task_run_recorder._record_bulk_task_run_events = record_bulk_task_run_events
-
-
 def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -269,7 +201,9 @@ def main(argv: list[str] | None = None) -> None:
     from prefect.server.api.server import create_app
 
     if os.environ.get("LLMGENIE_SQLITE_LOCK", "1") == "1":
-        _serialize_sqlite_transactions()
+        from llmgenie.flows.prefect_patches import serialize_sqlite_writes
+
+        serialize_sqlite_writes()
     port = args.port or _free_port()
     app = RetryAfterOn503(create_app(final=True))
     config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on")

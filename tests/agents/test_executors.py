@@ -5,6 +5,10 @@ from __future__ import annotations
 import subprocess
 import sys
 
+import pytest
+
+pytestmark = pytest.mark.slow
+
 _CHECK = """
 import sys
 from llmgenie.agents.executors import preload_providers

@@ -42,6 +42,26 @@ def test_task_words_select_agents(example: Context) -> None:
     assert edges(plan) == {"security": []}
 
 
+@pytest.mark.parametrize(
+    ("task", "selected"),
+    [
+        # a keyword inside another word selects nothing: "cis" in "decision", "oom" in "room",
+        # "fix" in "prefix"
+        ("document the decision records", {"documentation"}),
+        ("readme for the chat room", {"documentation"}),
+        ("explain the prefix routing", {"documentation"}),
+        # stems, written out with `*` in the specs, still take their inflections
+        ("the api is throttled and OOMKilled", {"performance"}),
+        ("list the vulnerabilities", {"security"}),
+        ("fixing the deployments", {"devops"}),
+        ("CIS benchmark", {"security"}),
+    ],
+)
+def test_task_words_match_whole_words(example: Context, task: str, selected: set[str]) -> None:
+    plan = plan_with_rules(task, example, SPECS)
+    assert set(edges(plan)) == selected, plan.notes
+
+
 def test_agents_flag_narrows_and_keeps_edges(example: Context) -> None:
     plan = plan_with_rules("anything", example, SPECS, agents=["documentation", "security"])
     assert edges(plan) == {"security": [], "documentation": ["security"]}

@@ -246,6 +246,7 @@ for i in range(15):
 """
 
 
+@pytest.mark.slow
 def test_concurrent_appends_from_processes_keep_one_chain(audit_env: Store) -> None:
     procs = [
         subprocess.Popen([sys.executable, "-c", _APPENDER, f"p{n}"], stderr=subprocess.PIPE)

@@ -26,10 +26,11 @@ EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "shop"
 
 @dataclass
 class TimedToolset:
-    """Waits at `barrier`, sleeps `seconds`, records when it ran, returns a finding (or raises)."""
+    """Waits at `barrier`, then until `release` is set (if given), records when it ran, returns
+    a finding (or raises)."""
 
     name: str
-    seconds: float = 0.0
+    release: threading.Event | None = None
     error: Exception | None = None
     barrier: threading.Barrier | None = None
     runs: list[tuple[float, float]] = field(default_factory=list)
@@ -39,7 +40,8 @@ class TimedToolset:
         start = time.monotonic()
         if self.barrier is not None:  # passes only when every party is running at once
             self.barrier.wait(timeout=60)
-        time.sleep(self.seconds)
+        if self.release is not None:  # held until the test lets it go (at the latest, its end)
+            self.release.wait(timeout=120)
         if self.error is not None:
             raise self.error
         with self._lock:
@@ -58,11 +60,14 @@ class TimedToolset:
 
 
 @pytest.fixture
-def timed_toolsets(monkeypatch: pytest.MonkeyPatch) -> dict[str, TimedToolset]:
+def timed_toolsets(monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str, TimedToolset]]:
     doubles = {name: TimedToolset(name) for name in TOOLSETS}
     for name, double in doubles.items():
         monkeypatch.setitem(TOOLSETS, name, double)
-    return doubles
+    yield doubles
+    for double in doubles.values():  # a held toolset whose step was abandoned ends now
+        if double.release is not None:
+            double.release.set()
 
 
 @dataclass

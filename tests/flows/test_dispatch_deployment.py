@@ -18,6 +18,8 @@ from llmgenie.flows.boss import boss_flow
 from llmgenie.flows.deploy import BOSS_DEPLOYMENT, SPECIALIST_DEPLOYMENT, register_deployments
 from tests.flows.conftest import EXAMPLE, use_settings
 
+pytestmark = [pytest.mark.usefixtures("prefect_api"), pytest.mark.slow]
+
 
 @pytest.fixture
 def process_worker() -> Iterator[str]:

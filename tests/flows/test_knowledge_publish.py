@@ -14,7 +14,7 @@ from llmgenie.core.storage.knowledge import open_knowledge
 from llmgenie.flows.boss import boss_flow
 from tests.flows.conftest import EXAMPLE, use_settings
 
-pytestmark = pytest.mark.usefixtures("llmgenie_home")
+pytestmark = pytest.mark.usefixtures("llmgenie_home", "prefect_api")
 
 
 def _run(role: Role = Role.operator, task: str = "audit and document the shop") -> TaskReport:

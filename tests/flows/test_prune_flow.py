@@ -5,12 +5,15 @@ from __future__ import annotations
 import asyncio
 from pathlib import Path
 
+import pytest
 from prefect.client.orchestration import get_client
 
 from llmgenie.core.settings import get_settings
 from llmgenie.core.storage import close_stores, open_store
 from llmgenie.flows.retention import prune_flow
 from tests.support.reports import finished_long_ago
+
+pytestmark = pytest.mark.usefixtures("prefect_api")
 
 
 def test_the_prune_flow_removes_old_tasks_and_its_run_says_what_it_kept(

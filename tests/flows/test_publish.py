@@ -57,6 +57,7 @@ def _by_type(arts: list) -> dict[str, list]:  # type: ignore[type-arg]
     return out
 
 
+@pytest.mark.usefixtures("prefect_api")
 def test_step_artifacts_on_the_subflow_run() -> None:
     step = make_report().steps[0]
     run_id = asyncio.run(_step_flow(step))
@@ -69,6 +70,7 @@ def test_step_artifacts_on_the_subflow_run() -> None:
     assert "table" not in arts, "the step's findings table is inside its Markdown"
 
 
+@pytest.mark.usefixtures("prefect_api")
 def test_target_and_model_text_cannot_become_html_in_the_ui() -> None:
     step = make_report().steps[0]
     hostile = "<img src=x onerror=alert(1)>"
@@ -146,6 +148,7 @@ def _links(arts: dict[str, list]) -> dict[str, tuple[str | None, str]]:  # type:
     return out
 
 
+@pytest.mark.usefixtures("prefect_api")
 def test_task_artifacts_link_local_files(tmp_path, monkeypatch: pytest.MonkeyPatch) -> None:  # type: ignore[no-untyped-def]
     monkeypatch.setenv("LLMGENIE_HOME", str(tmp_path / "home"))
     monkeypatch.setenv("LLMGENIE_DATABASE_URL", f"sqlite:///{tmp_path / 'meta.db'}")

@@ -10,6 +10,7 @@ import sys
 from pathlib import Path
 
 import httpx
+import pytest
 
 from llmgenie.core.settings import Settings
 from llmgenie.flows.runtime import stop_embedded_server
@@ -28,6 +29,7 @@ print(get_current_settings().api.ssl_cert_file)
 """
 
 
+@pytest.mark.slow
 def test_a_process_that_imported_prefect_first_still_uses_the_embedded_api() -> None:
     """Before, Prefect kept the settings of its import: no API URL, so every flow of the
     process ran on a temporary server of Prefect's own (none of the embedded API's tuning)."""
@@ -65,6 +67,7 @@ print(api.wait())
 """
 
 
+@pytest.mark.slow
 def test_processes_starting_at_once_share_one_embedded_server(tmp_path: Path) -> None:
     """One starts the server; the others find it starting, wait for it, and use it."""
     env = {k: v for k, v in os.environ.items() if k != "PREFECT_API_URL"}
@@ -89,6 +92,7 @@ def test_processes_starting_at_once_share_one_embedded_server(tmp_path: Path) ->
         stop_embedded_server(Settings(home=home))
 
 
+@pytest.mark.slow
 def test_a_run_that_starts_the_embedded_api_runs_its_flows_on_it(tmp_path: Path) -> None:
     """`llmgenie run` imports Prefect while a new embedded API starts, then uses that API:
     BOSS's flow run is on it, not on a temporary server of Prefect's own."""

@@ -11,13 +11,14 @@ import os
 import sqlite3
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from contextlib import closing
 from pathlib import Path
 
 import httpx
 import pytest
+
+from tests.support.waiting import wait_until
 
 pytestmark = pytest.mark.slow
 
@@ -37,22 +38,23 @@ def serve(tmp_path: Path) -> Iterator[object]:
     # the 503s Prefect answers for a locked database, otherwise silent, go to the server's stderr
     env["PREFECT_SERVER_LOG_RETRYABLE_ERRORS"] = "true"
 
-    def start(home: Path) -> str:
+    def start(home: Path, *python: str) -> str:
         """Start a server on `home`, wait until it answers; return its API URL.
 
-        Its stderr goes to `<home>.stderr` beside the home.
+        `python` replaces the interpreter's arguments before `--home` (default: `-m
+        llmgenie.flows.server`). Its stderr goes to `<home>.stderr` beside the home.
         """
         stderr = home.with_name(f"{home.name}.stderr").open("wb")
         proc = subprocess.Popen(
-            [sys.executable, "-m", "llmgenie.flows.server", "--home", str(home)],
+            [sys.executable, *(python or ("-m", "llmgenie.flows.server")), "--home", str(home)],
             env=env,
             stdout=subprocess.DEVNULL,
             stderr=stderr,
         )
         started.append(proc)
         state = home / "prefect" / "server.json"
-        deadline = time.monotonic() + 120
-        while time.monotonic() < deadline:
+
+        def answering() -> str | None:
             if proc.poll() is not None:
                 log = home.with_name(f"{home.name}.stderr").read_text()
                 raise AssertionError(f"server exited: {log[-2000:]}")
@@ -60,8 +62,9 @@ def serve(tmp_path: Path) -> Iterator[object]:
                 url = json.loads(state.read_text())["url"]
                 if httpx.get(f"{url}/health", timeout=2).status_code == 200:
                     return str(url)
-            time.sleep(0.1)
-        raise AssertionError("server did not start within 120 s")
+            return None
+
+        return wait_until(answering, "the server to answer", timeout=120, every=0.1)
 
     yield start
     for proc in started:
@@ -123,6 +126,11 @@ for _ in range(3):
 """
 
 
+def _count_task_runs(url: str, *, name: str, state: str) -> int:
+    body = {"task_runs": {"name": {"like_": name}, "state": {"type": {"any_": [state]}}}}
+    return int(httpx.post(f"{url}/task_runs/count", json=body, timeout=10).json())
+
+
 def test_concurrent_subflows_never_meet_a_locked_database(tmp_path: Path, serve: object) -> None:
     """The task-run recorder writes beside the API's handlers; both queue on one lock.
 
@@ -141,19 +149,48 @@ def test_concurrent_subflows_never_meet_a_locked_database(tmp_path: Path, serve:
         timeout=300,
     )
     assert run.returncode == 0, run.stderr[-2000:]
-    time.sleep(2)  # the recorder flushes task-run events in batches
+    # the recorder writes task-run events in batches: the log is complete once it has written
+    # every stage's last state (3 x 8 x 4 task runs)
+    wait_until(
+        lambda: _count_task_runs(url, name="stage", state="COMPLETED"),
+        "the recorder to write every stage's Completed state",
+        until=lambda n: n == 96,
+    )
     log = home.with_name("home.stderr").read_text()
     assert "database is locked" not in log, log[-3000:]
+    assert "patch skipped" not in log, log[-3000:]
+
+
+_UNTESTED_VERSIONS = """
+import sys
+from llmgenie.flows import prefect_patches, server
+
+prefect_patches.TESTED.update(prefect="<0", alembic="<0")
+server.main(sys.argv[1:])
+"""
+
+
+def test_on_untested_versions_the_server_runs_unpatched(tmp_path: Path, serve: object) -> None:
+    """The fail-open path end to end: each patch logs one line and changes nothing; a new home
+    still migrates and the API still answers (flows/prefect_patches.py)."""
+    url = serve(tmp_path / "home", "-c", _UNTESTED_VERSIONS)  # type: ignore[operator]
+
+    assert httpx.post(f"{url}/flows/", json={"name": "unpatched"}, timeout=10).status_code == 201
+    log = (tmp_path / "home.stderr").read_text()
+    skipped = [line for line in log.splitlines() if "patch skipped" in line]
+    assert len(skipped) == 2, log[-3000:]
+    assert "migrate without resolving foreign keys" in skipped[0]
+    assert "serialize SQLite writes" in skipped[1]
 
 
 _MIGRATE_AND_DUMP = """
 import asyncio, json, sqlite3, sys
 from alembic.operations import batch
-from llmgenie.flows import server
+from llmgenie.flows import prefect_patches
 
 rebuilt = []
 if sys.argv[1] == "without-resolving":
-    server._migrate_without_resolving_foreign_keys()
+    assert prefect_patches.migrate_without_resolving_foreign_keys()
     init = batch.BatchOperationsImpl.__init__
 
     def counting_init(self, *args, **kwargs):

@@ -20,7 +20,7 @@ import pytest
 
 from tests.flows.conftest import EXAMPLE
 
-pytestmark = pytest.mark.usefixtures("llmgenie_home")
+pytestmark = pytest.mark.usefixtures("llmgenie_home", "prefect_api")
 
 CHROMIUM = Path("/usr/bin/chromium")
 #: What runs here as root, headless, with nothing reaching out (Playwright adds --headless).

@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import shutil
-import time
 import uuid
 import warnings
 from pathlib import Path
@@ -21,8 +20,9 @@ from llmgenie.core.logging import get_logger
 from llmgenie.core.models import TaskReport
 from llmgenie.flows.boss import boss_flow
 from tests.flows.conftest import EXAMPLE, use_settings
+from tests.support.waiting import wait_until
 
-pytestmark = pytest.mark.usefixtures("llmgenie_home")
+pytestmark = pytest.mark.usefixtures("llmgenie_home", "prefect_api")
 
 log = get_logger("tests.ui_logs")
 
@@ -43,13 +43,12 @@ def logs_of(flow_run_id: str | None, until: str) -> list[str]:
             )
             return [entry.message for entry in found]
 
-    messages: list[str] = []
-    for _ in range(100):
-        messages = asyncio.run(read())
-        if any(until in m for m in messages):
-            return messages
-        time.sleep(0.1)
-    raise AssertionError(f"{until!r} never reached the run's logs; it has {messages}")
+    return wait_until(
+        lambda: asyncio.run(read()),
+        f"{until!r} to reach the run's logs",
+        until=lambda messages: any(until in m for m in messages),
+        every=0.1,
+    )
 
 
 def run_boss(target: Path = EXAMPLE, **kwargs: object) -> TaskReport:

@@ -14,7 +14,7 @@ from llmgenie.flows.boss import boss_flow
 from llmgenie.flows.specialist import SpecialistRequest, specialist_flow
 from tests.flows.conftest import EXAMPLE
 
-pytestmark = pytest.mark.usefixtures("llmgenie_home")
+pytestmark = pytest.mark.usefixtures("llmgenie_home", "prefect_api")
 
 
 def run_name(flow_run_id: str | None) -> str:

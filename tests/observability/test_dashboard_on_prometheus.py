@@ -27,7 +27,7 @@ from llmgenie.core.telemetry import STAGES
 from tests.support.net import free_port
 from tests.support.openai_server import Reply, ScriptedModelServer
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.usefixtures("prefect_api")]
 
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLE = ROOT / "examples" / "shop"

@@ -12,7 +12,7 @@ from prometheus_client import CollectorRegistry
 from llmgenie.flows.metrics import WorkPoolQueue
 from tests.support.net import closed_port_url
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.usefixtures("prefect_api")]
 
 
 def _depth(collector: WorkPoolQueue) -> list[float]:

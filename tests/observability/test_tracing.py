@@ -18,7 +18,7 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTrace
 
 from tests.support.openai_server import Reply, ScriptedModelServer
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.usefixtures("prefect_api")]
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "shop"
 TASK_TEXT = "audit the shop's manifests"

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import threading
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 
@@ -11,11 +10,9 @@ import httpx
 import uvicorn
 
 from tests.support.net import free_port
+from tests.support.waiting import wait_until
 
 __all__ = ["serve_api"]
-
-#: how long the server may take to start on a loaded machine
-_START_SECONDS = 60.0
 
 
 @contextmanager
@@ -31,11 +28,8 @@ def serve_api(token: str | None = None) -> Iterator[httpx.Client]:
     )
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
-    deadline = time.monotonic() + _START_SECONDS
-    while not server.started:
-        assert thread.is_alive(), "the API server stopped while starting"
-        assert time.monotonic() < deadline, "the API server did not start"
-        time.sleep(0.02)
+    wait_until(lambda: server.started or not thread.is_alive(), "the API server to start")
+    assert server.started, "the API server stopped while starting"
     headers = {"Authorization": f"Bearer {token}"} if token else {}
     try:
         with httpx.Client(

@@ -9,6 +9,11 @@ arrived and the time its answer was sent, so tests can assert that calls overlap
 `single_slot=True` makes it behave like a local server on a CPU (llama.cpp's `llama-server`,
 llama-cpp-python): one generation at a time, the others queued behind it, and a generation goes
 on to its end after the client gave up on it.
+
+A reply can be held back (`Reply(hold=...)`) until something has happened, most often until
+other requests have arrived (`server.wait_for(3, ...)`): "hold the planner's answer until three
+step requests are in" proves overlap on any machine, where a delay only makes it likely. A hold
+that never passes fails the test when the server stops, saying what it waited for.
 """
 
 from __future__ import annotations
@@ -30,6 +35,7 @@ __all__ = [
     "is_planner",
     "last_user_text",
     "rules_like_plan",
+    "step_of",
 ]
 
 
@@ -50,6 +56,8 @@ class Reply:
     usage: bool = True
     #: the Retry-After header of a 429; None sends none (as many servers do)
     retry_after: str | None = "0"
+    #: called before the answer is sent, in the request's thread: blocks until it returns
+    hold: Callable[[], object] | None = None
 
     @classmethod
     def text(cls, content: str, **kw: Any) -> Reply:
@@ -101,6 +109,22 @@ def is_planner(body: dict[str, Any]) -> bool:
     return "You are BOSS" in json.dumps(body.get("messages", []))
 
 
+_STEP_ROLES = {
+    "security": "Security and compliance",
+    "devops": "DevOps",
+    "performance": "erformance",
+    "documentation": "ocumentation",
+}
+
+
+def step_of(body: dict[str, Any]) -> str | None:
+    """Which specialist's step a request is for (by the role in its prompt); None for others."""
+    head = json.dumps(body.get("messages", [])).split("Task from the user")[0]
+    if is_planner(body):
+        return None
+    return next((name for name, role in _STEP_ROLES.items() if role in head), None)
+
+
 def rules_like_plan() -> str:
     """A plan answer with every specialist, documentation after the other three."""
     return json.dumps(
@@ -126,7 +150,10 @@ class ScriptedModelServer:
     def __init__(self, responder: Responder | None = None, *, single_slot: bool = False) -> None:
         self.responder: Responder = responder or (lambda body: Reply.text(final_answer()))
         self.requests: list[Recorded] = []
+        #: holds that never passed, raised when the server stops
+        self.failures: list[str] = []
         self._lock = threading.Lock()
+        self._changed = threading.Condition(self._lock)  # a request arrived or was answered
         self._release = threading.Event()
         #: held for a whole generation when the server has a single slot
         self._slot = threading.Lock() if single_slot else None
@@ -152,12 +179,13 @@ class ScriptedModelServer:
                 rec = Recorded(
                     self.path, {k.lower(): v for k, v in self.headers.items()}, body, started
                 )
-                with outer._lock:
+                with outer._changed:
                     outer.requests.append(rec)
+                    outer._changed.notify_all()
                 if self.path.endswith("/messages/count_tokens"):  # Anthropic's pre-flight
                     rec.status = 200
                     self._send(200, {"input_tokens": len(json.dumps(body)) // 4})
-                    rec.finished = time.time()
+                    outer._finish(rec)
                     return
                 if outer._slot is not None:
                     with outer._slot:  # queued behind the generation under way
@@ -168,6 +196,13 @@ class ScriptedModelServer:
                     reply = outer.responder(body)
                     if reply.delay:
                         time.sleep(reply.delay)
+                if reply.hold is not None:
+                    try:
+                        reply.hold()
+                    except Exception as exc:  # the test fails at stop(), saying why
+                        with outer._lock:
+                            outer.failures.append(f"a held reply was never released: {exc}")
+                        reply = Reply.error(500, message=f"scripted hold failed: {exc}")
                 if reply.hang:
                     outer._release.wait(600)
                     self.close_connection = True
@@ -192,7 +227,7 @@ class ScriptedModelServer:
                     self._send(200, outer._anthropic_message(body, reply))
                 else:
                     self._send(200, outer._completion(body, reply))
-                rec.finished = time.time()
+                outer._finish(rec)
 
             def _send(self, status: int, payload: dict[str, Any]) -> None:
                 self._send_raw(status, json.dumps(payload).encode())
@@ -286,11 +321,37 @@ class ScriptedModelServer:
 
     def chat_requests(self) -> list[Recorded]:
         with self._lock:
-            return [
-                r
-                for r in self.requests
-                if r.path.endswith("/chat/completions") or r.path.endswith("/messages")
-            ]
+            return [r for r in self.requests if _is_chat(r)]
+
+    def _finish(self, rec: Recorded) -> None:
+        with self._changed:
+            rec.finished = time.time()
+            self._changed.notify_all()
+
+    def wait_for(
+        self,
+        count: int,
+        match: Callable[[Recorded], bool] = lambda r: True,
+        what: str = "requests",
+        *,
+        answered: bool = False,
+        timeout: float = 60.0,
+    ) -> list[Recorded]:
+        """Block until `count` chat requests that `match` have arrived (with `answered`: have
+        been answered); return them. After `timeout` seconds, fail saying what was seen."""
+
+        def matching() -> list[Recorded]:
+            chats = [r for r in self.requests if _is_chat(r)]
+            return [r for r in chats if match(r) and (r.finished or not answered)]
+
+        with self._changed:
+            if not self._changed.wait_for(lambda: len(matching()) >= count, timeout):
+                seen = [(r.path, step_of(r.body) or "planner?") for r in self.requests]
+                raise AssertionError(
+                    f"waited {timeout:.0f} s for {count} {what}"
+                    f"{' answered' if answered else ''}; {len(matching())} so far, of {seen}"
+                )
+            return matching()
 
     def start(self) -> ScriptedModelServer:
         self._thread.start()
@@ -306,3 +367,9 @@ class ScriptedModelServer:
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
+        if self.failures and exc[0] is None:
+            raise AssertionError("; ".join(self.failures))
+
+
+def _is_chat(r: Recorded) -> bool:
+    return r.path.endswith("/chat/completions") or r.path.endswith("/messages")

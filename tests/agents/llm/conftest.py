@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 
+from llmgenie.agents.executors import preload_providers
 from llmgenie.core.settings import get_settings
 from tests.support.openai_server import (
     Reply,
@@ -49,6 +50,9 @@ def use_model(
         for key, value in env.items():
             monkeypatch.setenv(key, value)
         get_settings.cache_clear()
+        # as the CLI does before a run: CrewAI's imports (seconds on a loaded machine, the first
+        # time in the process) stay out of the attempt deadlines the tests measure
+        preload_providers(chain.split(","))
 
     yield configure
     get_settings.cache_clear()

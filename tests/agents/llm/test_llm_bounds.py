@@ -26,7 +26,7 @@ from tests.agents.llm.test_llm_executor import _request
 from tests.support.cli import run_cli
 from tests.support.openai_server import Reply, ScriptedModelServer, final_answer
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.usefixtures("prefect_api")]
 
 
 def _model_of(body: dict[str, Any]) -> str:

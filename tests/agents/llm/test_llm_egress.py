@@ -20,6 +20,8 @@ from llmgenie.agents.llm.telemetry import TELEMETRY_SWITCHES
 from tests.agents.llm.conftest import API_KEY, EXAMPLE
 from tests.support.openai_server import ScriptedModelServer
 
+pytestmark = pytest.mark.slow
+
 ROOT = Path(__file__).resolve().parents[3]
 
 #: what the recording run prints before its verdict on CrewAI
@@ -84,6 +86,7 @@ def _crewai_imported(err: str) -> bool:
     return bool(json.loads(marks[-1])["crewai_imported"])
 
 
+@pytest.mark.usefixtures("prefect_api")
 @pytest.mark.slow
 def test_a_model_run_connects_only_to_the_model_endpoint_and_prefect(
     tmp_path: Path, model_server: ScriptedModelServer
@@ -125,6 +128,7 @@ def test_scan_never_imports_crewai_nor_touches_the_network(tmp_path: Path) -> No
     assert not [e for e in events if "connect" in e]
 
 
+@pytest.mark.usefixtures("prefect_api")
 @pytest.mark.slow
 def test_a_tool_only_run_never_imports_crewai(tmp_path: Path) -> None:
     env = _clean_env(tmp_path / "home")

@@ -98,6 +98,7 @@ def test_a_hanging_connection_is_a_timeout_within_the_attempt_cap(
     model_server: ScriptedModelServer, use_model: Any
 ) -> None:
     model_server.responder = lambda body: Reply(hang=True)
+    use_model(model_server, MODEL)  # CrewAI loaded before the clock starts, as the CLI does
     started = time.monotonic()
     with pytest.raises(ExecutorError) as caught:
         _execute(model_server, use_model, _request(attempt_timeout_seconds=2.0))

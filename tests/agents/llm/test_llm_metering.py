@@ -59,7 +59,13 @@ def test_concurrent_attempts_on_the_shared_client_are_charged_to_their_own_meter
 ) -> None:
     def respond(body: dict[str, Any]) -> Reply:  # the usage tells the attempts apart
         n = int(body["messages"][-1]["content"].split()[-1])
-        return Reply.text("hi", delay=0.3, prompt_tokens=10 * n, completion_tokens=n)
+        return Reply.text(
+            "hi",
+            # no answer until all three attempts have a call in flight: they overlap
+            hold=lambda: model_server.wait_for(3, what="a call of each attempt"),
+            prompt_tokens=10 * n,
+            completion_tokens=n,
+        )
 
     model_server.responder = respond
     use_model(model_server, "openai/scripted")

@@ -19,7 +19,9 @@ from tests.agents.llm.conftest import (
     is_planner,
 )
 from tests.support.cli import run_cli
-from tests.support.openai_server import Reply, ScriptedModelServer, final_answer
+from tests.support.openai_server import Recorded, Reply, ScriptedModelServer, final_answer, step_of
+
+pytestmark = pytest.mark.usefixtures("prefect_api")
 
 
 def _run(capsys: pytest.CaptureFixture[str], *extra: str) -> TaskReport:
@@ -37,10 +39,18 @@ def _findings(report: TaskReport) -> set[tuple[str, str | None, int | None, str 
 def test_every_step_runs_on_the_model_and_specialists_overlap(
     capsys: pytest.CaptureFixture[str], model_server: ScriptedModelServer, use_model: Any
 ) -> None:
+    def is_independent(r: Recorded) -> bool:
+        return step_of(r.body) in ("security", "devops", "performance")
+
     def respond(body: dict[str, Any]) -> Reply:
         if is_planner(body):
             return default_responder(body)
-        return Reply.text(final_answer("The scripted model's narrative."), delay=1.5)
+        # each independent step's answer waits until all three have asked: they overlap, or
+        # the wait fails the test
+        return Reply.text(
+            final_answer("The scripted model's narrative."),
+            hold=lambda: model_server.wait_for(3, is_independent, "independent step requests"),
+        )
 
     model_server.responder = respond
     use_model(model_server, "openai/scripted-a")
@@ -60,16 +70,7 @@ def test_every_step_runs_on_the_model_and_specialists_overlap(
     calls = [r for r in model_server.chat_requests() if not is_planner(r.body)]
     by_step: dict[str, Any] = {}
     for r in calls:
-        text = json.dumps(r.body["messages"])
-        for name, role in (
-            ("security", "Security and compliance"),
-            ("devops", "DevOps"),
-            ("performance", "erformance"),
-            ("documentation", "ocumentation"),
-        ):
-            if role in text.split("Task from the user")[0]:
-                by_step.setdefault(name, r)
-                break
+        by_step.setdefault(step_of(r.body), r)
     independent = [by_step[n] for n in ("security", "devops", "performance")]
     latest_start = max(r.started for r in independent)
     earliest_end = min(r.finished for r in independent)

@@ -8,33 +8,39 @@ from __future__ import annotations
 
 import asyncio
 import json
+import threading
 import uuid
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
 from prefect.client.orchestration import get_client
 
 from llmgenie.core.models import Mode, StepStatus, TaskReport
+from llmgenie.flows import progress
 from tests.agents.llm.conftest import ALL_STEPS, EXAMPLE, is_planner
 from tests.support.cli import run_cli
 from tests.support.openai_server import (
+    Recorded,
     Reply,
     ScriptedModelServer,
     final_answer,
     rules_like_plan,
+    step_of,
 )
+from tests.support.waiting import wait_for_event
 
-_ROLES = {
-    "security": "Security and compliance",
-    "devops": "DevOps",
-    "performance": "erformance",
-    "documentation": "ocumentation",
-}
+pytestmark = pytest.mark.usefixtures("prefect_api")
 
 
 def _step_of(body: dict[str, Any]) -> str:
-    head = json.dumps(body.get("messages", [])).split("Task from the user")[0]
-    return next(name for name, role in _ROLES.items() if role in head)
+    step = step_of(body)
+    assert step is not None, body
+    return step
+
+
+def _steps(*names: str) -> Callable[[Recorded], bool]:
+    return lambda r: step_of(r.body) in names
 
 
 def _run(capsys: pytest.CaptureFixture[str], *env: str) -> TaskReport:
@@ -45,8 +51,22 @@ def _run(capsys: pytest.CaptureFixture[str], *env: str) -> TaskReport:
     return TaskReport.model_validate_json(out)
 
 
-def _plan(*steps: dict[str, Any], delay: float = 0.0) -> Reply:
-    return Reply.text(json.dumps({"steps": list(steps)}), delay=delay)
+def _plan(*steps: dict[str, Any], hold: Callable[[], object] | None = None) -> Reply:
+    return Reply.text(json.dumps({"steps": list(steps)}), hold=hold)
+
+
+@pytest.fixture
+def dropped() -> Iterator[dict[str, threading.Event]]:
+    """Per step, set once BOSS has told it that the final plan drops it."""
+    events: dict[str, threading.Event] = {}
+
+    def listen(step_id: str, event: str, report: object) -> None:
+        if event == "dropped":
+            events.setdefault(step_id, threading.Event()).set()
+
+    unsubscribe = progress.listen(listen)
+    yield events
+    unsubscribe()
 
 
 def test_specialists_start_while_the_model_plans_and_are_kept(
@@ -66,8 +86,12 @@ def test_specialists_start_while_the_model_plans_and_are_kept(
                     },
                 ]
             }
-            return Reply.text(json.dumps(plan), delay=1.5)
-        return Reply.text(final_answer("narrative"), delay=0.5)
+            # the plan is answered only once the three independent steps have called the model
+            three = _steps("security", "devops", "performance")
+            return Reply.text(
+                json.dumps(plan), hold=lambda: model_server.wait_for(3, three, "step requests")
+            )
+        return Reply.text(final_answer("narrative"))
 
     model_server.responder = respond
     use_model(model_server)
@@ -92,19 +116,29 @@ def test_specialists_start_while_the_model_plans_and_are_kept(
 
 
 def test_a_step_the_model_leaves_out_is_dropped_before_its_next_call(
-    capsys: pytest.CaptureFixture[str], model_server: ScriptedModelServer, use_model: Any
+    capsys: pytest.CaptureFixture[str],
+    model_server: ScriptedModelServer,
+    use_model: Any,
+    dropped: dict[str, threading.Event],
 ) -> None:
     def respond(body: dict[str, Any]) -> Reply:
         if is_planner(body):
+            # the dropped steps' first model calls are under way when the plan is answered
+            doomed = _steps("devops", "performance")
             return _plan(
                 {"id": "security", "agent": "security"},
                 {"id": "documentation", "agent": "documentation", "depends_on": ["security"]},
-                delay=1.2,  # the dropped steps' first model calls are under way by then
+                hold=lambda: model_server.wait_for(2, doomed, "devops and performance requests"),
             )
         step = _step_of(body)
         if step in ("devops", "performance"):  # would go on investigating, but is dropped
-            return Reply.tool("search_target", {"pattern": "image:"}, delay=1.5)
-        return Reply.text(final_answer(f"{step} narrative"), delay=0.2)
+            told = dropped.setdefault(step, threading.Event())
+            return Reply.tool(
+                "search_target",
+                {"pattern": "image:"},
+                hold=lambda: wait_for_event(told, f"BOSS to drop {step}"),
+            )
+        return Reply.text(final_answer(f"{step} narrative"))
 
     model_server.responder = respond
     use_model(model_server)
@@ -125,7 +159,10 @@ def test_a_step_the_model_leaves_out_is_dropped_before_its_next_call(
             boss = await client.read_flow_run(uuid.UUID(report.flow_run_id or ""))
             runs = await client.read_flow_runs()
             mine = [r for r in runs if r.name.endswith(f"task {report.task_id[:8]}")]
-            return [boss, [r for r in mine if r.name.split(":")[0] in ("devops", "performance")]]
+            return [
+                boss,
+                [r for r in mine if r.name.split()[0].rstrip(":") in ("devops", "performance")],
+            ]
 
     boss, dropped = asyncio.run(dropped_runs())
     assert len(dropped) == 2

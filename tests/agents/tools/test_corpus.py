@@ -135,6 +135,7 @@ def test_liveness_probe_fixture_fires_only_where_missing() -> None:
     assert fired == ["Deployment//app1", "DeploymentConfig//app2"]
 
 
+@pytest.mark.slow
 def test_scan_cli_runs_over_every_corpus_file() -> None:
     proc = subprocess.run(
         [sys.executable, "-m", "llmgenie", "scan", str(CORPUS), "--format", "sarif"],

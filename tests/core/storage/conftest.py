@@ -2,6 +2,7 @@
 
 `db_url` is a migrated-or-empty database with no rows (PostgreSQL: one database per session,
 emptied before each test); `fresh_db_url` is a brand-new empty database, for migrations.
+The PostgreSQL cases are `slow` (a server); the SQLite ones are in the fast subset.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from llmgenie.core.storage import Store, close_stores, open_store
 from tests.support.postgres import temporary_database, truncate_tables
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.slow)])
 def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
     if request.param == "sqlite":
         yield f"sqlite:///{tmp_path / 'meta.db'}"
@@ -27,7 +28,7 @@ def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
     close_stores()
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.slow)])
 def fresh_db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
     if request.param == "sqlite":
         yield f"sqlite:///{tmp_path / 'fresh.db'}"

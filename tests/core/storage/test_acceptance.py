@@ -24,7 +24,7 @@ from llmgenie.core.settings import Settings
 from llmgenie.core.storage import close_stores, open_store
 from tests.support.postgres import truncate_tables
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.usefixtures("prefect_api")]
 
 EXAMPLE = Path(__file__).resolve().parents[3] / "examples" / "shop"
 

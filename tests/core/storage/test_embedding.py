@@ -6,6 +6,8 @@ import math
 import subprocess
 import sys
 
+import pytest
+
 from llmgenie.core.storage.embedding import DIMENSIONS, embed
 
 
@@ -13,6 +15,7 @@ def _cos(a: list[float], b: list[float]) -> float:
     return sum(x * y for x, y in zip(a, b, strict=True))
 
 
+@pytest.mark.slow
 def test_vectors_are_unit_length_and_the_same_in_every_process() -> None:
     [v] = embed(["kubectl rollout undo deployment/api"])
     assert len(v) == DIMENSIONS and math.isclose(math.fsum(x * x for x in v), 1.0)

@@ -123,6 +123,7 @@ _READER = textwrap.dedent(
 )
 
 
+@pytest.mark.slow
 def test_a_long_lived_reader_finds_what_another_process_published(tmp_path: Path) -> None:
     home = tmp_path / "home"
     mine = open_knowledge(Settings(home=home))
@@ -184,6 +185,7 @@ def chroma_server(tmp_path: Path) -> Iterator[str]:
         proc.wait(timeout=10)
 
 
+@pytest.mark.slow
 @pytest.mark.slow
 def test_a_chromadb_server_serves_every_process_alike(chroma_server: str, tmp_path: Path) -> None:
     one = open_knowledge(Settings(home=tmp_path / "a", knowledge_url=chroma_server))

@@ -132,6 +132,7 @@ print("alembic" in sys.modules)
 """
 
 
+@pytest.mark.slow
 def test_a_database_at_head_opens_without_importing_alembic(tmp_path: Path) -> None:
     import subprocess
     import sys

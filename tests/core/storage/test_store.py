@@ -6,8 +6,8 @@ import json
 import subprocess
 import sys
 import threading
-import time
 from datetime import timedelta
+from operator import not_
 from pathlib import Path
 
 import pytest
@@ -19,6 +19,7 @@ from llmgenie.core.storage import AmbiguousTaskIdError, Store, close_stores, ope
 from llmgenie.core.storage.tables import FindingRow, TaskRow
 from tests.support.cli import run_cli
 from tests.support.reports import make_finding, make_report, make_task
+from tests.support.waiting import wait_until
 
 
 def test_report_round_trips_through_rows(store: Store) -> None:
@@ -190,6 +191,11 @@ def test_task_on_another_host_is_interrupted_only_without_heartbeat(store: Store
     assert store.mark_interrupted() == []
 
 
+def _heartbeat_threads(task_id: str) -> list[threading.Thread]:
+    """The threads beating for `task_id` (Store names them after the task)."""
+    return [t for t in threading.enumerate() if t.name == f"llmgenie-heartbeat-{task_id[:8]}"]
+
+
 def test_running_task_heartbeats_until_finished(store: Store) -> None:
     store.liveness.heartbeat_seconds = 0.05
     task = make_task()
@@ -200,21 +206,20 @@ def test_running_task_heartbeats_until_finished(store: Store) -> None:
             return conn.scalar(select(TaskRow.heartbeat_at).where(TaskRow.id == task.id))
 
     first = beat_of()
-    deadline = time.monotonic() + 10
-    while beat_of() == first and time.monotonic() < deadline:
-        time.sleep(0.05)
+    wait_until(beat_of, "a heartbeat", until=lambda beat: beat != first)
     assert beat_of() != first  # the thread beat on its own
+    assert _heartbeat_threads(task.id)
     store.task_finished(make_report(task))
-    time.sleep(0.2)
+    wait_until(lambda: _heartbeat_threads(task.id), "the heartbeat thread to end", until=not_)
     last = beat_of()
-    time.sleep(0.3)
-    assert beat_of() == last  # and stopped with the task
+    assert beat_of() == last  # and stopped with the task: nothing beats for it any more
 
 
 def test_a_task_that_ends_without_a_report_stops_being_running(store: Store) -> None:
     store.liveness.heartbeat_seconds = 0.05
     task = make_task()
     store.task_started(task)
+    assert _heartbeat_threads(task.id)
     store.task_ended(task.id, TaskStatus.failed, "RuntimeError: the Prefect API went away")
 
     [row] = store.list_tasks()
@@ -223,11 +228,10 @@ def test_a_task_that_ends_without_a_report_stops_being_running(store: Store) -> 
         saved = conn.execute(select(TaskRow).where(TaskRow.id == task.id)).one()
     assert saved.finished_at is not None
     assert saved.notes == ["failed: RuntimeError: the Prefect API went away"]
-    time.sleep(0.2)
+    wait_until(lambda: _heartbeat_threads(task.id), "the heartbeat thread to end", until=not_)
     with store.engine.connect() as conn:
         beat = conn.scalar(select(TaskRow.heartbeat_at).where(TaskRow.id == task.id))
-    time.sleep(0.3)
-    with store.engine.connect() as conn:
+    with store.engine.connect() as conn:  # nothing beats for it any more
         assert conn.scalar(select(TaskRow.heartbeat_at).where(TaskRow.id == task.id)) == beat
 
     # a finished task, or none at all, is left as it is

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -12,6 +11,9 @@ import pytest
 from llmgenie.core.models import ScanResult, TaskReport
 from tests.support.api import serve_api
 from tests.support.net import free_port
+from tests.support.waiting import wait_until
+
+pytestmark = pytest.mark.usefixtures("prefect_api")
 
 EXAMPLE = Path(__file__).resolve().parents[3] / "examples" / "shop"
 TOKEN = "test-token-0123456789"
@@ -108,14 +110,14 @@ def test_submit_a_task_and_read_its_report(api: httpx.Client) -> None:
     r = api.post("/v1/tasks", json={"task": "find secrets", "target": str(EXAMPLE)})
     assert r.status_code == 202
     task_id = r.json()["task_id"]
-    deadline = time.monotonic() + 120
-    while True:
-        r = api.get(f"/v1/tasks/{task_id}")
-        body = r.json()
-        if r.status_code == 200 and body["status"] not in ("running",):
-            break
-        assert time.monotonic() < deadline, body
-        time.sleep(0.2)
+    r = wait_until(
+        lambda: api.get(f"/v1/tasks/{task_id}"),
+        "the task to finish",
+        until=lambda r: r.status_code == 200 and r.json()["status"] != "running",
+        timeout=120,
+        every=0.2,
+    )
+    body = r.json()
     report = TaskReport.model_validate(body)
     assert report.task_id == task_id and report.status.value == "completed"
     assert [s.id for s in report.steps] == ["security"]

@@ -14,6 +14,8 @@ from llmgenie.core.models import Passage, PassageKind
 from llmgenie.core.settings import Settings
 from llmgenie.core.storage.knowledge import open_knowledge
 
+pytestmark = pytest.mark.slow
+
 
 def _llmgenie(home: Path, *args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(

@@ -8,6 +8,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from llmgenie.interfaces.cli import heap
 from tests.support.openai_server import ScriptedModelServer
 
@@ -32,6 +34,7 @@ def _python(code: str, env: dict[str, str] | None = None) -> str:
     return run.stdout
 
 
+@pytest.mark.slow
 def test_start_up_imports_are_not_collected_and_are_frozen_after() -> None:
     import json
 
@@ -69,6 +72,8 @@ entry()
 """
 
 
+@pytest.mark.slow
+@pytest.mark.usefixtures("prefect_api")
 def test_a_model_run_loads_crewai_at_start_up_not_in_the_run(llmgenie_home: Path) -> None:
     with ScriptedModelServer() as server:
         env = {

@@ -19,6 +19,7 @@ entry()
 """
 
 
+@pytest.mark.slow
 def test_the_command_freezes_the_heap_before_the_interpreter_exits() -> None:
     run = subprocess.run([sys.executable, "-c", _ENTRY], capture_output=True, text=True, timeout=60)
     assert run.returncode == 0, run.stderr[-2000:]

@@ -11,6 +11,7 @@ from prefect.client.orchestration import get_client
 from tests.support.cli import run_cli
 
 
+@pytest.mark.usefixtures("prefect_api")
 def test_deploy_registers_boss_and_specialist(capsys: pytest.CaptureFixture[str]) -> None:
     pool = f"llmgenie-cli-{uuid.uuid4().hex[:8]}"
     code, out, err = run_cli(

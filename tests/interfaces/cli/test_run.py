@@ -12,10 +12,12 @@ import pytest
 
 from llmgenie.core.models import TaskReport
 from tests.support.cli import run_cli
+from tests.support.waiting import wait_until
 
 EXAMPLE = Path(__file__).resolve().parents[3] / "examples" / "shop"
 
 
+@pytest.mark.slow
 def test_missing_target_is_exit_2_with_one_line() -> None:
     proc = subprocess.run(
         [sys.executable, "-m", "llmgenie", "run", "x", "--target", "/nonexistent"],
@@ -30,6 +32,7 @@ def test_missing_target_is_exit_2_with_one_line() -> None:
     assert proc.stdout == ""
 
 
+@pytest.mark.slow
 def test_an_archive_that_does_not_open_is_exit_2_with_one_line(tmp_path: Path) -> None:
     bad = tmp_path / "service.tar.gz"
     bad.write_bytes(b"not an archive")
@@ -63,6 +66,7 @@ def test_bad_flags_are_exit_2(
     assert "Traceback" not in err
 
 
+@pytest.mark.usefixtures("prefect_api")
 @pytest.mark.usefixtures("llmgenie_home")
 def test_json_report_and_fail_on(capsys: pytest.CaptureFixture[str]) -> None:
     code, out, _err = run_cli(
@@ -105,6 +109,7 @@ def test_json_report_and_fail_on(capsys: pytest.CaptureFixture[str]) -> None:
     assert asyncio.run(boss_result()) is None
 
 
+@pytest.mark.usefixtures("prefect_api")
 @pytest.mark.usefixtures("llmgenie_home")
 def test_text_summary(capsys: pytest.CaptureFixture[str]) -> None:
     code, out, _ = run_cli(capsys, "run", "find secrets", "--target", str(EXAMPLE))
@@ -115,6 +120,8 @@ def test_text_summary(capsys: pytest.CaptureFixture[str]) -> None:
     assert "report: file://" in out
 
 
+@pytest.mark.slow
+@pytest.mark.usefixtures("prefect_api")
 def test_json_logs_carry_the_run_fields(llmgenie_home: Path) -> None:
     import os
 
@@ -166,6 +173,7 @@ def _run_in_a_process(home: Path, **env: str) -> subprocess.CompletedProcess[str
     )
 
 
+@pytest.mark.slow
 def test_a_dead_prefect_api_is_one_line_not_a_traceback(llmgenie_home: Path) -> None:
     proc = _run_in_a_process(llmgenie_home, PREFECT_API_URL="http://127.0.0.1:9/api")
     assert proc.returncode == 1
@@ -175,6 +183,7 @@ def test_a_dead_prefect_api_is_one_line_not_a_traceback(llmgenie_home: Path) -> 
     ]
 
 
+@pytest.mark.slow
 def test_an_unreachable_metadata_database_is_one_line_before_any_step(
     llmgenie_home: Path,
 ) -> None:
@@ -271,6 +280,7 @@ def test_the_summary_tells_a_failed_model_from_no_model() -> None:
     )
 
 
+@pytest.mark.slow
 def test_an_unusable_setting_is_exit_2_with_one_line(llmgenie_home: Path) -> None:
     proc = _run_in_a_process(llmgenie_home, LLMGENIE_LLM="opnai/gpt-4o")
     assert proc.returncode == 2
@@ -284,6 +294,8 @@ def test_an_unusable_setting_is_exit_2_with_one_line(llmgenie_home: Path) -> Non
     assert line.startswith("llmgenie: error: LLMGENIE_STEP_TIMEOUT_SECONDS='soon': "), line
 
 
+@pytest.mark.slow
+@pytest.mark.usefixtures("prefect_api")
 def test_ctrl_c_stops_a_run_whose_model_hangs_in_one_line_and_exit_130(
     llmgenie_home: Path,
 ) -> None:
@@ -295,6 +307,7 @@ def test_ctrl_c_stops_a_run_whose_model_hangs_in_one_line_and_exit_130(
 
     listener = socket.create_server(("127.0.0.1", 0))
     held: list[socket.socket] = []
+    asked = threading.Event()  # a model request has arrived, and will never be answered
 
     def accept_and_never_answer() -> None:
         while True:
@@ -303,6 +316,17 @@ def test_ctrl_c_stops_a_run_whose_model_hangs_in_one_line_and_exit_130(
             except OSError:
                 return
             held.append(conn)
+            try:
+                request = b""
+                while b"\r\n\r\n" not in request:  # the request's headers, all of them
+                    chunk = conn.recv(65536)
+                    if not chunk:
+                        break
+                    request += chunk
+            except OSError:
+                return
+            if b"\r\n\r\n" in request:
+                asked.set()
 
     threading.Thread(target=accept_and_never_answer, daemon=True).start()
     port = listener.getsockname()[1]
@@ -320,11 +344,10 @@ def test_ctrl_c_stops_a_run_whose_model_hangs_in_one_line_and_exit_130(
         },
     )
     try:
-        deadline = time.monotonic() + 60
-        while not held:  # a model call is in flight, and will never be answered
-            assert proc.poll() is None and time.monotonic() < deadline, proc.stderr
-            time.sleep(0.05)
-        time.sleep(0.5)
+        wait_until(
+            lambda: asked.is_set() or proc.poll() is not None, "a model call to be in flight"
+        )
+        assert proc.poll() is None, proc.stderr.read() if proc.stderr else ""
         sent = time.monotonic()
         proc.send_signal(signal.SIGINT)
         out, err = proc.communicate(timeout=30)

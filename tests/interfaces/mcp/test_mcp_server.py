@@ -21,7 +21,7 @@ from mcp.client.stdio import stdio_client
 ROOT = Path(__file__).resolve().parents[3]
 SHOP = ROOT / "examples" / "shop"
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.usefixtures("prefect_api")]
 
 
 @asynccontextmanager
