@@ -1,0 +1,159 @@
+"""One redaction for everything llmgenie writes: target secrets become `****` plus a hint.
+
+Built on the secret detector (`llmgenie.core.secrets`), so what the `secret.*` rules report is
+what redaction removes. Two sources of values:
+
+* the text itself: `redact(text)` runs the detector over it (a password in a README passage,
+  a token in a log line);
+* what the detector found in this process (`remember`): a value seen once in a target file is
+  removed wherever it turns up again, even where its context is gone (a patch's context line
+  `value: …` without the `- name: DB_PASSWORD` above it, a catalogue cell).
+
+The boundaries call it: step reports (`redact_model`), patches, rendered reports, Prefect
+artifacts, knowledge-base passages, log lines (`RedactingProcessor`, `install_record_factory`),
+and stored prompts. See docs/security.md and docs/decisions/0027-one-redaction.md.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import threading
+from collections.abc import Iterable, Mapping
+from typing import Any, TypeVar
+
+from pydantic import BaseModel
+
+from llmgenie.core.secrets import SecretMatch, find_secrets, mask
+
+__all__ = [
+    "install_record_factory",
+    "redact",
+    "redact_data",
+    "redact_event",
+    "redact_model",
+    "remember",
+]
+
+T = TypeVar("T")
+M = TypeVar("M", bound=BaseModel)
+
+#: shorter values are not remembered: replacing them everywhere would eat ordinary words
+_MIN_KNOWN = 6
+_MAX_KNOWN = 20_000
+_MIN_TEXT = 8  # no secret worth the name fits in fewer characters
+
+
+class _Known:
+    """The secret values the detector found in this process, as one alternation pattern."""
+
+    def __init__(self) -> None:
+        self._values: dict[str, None] = {}  # insertion-ordered: the oldest go first when full
+        self._pattern: re.Pattern[str] | None = None
+        self._lock = threading.Lock()
+
+    def add(self, values: Iterable[str]) -> None:
+        with self._lock:
+            before = len(self._values)
+            for v in values:
+                v = v.strip()
+                if len(v) >= _MIN_KNOWN and v not in self._values:
+                    self._values[v] = None
+            if len(self._values) == before:
+                return
+            while len(self._values) > _MAX_KNOWN:
+                self._values.pop(next(iter(self._values)))
+            ordered = sorted(self._values, key=len, reverse=True)
+            self._pattern = re.compile("|".join(re.escape(v) for v in ordered))
+
+    def pattern(self) -> re.Pattern[str] | None:
+        return self._pattern
+
+
+_known = _Known()
+
+
+def remember(matches: Iterable[SecretMatch]) -> None:
+    """Redact these secrets wherever they turn up later in this process."""
+    _known.add(v for m in matches for v in (m.value, *m.more))
+
+
+def _values(matches: Iterable[SecretMatch]) -> set[str]:
+    return {v.strip() for m in matches for v in (m.value, *m.more) if v.strip()}
+
+
+def redact(text: str, source: str = "text", also: Iterable[SecretMatch] = ()) -> str:
+    """`text` with every secret in it replaced by its mask.
+
+    Secrets are what the detector finds in `text` (read as the file `source`, whose name picks
+    the patterns), `also` (found elsewhere, e.g. in the file a patch was made from), and what
+    the detector found earlier in this process."""
+    if len(text) < _MIN_TEXT:
+        return text
+    values = _values(find_secrets(source, text.splitlines()))
+    values |= {v for v in _values(also) if v in text}
+    for value in sorted(values, key=len, reverse=True):
+        text = text.replace(value, mask(value))
+    known = _known.pattern()
+    if known is not None:
+        text = known.sub(lambda m: mask(m.group(0)), text)
+    return text
+
+
+def redact_data(value: T) -> T:
+    """Every string inside `value` (dicts, lists, tuples, models) redacted; the same shape."""
+    return _walk(value)  # type: ignore[no-any-return]
+
+
+def _walk(value: Any) -> Any:
+    if isinstance(value, str):
+        return redact(value)
+    if isinstance(value, BaseModel):
+        return redact_model(value)
+    if isinstance(value, Mapping):
+        return {k: _walk(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_walk(v) for v in value]
+    if isinstance(value, tuple):
+        return tuple(_walk(v) for v in value)
+    return value
+
+
+def redact_model(model: M) -> M:
+    """A copy of `model` whose strings are redacted (validated again: the same type)."""
+    dumped = model.model_dump(mode="json")
+    cleaned = _walk(dumped)
+    return model if cleaned == dumped else type(model).model_validate(cleaned)
+
+
+def redact_event(_logger: Any, _method: str, event_dict: dict[str, Any]) -> dict[str, Any]:
+    """A structlog processor: every string of the log event redacted."""
+    return {k: _walk(v) for k, v in event_dict.items()}
+
+
+_factory_lock = threading.Lock()
+_installed = False
+
+
+def install_record_factory() -> None:
+    """Redact every standard-library log record's message when it is made (Prefect's logs,
+    which its handler ships to the Prefect API, included). Once per process."""
+    global _installed
+    with _factory_lock:
+        if _installed:
+            return
+        make = logging.getLogRecordFactory()
+
+        def factory(*args: Any, **kwargs: Any) -> logging.LogRecord:
+            record = make(*args, **kwargs)
+            try:
+                message = record.getMessage()
+            except Exception:  # a broken format string is the logging module's to report
+                return record
+            cleaned = redact(message)
+            if cleaned != message:
+                record.msg, record.args = cleaned, None
+            return record
+
+        logging.setLogRecordFactory(factory)
+        _installed = True
