@@ -16,6 +16,8 @@ from typing import Any
 
 import structlog
 
+from llmgenie.core.redact import install_record_factory
+from llmgenie.core.redact import redact as redact_text
 from llmgenie.core.settings import Settings, get_settings
 
 __all__ = [
@@ -41,8 +43,9 @@ _sinks: list[Sink] = []
 def redact(text: str) -> str:
     """The one place a secret is taken out of a log line, before the console, the JSON log or
     a sink (the Prefect UI) sees it. Every line goes through here: structlog events field by
-    field (`_redact_fields`), and the stdlib records the flows forward to Prefect."""
-    return text
+    field (`_redact_fields`), and the stdlib records the flows forward to Prefect. It is the
+    one redaction of `llmgenie.core.redact` (the secret detector's)."""
+    return redact_text(text)
 
 
 def add_sink(sink: Sink) -> None:
@@ -78,6 +81,7 @@ def configure_logging(settings: Settings | None = None, *, force: bool = False) 
         logger_factory=_stderr_logger,
         cache_logger_on_first_use=False,
     )
+    install_record_factory()  # every standard-library record too (Prefect's own included)
     _configured = True
 
 

@@ -519,7 +519,7 @@ def _k8s_decoded(line: str, number: int, seen: set[str]) -> Iterator[SecretMatch
         yield SecretMatch(number, "secret.private-key", "Private Key (base64 in a Secret)",
                           "verified", m.group(3))  # fmt: skip
         return
-    for category, detector, value, part in _specific(decoded):
+    for category, detector, value, _part in _specific(decoded):
         if category == "secret.private-key" or value in seen or _placeholder(value):
             continue
         seen.add(value)

@@ -28,6 +28,7 @@ from tests.support.s3 import S3_ENV
 pytestmark = pytest.mark.slow
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "shop"
+_UPPER = "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567"
 _ALNUM = "abcdefghijkmnopqrstuvwxyzABCDEFGHJKLMNPQRSTUVWXYZ23456789"
 
 
@@ -57,10 +58,10 @@ def _plant(target: Path) -> dict[str, str]:
         "env AWS_SECRET_ACCESS_KEY (Deployment)": _random(40, _ALNUM + "/+"),
         "env GITHUB_TOKEN (Deployment)": "ghp_" + _random(36),
         "env API_PASSWORD (Deployment)": "Hunter" + _random(12),
-        "AWS access key id (app settings)": "AKIA" + _random(16, "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567"),
-        "Slack bot token (app settings)": "xoxb-" + "-".join(
-            [_random(12, "0123456789"), _random(13, "0123456789"), _random(24)]
-        ),
+        "AWS access key id (app settings)": "AKIA"
+        + _random(16, "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567"),
+        "Slack bot token (app settings)": "xoxb-"
+        + "-".join([_random(12, "0123456789"), _random(13, "0123456789"), _random(24)]),
         "password in the README": "Rd" + _random(16),
         "password in a Helm values file": "Hv" + _random(16),
         "Terraform variable default": "Tf" + _random(16),
@@ -76,10 +77,10 @@ def _plant(target: Path) -> dict[str, str]:
         api.read_text().replace(  # just above `privileged: true`: in a patch's context lines
             "          securityContext:\n            privileged: true\n",
             "            - name: DATABASE_URL\n"
-            f"              value: postgres://shop:{planted['env DATABASE_URL password (Deployment)']}"
-            "@db:5432/shop\n"
+            "              value: postgres://shop:"
+            f"{planted['env DATABASE_URL password (Deployment)']}@db:5432/shop\n"
             "            - name: AWS_SECRET_ACCESS_KEY\n"
-            f"              value: \"{planted['env AWS_SECRET_ACCESS_KEY (Deployment)']}\"\n"
+            f'              value: "{planted["env AWS_SECRET_ACCESS_KEY (Deployment)"]}"\n'
             "            - name: GITHUB_TOKEN\n"
             f"              value: {planted['env GITHUB_TOKEN (Deployment)']}\n"
             "            - name: API_PASSWORD\n"
@@ -89,8 +90,8 @@ def _plant(target: Path) -> dict[str, str]:
     )
     (target / "app" / "settings.py").write_text(
         '"""Settings of the shop (do not do this)."""\n\n'
-        f"AWS_ACCESS_KEY_ID = \"{planted['AWS access key id (app settings)']}\"\n"
-        f"SLACK_TOKEN = \"{planted['Slack bot token (app settings)']}\"\n"
+        f'AWS_ACCESS_KEY_ID = "{planted["AWS access key id (app settings)"]}"\n'
+        f'SLACK_TOKEN = "{planted["Slack bot token (app settings)"]}"\n'
     )
     readme = target / "README.md"
     readme.write_text(
@@ -110,7 +111,7 @@ def _plant(target: Path) -> dict[str, str]:
     tf.mkdir()
     (tf / "variables.tf").write_text(
         'variable "db_password" {\n  type    = string\n'
-        f"  default = \"{planted['Terraform variable default']}\"\n}}\n"
+        f'  default = "{planted["Terraform variable default"]}"\n}}\n'
     )
     compose = target / "docker-compose.yaml"
     compose.write_text(
