@@ -18,12 +18,13 @@ import shutil
 import sqlite3
 import subprocess
 import sys
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from tests.support.s3 import S3_ENV
+from tests.support.s3 import S3_ENV, make_bucket
 
 pytestmark = pytest.mark.slow
 
@@ -146,11 +147,22 @@ def _leaks(planted: dict[str, str], where: str, data: bytes) -> list[str]:
     return [f"{what} in {where}" for what, value in planted.items() if value.encode() in data]
 
 
-@pytest.fixture
+@pytest.fixture(scope="module")
+def s3_bucket_of_module(s3_endpoint: str) -> str:
+    name = f"llmgenie-leaks-{uuid.uuid4().hex[:8]}"
+    make_bucket(s3_endpoint, name)
+    return name
+
+
+@pytest.fixture(scope="module")
 def leak_run(
-    tmp_path: Path, s3_endpoint: str, s3_bucket: str
+    tmp_path_factory: pytest.TempPathFactory, s3_endpoint: str, s3_bucket_of_module: str
 ) -> Iterator[tuple[dict[str, str], Path, dict[str, bytes]]]:
-    """Plant, run and ask in processes of their own; (planted, home, {stream: bytes})."""
+    """Plant, run and ask in processes of their own; (planted, home, {stream: bytes}).
+
+    Once for the module: a run takes tens of seconds, and each test reads a part of it."""
+    tmp_path = tmp_path_factory.mktemp("leaks")
+    s3_bucket = s3_bucket_of_module
     target = tmp_path / "shop"
     planted = _plant(target)
     home = tmp_path / "home"
@@ -199,6 +211,14 @@ def leak_run(
             env=env, capture_output=True, timeout=300, check=False,
         )  # fmt: skip
         streams["runs list"] = shown.stdout + shown.stderr
+        task_id = json.loads(run.stdout)["task_id"]
+        for fmt in ("json", "md"):
+            shown = subprocess.run(
+                [*cli, "runs", "show", task_id, "--format", fmt],
+                env=env, capture_output=True, timeout=300, check=False,
+            )  # fmt: skip
+            assert shown.returncode == 0, shown.stderr.decode()[-2000:]
+            streams[f"runs show --format {fmt}"] = shown.stdout + shown.stderr
         yield planted, home, streams
     finally:
         from llmgenie.core.settings import Settings
@@ -226,9 +246,12 @@ def test_the_scan_reports_the_planted_secrets(
 
 
 def test_no_planted_secret_leaves_the_target(
-    leak_run: tuple[dict[str, str], Path, dict[str, bytes]], s3_endpoint: str, s3_bucket: str
+    leak_run: tuple[dict[str, str], Path, dict[str, bytes]],
+    s3_endpoint: str,
+    s3_bucket_of_module: str,
 ) -> None:
     planted, home, streams = leak_run
+    s3_bucket = s3_bucket_of_module
     leaks: list[str] = []
     for name, data in streams.items():
         leaks += _leaks(planted, name, data)
