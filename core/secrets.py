@@ -146,6 +146,7 @@ _PEM_INLINE = re.compile(
 )
 #: base64 of `-----BEGIN ` (a PEM object, base64-encoded once more, as in `caBundle`)
 _B64_PEM = "LS0tLS1CRUdJTi"
+_B64_PEM_VALUE = re.compile(_B64_PEM + r"[A-Za-z0-9+/]+={0,2}")
 #: `- name: DB_PASSWORD` / `name: "DB_PASSWORD"` (container env, and lists shaped like it)
 _ENV_NAME = re.compile(r"^(\s*)(?:-\s+)?name:\s*[\"']?([A-Za-z_][A-Za-z0-9_.-]*)[\"']?\s*$")
 _ENV_VALUE = re.compile(r"^(\s*)(?:-\s+)?value:\s*(?:[\"'](.*)[\"']|([^\s#][^#]*?))\s*$")
@@ -229,7 +230,7 @@ _PREFILTERS: list[re.Pattern[str]] = [
     else re.compile(r"-us[0-9]")  # Mailchimp: from the literal
     for plugin, _ in _SPECIFIC
     for r in plugin.denylist  # type: ignore[attr-defined]
-] + [re.compile(r"[\"'][A-Za-z0-9+/=_.\-]{16,}[\"']")]
+] + [re.compile(r"[\"'][A-Za-z0-9+/=_.\-]{16,}[\"']"), re.compile("LS0tLS1CRUdJTi")]
 #: Lines the keyword detector can fire on mention one of its keywords.
 _KEYWORD_HINT = re.compile(r"key|pass|pwd|secret|contrase", re.I)
 #: Lines that may pair a secret's name with its value on the next lines.
@@ -444,6 +445,8 @@ class _LineJudge:
                     SecretMatch(number, "secret.private-key", "Private Key", "verified", body[0],
                                 body[1:])
                 )  # fmt: skip
+        if not found:
+            found.extend(_base64_pem_keys(line, number, seen))
         if found:
             return found
         if self.k8s_secret:
@@ -485,6 +488,20 @@ class _LineJudge:
                                     "guess", value)
                     )  # fmt: skip
         return found
+
+
+def _base64_pem_keys(line: str, number: int, seen: set[str]) -> Iterator[SecretMatch]:
+    """A PEM object base64-encoded once more (`tls.key: LS0tLS1CRUdJTi…`): a private key is a
+    secret; a certificate or a public key is not."""
+    for m in _B64_PEM_VALUE.finditer(line):
+        try:
+            decoded = base64.b64decode(m.group(0), validate=True).decode("utf-8")
+        except (binascii.Error, UnicodeDecodeError, ValueError):
+            continue
+        if _pem_keys(decoded.splitlines()):
+            seen.add(m.group(0))
+            yield SecretMatch(number, "secret.private-key", "Private Key (base64)", "verified",
+                              m.group(0))  # fmt: skip
 
 
 def _templated(part: str) -> bool:
