@@ -16,6 +16,7 @@ and stored prompts. See docs/security.md and docs/decisions/0027-one-redaction.m
 
 from __future__ import annotations
 
+import functools
 import logging
 import re
 import threading
@@ -90,13 +91,23 @@ def redact(text: str, source: str = "text", also: Iterable[SecretMatch] = ()) ->
     the detector found earlier in this process."""
     if len(text) < _MIN_TEXT:
         return text
-    values = _values(find_secrets(source, text.splitlines()))
-    values |= {v for v in _values(also) if v in text}
-    for value in sorted(values, key=len, reverse=True):
+    text = _redact_found(text, source)
+    also_values = {v for v in _values(also) if v in text}
+    for value in sorted(also_values, key=len, reverse=True):
         text = text.replace(value, mask(value))
     known = _known.pattern()
     if known is not None:
         text = known.sub(lambda m: mask(m.group(0)), text)
+    return text
+
+
+@functools.lru_cache(maxsize=4096)
+def _redact_found(text: str, source: str) -> str:
+    """`text` with what the detector finds in it masked (a pure function: reports repeat the
+    same rule messages thousands of times)."""
+    values = _values(find_secrets(source, text.splitlines()))
+    for value in sorted(values, key=len, reverse=True):
+        text = text.replace(value, mask(value))
     return text
 
 
