@@ -108,6 +108,8 @@ _PLACEHOLDER = re.compile(
     r"passw(?:or)?d|secret|token|^test|^(?:none|null|true|false|test|pass|admin|root|user(?:name)?)$",
     re.I,
 )
+#: `GOOGLE_API_KEY_VAL`, `projects/SPANNER_PROJECT/…`: a name standing for a value to fill in
+_UPPER_SNAKE = re.compile(r"(?<![A-Za-z0-9])[A-Z][A-Z0-9]{2,}(?:_[A-Z0-9]{2,})+(?![a-z0-9])")
 _HASH_CONTEXT = re.compile(
     r"\bsha(?:1|224|256|384|512)|\bmd5\b|integrity|checksum|digest|\bhash\b|_hash|hash_|"
     r"\bcommit\b|\brev(?:ision)?\b|\bsum\b|\bsha\b|\bref\b|\betag\b|\bversion\b|"
@@ -257,6 +259,7 @@ def _placeholder(value: str) -> bool:
     return (
         len(v) < 6
         or bool(_PLACEHOLDER.search(v))
+        or bool(_UPPER_SNAKE.search(v))
         or is_templated_secret(v)
         or is_sequential_string(v)
         or is_potential_uuid(v)

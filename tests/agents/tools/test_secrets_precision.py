@@ -74,6 +74,9 @@ PAIRS = [
     ("env value not secret-named", "deploy.yaml",
      "        - name: JAVA_OPTS\n          value: -Xmx1g-Zq8mK2vLp0Wx",
      "        - name: API_TOKEN\n          value: Zq8mK2vLp0Wx"),
+    ("upper-snake placeholder", "deploy.yaml",
+     "        - name: GOOGLE_API_KEY\n          value: GOOGLE_API_KEY_VAL",
+     "        - name: GOOGLE_API_KEY\n          value: AIzaQ7mK2vLp0WxZq8"),
     ("terraform variable without a default", "variables.tf",
      'variable "db_password" {\n  type      = string\n  sensitive = true\n}',
      'variable "db_password" {\n  type    = string\n  default = "Zq8mK2vLp0Wx"\n}'),
@@ -125,7 +128,7 @@ def test_corpus_cases_stay_quiet() -> None:
     judged not a secret) gives no secret finding."""
     files = [p for p in FIXTURES.rglob("*") if p.is_file() and "LICENSE" not in p.name]
     files = [p for p in files if p.name != "README.md" or p.parent != FIXTURES]
-    assert len(files) == 11
+    assert len(files) == 13
     fired = []
     for path in files:
         rel = str(path.relative_to(FIXTURES))
