@@ -5,12 +5,13 @@ what redaction removes. Two sources of values:
 
 * the text itself: `redact(text)` runs the detector over it (a password in a README passage,
   a token in a log line);
-* what the detector found in this process (`remember`): a value seen once in a target file is
-  removed wherever it turns up again, even where its context is gone (a patch's context line
-  `value: …` without the `- name: DB_PASSWORD` above it, a catalogue cell).
+* what the detector found earlier in this process (`core.secrets.seen_pattern`): a value seen
+  once in a target file is removed wherever it turns up again, even where its context is gone
+  (a patch's context line `value: …` without the `- name: DB_PASSWORD` above it, a catalogue
+  cell).
 
 The boundaries call it: step reports (`redact_model`), patches, rendered reports, Prefect
-artifacts, knowledge-base passages, log lines (`RedactingProcessor`, `install_record_factory`),
+artifacts, knowledge-base passages, log lines (`redact_event`, `install_record_factory`),
 and stored prompts. See docs/security.md and docs/decisions/0027-one-redaction.md.
 """
 
@@ -18,14 +19,13 @@ from __future__ import annotations
 
 import functools
 import logging
-import re
 import threading
 from collections.abc import Iterable, Mapping
 from typing import Any, TypeVar
 
 from pydantic import BaseModel
 
-from llmgenie.core.secrets import SecretMatch, find_secrets, mask
+from llmgenie.core.secrets import SecretMatch, find_secrets, mask, seen_pattern
 
 __all__ = [
     "install_record_factory",
@@ -33,50 +33,12 @@ __all__ = [
     "redact_data",
     "redact_event",
     "redact_model",
-    "remember",
 ]
 
 T = TypeVar("T")
 M = TypeVar("M", bound=BaseModel)
 
-#: shorter values are not remembered: replacing them everywhere would eat ordinary words
-_MIN_KNOWN = 6
-_MAX_KNOWN = 20_000
 _MIN_TEXT = 8  # no secret worth the name fits in fewer characters
-
-
-class _Known:
-    """The secret values the detector found in this process, as one alternation pattern."""
-
-    def __init__(self) -> None:
-        self._values: dict[str, None] = {}  # insertion-ordered: the oldest go first when full
-        self._pattern: re.Pattern[str] | None = None
-        self._lock = threading.Lock()
-
-    def add(self, values: Iterable[str]) -> None:
-        with self._lock:
-            before = len(self._values)
-            for v in values:
-                v = v.strip()
-                if len(v) >= _MIN_KNOWN and v not in self._values:
-                    self._values[v] = None
-            if len(self._values) == before:
-                return
-            while len(self._values) > _MAX_KNOWN:
-                self._values.pop(next(iter(self._values)))
-            ordered = sorted(self._values, key=len, reverse=True)
-            self._pattern = re.compile("|".join(re.escape(v) for v in ordered))
-
-    def pattern(self) -> re.Pattern[str] | None:
-        return self._pattern
-
-
-_known = _Known()
-
-
-def remember(matches: Iterable[SecretMatch]) -> None:
-    """Redact these secrets wherever they turn up later in this process."""
-    _known.add(v for m in matches for v in (m.value, *m.more))
 
 
 def _values(matches: Iterable[SecretMatch]) -> set[str]:
@@ -95,7 +57,7 @@ def redact(text: str, source: str = "text", also: Iterable[SecretMatch] = ()) ->
     also_values = {v for v in _values(also) if v in text}
     for value in sorted(also_values, key=len, reverse=True):
         text = text.replace(value, mask(value))
-    known = _known.pattern()
+    known = seen_pattern()
     if known is not None:
         text = known.sub(lambda m: mask(m.group(0)), text)
     return text

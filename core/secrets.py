@@ -26,6 +26,9 @@ What is dropped as a false positive, and why (docs/decisions/0027-one-redaction.
 * certificates and public keys (`-----BEGIN CERTIFICATE`, also base64-encoded: `LS0tLS1CRUdJTi…`)
   and a `PRIVATE KEY` header with no key under it (prose that names the format).
 
+Every value found is remembered in memory for this process (`seen_pattern`), so the redaction
+removes it wherever it turns up again, even without the context that made it a secret.
+
 Kubernetes Secret manifests: `data:` values are base64; each one is decoded and the specific
 detectors run over the decoded text too (a base64 PEM key in `tls.key` is a private key). Two
 lines together say what one cannot: `- name: DB_PASSWORD` then `value: …` (container env), and
@@ -40,6 +43,7 @@ import binascii
 import bisect
 import hashlib
 import re
+import threading
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import PurePosixPath
@@ -86,6 +90,7 @@ __all__ = [
     "find_secrets",
     "is_secret_name",
     "mask",
+    "seen_pattern",
     "skipped_file",
 ]
 
@@ -101,6 +106,9 @@ _SKIP_NAMES = frozenset(
 )  # fmt: skip
 _SKIP_SUFFIXES = (".lock", ".sum", ".min.js", ".map", ".svg", ".sha256", ".sha512", ".asc", ".sig")
 _MAX_LINE = 4000
+#: shorter values are not remembered: replacing them everywhere would eat ordinary words
+_MIN_SEEN = 6
+_MAX_SEEN = 20_000
 _PLACEHOLDER = re.compile(
     r"changeme|change[_-]me|changeit|example|placeholder|dummy|sample|redacted|your[_-]?|xxxx|"
     r"\*\*\*|todo|fixme|insert|replace|^<.*>$|\$\{|\$\(|\{\{|\{%|<%|%\(|%[sdvqx]\b|^\$|"
@@ -160,6 +168,41 @@ _SECRET_NAME = re.compile(
     r"ACCESS_KEY_ID|SECRET_ACCESS_KEY|PRIVATE_KEY|CREDENTIALS?|ENCRYPTION_KEY|SIGNING_KEY|"
     r"MASTER_KEY|CONNECTION_STRING|APP_KEY|SESSION_KEY|LICENSE_KEY)$"
 )
+
+
+class _Seen:
+    """The secret values the detector found in this process, as one alternation pattern
+    (longest first), for the redaction: in memory only, bounded, the oldest dropped first."""
+
+    def __init__(self) -> None:
+        self._values: dict[str, None] = {}  # insertion-ordered
+        self._pattern: re.Pattern[str] | None = None
+        self._lock = threading.Lock()
+
+    def add(self, values: Iterable[str]) -> None:
+        with self._lock:
+            before = len(self._values)
+            for v in values:
+                v = v.strip()
+                if len(v) >= _MIN_SEEN and v not in self._values:
+                    self._values[v] = None
+            if len(self._values) == before:
+                return
+            while len(self._values) > _MAX_SEEN:
+                self._values.pop(next(iter(self._values)))
+            ordered = sorted(self._values, key=len, reverse=True)
+            self._pattern = re.compile("|".join(re.escape(v) for v in ordered))
+
+    def pattern(self) -> re.Pattern[str] | None:
+        return self._pattern
+
+
+_seen = _Seen()
+
+
+def seen_pattern() -> re.Pattern[str] | None:
+    """A pattern matching every secret `find_secrets` has found in this process (None: none)."""
+    return _seen.pattern()
 
 
 def is_secret_name(name: str) -> bool:
@@ -343,6 +386,7 @@ def find_secrets(
                             "guess", value)
             ]  # fmt: skip
         found.extend(hits)
+    _seen.add(v for m in found for v in (m.value, *m.more))
     return found
 
 

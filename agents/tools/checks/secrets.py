@@ -2,8 +2,8 @@
 detector in `llmgenie.core.secrets` (detect-secrets' plugins; what is and is not a secret is
 decided and documented there, so redaction removes exactly what these rules report).
 
-Values are masked in every output (`****` and a short hash hint), and each value found is
-remembered for the redaction of everything this process writes (`llmgenie.core.redact`).
+Values are masked in every output (`****` and a short hash hint); the redaction of everything
+this process writes (`llmgenie.core.redact`) removes the same values.
 Severity follows confidence: a verified format (AWS, GitHub, Slack… tokens, private keys,
 credentials in URLs) is high or critical; a guess (a secret-named key holding a literal, a
 random-looking string) is medium.
@@ -18,7 +18,6 @@ from dataclasses import dataclass
 from typing import Any
 
 from llmgenie.core.models import Severity
-from llmgenie.core.redact import remember
 from llmgenie.core.secrets import SecretMatch, find_secrets, mask
 
 from ..parsing.ignore_comments import IgnoreMap, scan_ignore_comments
@@ -46,13 +45,13 @@ class SecretHit:
 def detect_secrets_in_lines(
     rel: str, lines: Iterable[str], k8s_secret: bool = False, keywords: bool = True
 ) -> list[SecretHit]:
-    """Every secret in a file's lines (1-based), masked; remembered for redaction.
+    """Every secret in a file's lines (1-based), masked (the detector remembers each value
+    for the redaction of everything this process writes).
 
     `keywords=False` turns off the generic "secret-named key = value" detector, for files
     whose own rules judge those assignments (Dockerfile ENV/ARG, compose environment).
     """
     matches: list[SecretMatch] = find_secrets(rel, lines, k8s_secret=k8s_secret, keywords=keywords)
-    remember(matches)
     return [SecretHit(m.line, m.category, m.detector, m.masked) for m in matches]
 
 
