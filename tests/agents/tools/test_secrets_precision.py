@@ -13,8 +13,8 @@ from pathlib import Path
 
 import pytest
 
+from llmgenie.agents.tools.checks.secrets import SECRET_RULES
 from llmgenie.agents.tools.engine import TextFile
-from llmgenie.agents.tools.security.secrets import SECRET_RULES
 from llmgenie.core.models import FileKind, Severity
 from llmgenie.core.secrets import find_secrets
 
