@@ -11,12 +11,12 @@ from __future__ import annotations
 import contextlib
 import logging
 import sys
+import threading
 from collections.abc import Callable, MutableMapping
 from typing import Any
 
 import structlog
 
-from llmgenie.core.redact import install_record_factory
 from llmgenie.core.redact import redact as redact_text
 from llmgenie.core.settings import Settings, get_settings
 
@@ -81,8 +81,36 @@ def configure_logging(settings: Settings | None = None, *, force: bool = False) 
         logger_factory=_stderr_logger,
         cache_logger_on_first_use=False,
     )
-    install_record_factory()  # every standard-library record too (Prefect's own included)
+    _redact_records()  # every standard-library record too (Prefect's own run logs included)
     _configured = True
+
+
+_factory_lock = threading.Lock()
+_factory_installed = False
+
+
+def _redact_records() -> None:
+    """Redact each standard-library log record's message as it is made, whichever logger and
+    handler it goes to (Prefect ships its own records to its API). Once per process."""
+    global _factory_installed
+    with _factory_lock:
+        if _factory_installed:
+            return
+        make = logging.getLogRecordFactory()
+
+        def factory(*args: Any, **kwargs: Any) -> logging.LogRecord:
+            record = make(*args, **kwargs)
+            try:
+                message = record.getMessage()
+            except Exception:  # a broken format string is the logging module's to report
+                return record
+            cleaned = redact(message)  # looked up per record: the one hook
+            if cleaned != message:
+                record.msg, record.args = cleaned, None
+            return record
+
+        logging.setLogRecordFactory(factory)
+        _factory_installed = True
 
 
 def _redact_fields(

@@ -11,15 +11,13 @@ what redaction removes. Two sources of values:
   cell).
 
 The boundaries call it: step reports (`redact_model`), patches, rendered reports, Prefect
-artifacts, knowledge-base passages, log lines (`redact_event`, `install_record_factory`),
+artifacts, knowledge-base passages, log lines (`core.logging`, through `redact`),
 and stored prompts. See docs/security.md and docs/decisions/0027-one-redaction.md.
 """
 
 from __future__ import annotations
 
 import functools
-import logging
-import threading
 from collections.abc import Iterable, Mapping
 from typing import Any, TypeVar
 
@@ -28,7 +26,6 @@ from pydantic import BaseModel
 from llmgenie.core.secrets import SecretMatch, find_secrets, mask, seen_pattern
 
 __all__ = [
-    "install_record_factory",
     "redact",
     "redact_data",
     "redact_event",
@@ -102,31 +99,3 @@ def redact_model(model: M) -> M:
 def redact_event(_logger: Any, _method: str, event_dict: dict[str, Any]) -> dict[str, Any]:
     """A structlog processor: every string of the log event redacted."""
     return {k: _walk(v) for k, v in event_dict.items()}
-
-
-_factory_lock = threading.Lock()
-_installed = False
-
-
-def install_record_factory() -> None:
-    """Redact every standard-library log record's message when it is made (Prefect's logs,
-    which its handler ships to the Prefect API, included). Once per process."""
-    global _installed
-    with _factory_lock:
-        if _installed:
-            return
-        make = logging.getLogRecordFactory()
-
-        def factory(*args: Any, **kwargs: Any) -> logging.LogRecord:
-            record = make(*args, **kwargs)
-            try:
-                message = record.getMessage()
-            except Exception:  # a broken format string is the logging module's to report
-                return record
-            cleaned = redact(message)
-            if cleaned != message:
-                record.msg, record.args = cleaned, None
-            return record
-
-        logging.setLogRecordFactory(factory)
-        _installed = True

@@ -282,6 +282,7 @@ _KEYWORD_HINT = re.compile(r"key|pass|pwd|secret|contrase", re.I)
 _PAIR_HINT = re.compile(r"^\s*(?:-\s+)?value:|^\s*default\s*=", re.M)
 #: Files whose `KEY=value` lines are assignments even unquoted (dotenv, shell, Dockerfile…).
 _INI_LIKE = (".env", ".sh", ".bash", ".zsh", ".envrc", ".txt")
+_URL = "secret.url-credentials"
 _VERIFIED = frozenset(
     {
         "secret.private-key", "secret.aws-access-key", "secret.github-token",
@@ -330,7 +331,9 @@ def _specific(text: str) -> Iterator[tuple[str, str, str, str]]:
                 # the secret is the longest group, unless groups only name a prefix (`ghp`)
                 groups = [g for g in m.groups() if isinstance(g, str) and g]
                 part = max(groups, key=len) if groups else m.group(0)
-                value = part if len(part) >= 8 else m.group(0)
+                # a short group names a prefix (`ghp`): the match is the secret; a URL's
+                # password is its group, however short
+                value = part if len(part) >= 8 or category == _URL else m.group(0)
                 if value:
                     yield category, plugin.secret_type, value, part
 

@@ -13,7 +13,6 @@ import structlog
 
 from llmgenie.core.models import Finding, Severity
 from llmgenie.core.redact import (
-    install_record_factory,
     redact,
     redact_data,
     redact_event,
@@ -74,7 +73,9 @@ def test_redact_data_and_models_keep_their_shape() -> None:
 def test_log_lines_are_redacted() -> None:
     event = redact_event(None, "info", {"event": "loaded", "dsn": "postgres://u:Pg4hT8kWq2Zx@h/d"})
     assert "Pg4hT8kWq2Zx" not in json.dumps(event)
-    install_record_factory()
+    from llmgenie.core.logging import configure_logging
+
+    configure_logging()  # installs the record factory, once per process
     stream = io.StringIO()
     logger = logging.getLogger("llmgenie.tests.redact")
     handler = logging.StreamHandler(stream)
@@ -91,5 +92,8 @@ def test_structlog_pipeline_redacts(capsys) -> None:  # type: ignore[no-untyped-
     from llmgenie.core.settings import Settings
 
     configure_logging(Settings(log_format="json", log_level="INFO"), force=True)
-    structlog.get_logger("t").warning("connecting", url=f"https://x:{GITHUB}@github.com/a")
-    assert GITHUB not in capsys.readouterr().err
+    try:
+        structlog.get_logger("t").warning("connecting", url=f"https://x:{GITHUB}@github.com/a")
+        assert GITHUB not in capsys.readouterr().err
+    finally:
+        configure_logging(force=True)  # the process's own settings again, for later tests
