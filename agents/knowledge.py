@@ -15,6 +15,7 @@ from markdown_it import MarkdownIt
 
 from llmgenie.agents.runner import dedupe_findings
 from llmgenie.core.models import Context, FileKind, Finding, Passage, PassageKind
+from llmgenie.core.redact import redact
 
 __all__ = ["MAX_DOC_BYTES", "passages_for", "sections"]
 
@@ -92,7 +93,8 @@ def passages_for(
         except (OSError, UnicodeDecodeError) as exc:
             notes.append(f"knowledge: {f.path} not taught: {type(exc).__name__}")
             continue
-        add(PassageKind.doc, f.path, text, f.path, Path(f.path).name)
+        # redacted whole, read as the file it is: a secret's context may be lines away
+        add(PassageKind.doc, f.path, redact(text, f.path), f.path, Path(f.path).name)
     if len(docs) > _MAX_DOCS:
         notes.append(f"knowledge: {len(docs) - _MAX_DOCS} more docs not taught (max {_MAX_DOCS})")
     if catalogue_md:

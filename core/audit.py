@@ -34,6 +34,7 @@ from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Session
 
 from llmgenie.core.models import TaskStatus, utcnow
+from llmgenie.core.redact import redact
 from llmgenie.core.storage.db import transaction
 from llmgenie.core.storage.tables import AuditEventRow, AuditHeadRow, TaskRow
 
@@ -386,7 +387,8 @@ def _mask_text(text: str) -> str:
     for pattern in _VALUE_PATTERNS:
         text = pattern.sub(_mask_match, text)
     text = _URL_CREDENTIALS.sub(lambda m: f"{m.group(1)}{_MASK}@", text)
-    return _ASSIGNMENT.sub(lambda m: f"{m.group(1)}{m.group(2)}{_MASK}", text)
+    text = _ASSIGNMENT.sub(lambda m: f"{m.group(1)}{m.group(2)}{_MASK}", text)
+    return redact(text)  # and what the secret detector finds (or found in the target)
 
 
 def mask(value: Any, *, keep_prompts: bool = False, _key: str | None = None) -> Any:

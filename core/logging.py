@@ -11,11 +11,13 @@ from __future__ import annotations
 import contextlib
 import logging
 import sys
+import threading
 from collections.abc import Callable, MutableMapping
 from typing import Any
 
 import structlog
 
+from llmgenie.core.redact import redact as redact_text
 from llmgenie.core.settings import Settings, get_settings
 
 __all__ = [
@@ -41,8 +43,9 @@ _sinks: list[Sink] = []
 def redact(text: str) -> str:
     """The one place a secret is taken out of a log line, before the console, the JSON log or
     a sink (the Prefect UI) sees it. Every line goes through here: structlog events field by
-    field (`_redact_fields`), and the stdlib records the flows forward to Prefect."""
-    return text
+    field (`_redact_fields`), and the stdlib records the flows forward to Prefect. It is the
+    one redaction of `llmgenie.core.redact` (the secret detector's)."""
+    return redact_text(text)
 
 
 def add_sink(sink: Sink) -> None:
@@ -78,7 +81,36 @@ def configure_logging(settings: Settings | None = None, *, force: bool = False) 
         logger_factory=_stderr_logger,
         cache_logger_on_first_use=False,
     )
+    _redact_records()  # every standard-library record too (Prefect's own run logs included)
     _configured = True
+
+
+_factory_lock = threading.Lock()
+_factory_installed = False
+
+
+def _redact_records() -> None:
+    """Redact each standard-library log record's message as it is made, whichever logger and
+    handler it goes to (Prefect ships its own records to its API). Once per process."""
+    global _factory_installed
+    with _factory_lock:
+        if _factory_installed:
+            return
+        make = logging.getLogRecordFactory()
+
+        def factory(*args: Any, **kwargs: Any) -> logging.LogRecord:
+            record = make(*args, **kwargs)
+            try:
+                message = record.getMessage()
+            except Exception:  # a broken format string is the logging module's to report
+                return record
+            cleaned = redact(message)  # looked up per record: the one hook
+            if cleaned != message:
+                record.msg, record.args = cleaned, None
+            return record
+
+        logging.setLogRecordFactory(factory)
+        _factory_installed = True
 
 
 def _redact_fields(

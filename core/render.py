@@ -24,6 +24,7 @@ from llmgenie.core.models import (
     TaskReport,
     severity_counts,
 )
+from llmgenie.core.redact import redact, redact_model
 
 __all__ = [
     "FORMATS",
@@ -80,10 +81,13 @@ class RuleMeta:
 
 
 def _as_result(result: ScanResult | Sequence[Finding]) -> ScanResult:
-    if isinstance(result, ScanResult):
-        return result
-    findings = list(result)
-    return ScanResult(findings=findings, summary=ScanSummary(by_severity=severity_counts(findings)))
+    """The result to render, secrets redacted (every format renders through here)."""
+    if not isinstance(result, ScanResult):
+        findings = list(result)
+        result = ScanResult(
+            findings=findings, summary=ScanSummary(by_severity=severity_counts(findings))
+        )
+    return redact_model(result)
 
 
 def render_json(result: ScanResult | Sequence[Finding]) -> str:
@@ -292,7 +296,7 @@ def render_report_sarif(report: TaskReport) -> str:
 
 
 def render_report_markdown(report: TaskReport) -> str:
-    """A task report as Markdown: header, steps, findings table, notes."""
+    """A task report as Markdown: header, steps, findings table, notes; secrets redacted."""
     out = [f"# {report.task}", ""]
     out.append(f"* task: `{report.task_id}`")
     out.append(f"* target: `{report.target}`")
@@ -329,7 +333,7 @@ def render_report_markdown(report: TaskReport) -> str:
         out += _findings_table(report.findings, limit=10_000)
     if report.notes:
         out += ["", "## Notes", ""] + [f"* {n}" for n in report.notes]
-    return "\n".join(out) + "\n"
+    return redact("\n".join(out) + "\n")
 
 
 def _notes_beyond_summary(step: AgentReport) -> list[str]:

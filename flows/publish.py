@@ -22,6 +22,7 @@ from prefect.artifacts import (
 
 from llmgenie.core.inert_markdown import inert_markdown
 from llmgenie.core.models import AgentReport, ArtifactRef, TaskReport
+from llmgenie.core.redact import redact_data
 from llmgenie.core.render import (
     findings_rows,
     md_cell,
@@ -177,6 +178,7 @@ _ASYNC = {
 async def _apublish(calls: list[tuple[str, dict[str, Any]]]) -> None:
     # Concurrently: each artifact is one API call, and they sit on the step's critical path.
     async def one(kind: str, kwargs: dict[str, Any]) -> None:
+        kwargs = redact_data(kwargs)  # what the Prefect API stores carries no target secret
         if kind == "markdown":  # target and model text must not become HTML in the UI
             # a CommonMark parse: milliseconds to tens of them, not on the loop the steps share
             kwargs = {**kwargs, "markdown": await run_blocking(inert_markdown, kwargs["markdown"])}

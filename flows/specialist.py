@@ -50,6 +50,7 @@ from llmgenie.core.models import (
     utcnow,
 )
 from llmgenie.core.permissions import granted, missing_capabilities
+from llmgenie.core.redact import redact_model
 from llmgenie.core.settings import get_settings
 from llmgenie.core.storage import Store, open_store
 from llmgenie.core.storage.artifacts import STEP_REPORT_FILE, step_report_file
@@ -533,6 +534,7 @@ async def _run_step(request: SpecialistRequest) -> AgentReport:
             "finished_at": utcnow(),
         }
     )
+    final = redact_model(final)  # the step's record: no target secret goes further
     session = sessions.get(request.task_id)
     if session is not None:  # BOSS is in this process and awaits the upload
         session.publishing.append(asyncio.create_task(_publish_step(final)))

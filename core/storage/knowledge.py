@@ -25,6 +25,7 @@ from typing import Any, TypeVar
 from urllib.parse import urlparse
 
 from llmgenie.core.models import Passage, PassageKind
+from llmgenie.core.redact import redact, redact_model
 from llmgenie.core.settings import Settings, get_settings
 from llmgenie.core.storage.embedding import EMBEDDING_NAME, embed
 
@@ -69,7 +70,9 @@ class KnowledgeBase:
         Only passages of `kinds` are replaced (default: the kinds of `passages`): a task that
         wrote documents but audited nothing leaves the last audit's findings in place."""
         key = target_key(target)
-        kept = [p.model_copy(update={"target": key}) for p in passages if p.text.strip()]
+        kept = [
+            redact_model(p.model_copy(update={"target": key})) for p in passages if p.text.strip()
+        ]
         kinds = kinds if kinds is not None else (p.kind for p in kept)
         replaced = sorted({k.value for k in kinds})
 
@@ -264,7 +267,7 @@ def _passage(pid: str, text: str, meta: dict[str, Any]) -> Passage:
         kind=PassageKind(meta["kind"]),
         source=str(meta["source"]),
         title=str(meta.get("title", "")),
-        text=text,
+        text=redact(text),  # a passage stored before redaction existed does not leak either
         file=meta.get("file"),
         line=meta.get("line"),
         task_id=meta.get("task_id"),

@@ -20,6 +20,7 @@ from collections.abc import Iterable, Iterator
 from typing import Any
 
 from llmgenie.core.models import FileKind, Severity
+from llmgenie.core.secrets import is_secret_name, mask
 
 from ..parsing.compose import ComposeFile, ComposeService, parse_compose
 from ..parsing.compose import interpolate as compose_interpolate
@@ -49,12 +50,6 @@ _ARCHIVE = re.compile(  # what ADD extracts: tar, plain or compressed (as hadoli
     r"\.(?:tar|t?gz|tbz2?|tb2|bz2|t?xz|t?zst|t?lz|lzma|tlz|tpz|t?Z)$", re.I
 )
 _REMOTE = re.compile(r"^(https?|git|ssh)://|^git@|\.git(#.*)?$", re.I)
-_SECRET_NAME = re.compile(
-    r"(?:^|_)(?:PASSWORD|PASSWD|PASSPHRASE|PASS|PWD|SECRET|SECRET_KEY|SECRET_KEY_BASE|"
-    r"CLIENT_SECRET|TOKEN|AUTH_TOKEN|ACCESS_TOKEN|API_TOKEN|API_KEY|APIKEY|ACCESS_KEY|"
-    r"ACCESS_KEY_ID|SECRET_ACCESS_KEY|PRIVATE_KEY|CREDENTIALS?|ENCRYPTION_KEY|SIGNING_KEY|"
-    r"MASTER_KEY|CONNECTION_STRING|APP_KEY|SESSION_KEY|LICENSE_KEY)$"
-)
 _NOT_SECRETS = frozenset({"true", "false", "yes", "no", "on", "off", "none", "null"})
 _SHELLS = frozenset({"sh", "bash", "zsh", "ksh", "dash", "ash", "mksh"})
 _FETCHERS = frozenset({"curl", "wget"})
@@ -75,16 +70,6 @@ def _literal_secret(value: str) -> bool:
     if not v or "$" in v or v.lower() in _NOT_SECRETS:
         return False
     return not v.startswith(("/", "./", "~/"))
-
-
-def mask(value: str) -> str:
-    """The first 4 characters of a secret, then `****`: never the value itself."""
-    return f"{value[:4]}****"
-
-
-def is_secret_name(name: str) -> bool:
-    """Does a variable's name say it holds a secret (`DB_PASSWORD`, `GITHUB_TOKEN`, …)?"""
-    return name.upper() != "PWD" and bool(_SECRET_NAME.search(name.upper()))
 
 
 def run_commands(ins: Instruction) -> str:

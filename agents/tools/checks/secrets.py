@@ -1,71 +1,24 @@
-"""Hard-coded secret detection (`secret.*`) over every text file, with detect-secrets' plugins.
+"""Hard-coded secret detection (`secret.*`) over every text file: the rules on top of the one
+detector in `llmgenie.core.secrets` (detect-secrets' plugins; what is and is not a secret is
+decided and documented there, so redaction removes exactly what these rules report).
 
-The plugins' own matchers (`analyze_string`) run line by line; nothing verifies a secret over
-the network (their `verify` is never called). Values are masked in every output: the first
-4 characters, then `****`.
-
-Where detectors overlap on one value, the most specific wins (an AWS key is an AWS key, not
-also "high entropy"). What is dropped as a false positive, and why:
-
-* lock files and checksum files (`package-lock.json`, `go.sum`, `*.lock`…): hashes, not secrets;
-* checksums and digests: `sha256:…`, `@sha256:…`, `integrity`/`checksum`/`digest` keys;
-* placeholders: `changeme`, `<your-key>`, `${VAR}`, `{{ .Values.x }}`, `example`, `xxxx`…,
-  plus detect-secrets' own heuristics (templated, sequential, UUID, indirect reference);
-* the keyword detector's values that are references (`var.x`, `os.environ[...]`).
-
-Kubernetes Secret manifests: `data:` values are base64; each one is decoded and the specific
-detectors run over the decoded text too (a base64 PEM key in `tls.key` is a private key).
-Lines with `pragma: allowlist secret` (detect-secrets' marker) are skipped.
+Values are masked in every output (`****` and a short hash hint); the redaction of everything
+this process writes (`llmgenie.core.redact`) removes the same values.
+Severity follows confidence: a verified format (AWS, GitHub, Slack… tokens, private keys,
+credentials in URLs) is high or critical; a guess (a secret-named key holding a literal, a
+random-looking string) is medium.
 """
 
 from __future__ import annotations
 
-import base64
-import binascii
-import bisect
 import re
 import threading
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from dataclasses import dataclass
-from pathlib import PurePosixPath
 from typing import Any
 
-from detect_secrets.filters.heuristic import (
-    is_indirect_reference,
-    is_lock_file,
-    is_potential_uuid,
-    is_sequential_string,
-    is_templated_secret,
-)
-from detect_secrets.plugins.artifactory import ArtifactoryDetector
-from detect_secrets.plugins.aws import AWSKeyDetector
-from detect_secrets.plugins.azure_storage_key import AzureStorageKeyDetector
-from detect_secrets.plugins.base import BasePlugin
-from detect_secrets.plugins.basic_auth import BasicAuthDetector
-from detect_secrets.plugins.discord import DiscordBotTokenDetector
-from detect_secrets.plugins.github_token import GitHubTokenDetector
-from detect_secrets.plugins.gitlab_token import GitLabTokenDetector
-from detect_secrets.plugins.high_entropy_strings import (
-    Base64HighEntropyString,
-    HexHighEntropyString,
-    HighEntropyStringsPlugin,
-)
-from detect_secrets.plugins.jwt import JwtTokenDetector
-from detect_secrets.plugins.keyword import REGEX_BY_FILETYPE, KeywordDetector
-from detect_secrets.plugins.mailchimp import MailchimpDetector
-from detect_secrets.plugins.npm import NpmDetector
-from detect_secrets.plugins.openai import OpenAIDetector
-from detect_secrets.plugins.private_key import PrivateKeyDetector
-from detect_secrets.plugins.pypi_token import PypiTokenDetector
-from detect_secrets.plugins.sendgrid import SendGridDetector
-from detect_secrets.plugins.slack import SlackDetector
-from detect_secrets.plugins.square_oauth import SquareOAuthDetector
-from detect_secrets.plugins.stripe import StripeDetector
-from detect_secrets.plugins.telegram_token import TelegramBotTokenDetector
-from detect_secrets.plugins.twilio import TwilioKeyDetector
-from detect_secrets.util.filetype import FileType, determine_file_type
-
 from llmgenie.core.models import Severity
+from llmgenie.core.secrets import SecretMatch, find_secrets, mask
 
 from ..parsing.ignore_comments import IgnoreMap, scan_ignore_comments
 from ..registry import Registry
@@ -75,96 +28,8 @@ __all__ = ["SECRET_RULES", "SecretHit", "detect_secrets_in_lines", "mask"]
 
 SECRET_RULES: RuleSet[Any] = RuleSet(agent="security")
 
-#: Files never scanned: generated hashes, not secrets.
-_SKIP_NAMES = frozenset(
-    {
-        "package-lock.json", "npm-shrinkwrap.json", "yarn.lock", "pnpm-lock.yaml", "poetry.lock",
-        "Pipfile.lock", "Cargo.lock", "Gemfile.lock", "composer.lock", "go.sum", "uv.lock",
-        "packages.lock.json", "mix.lock", "flake.lock", "SHA256SUMS", "sha256sums.txt",
-    }
-)  # fmt: skip
-_SKIP_SUFFIXES = (".lock", ".sum", ".min.js", ".map", ".svg", ".sha256", ".sha512", ".asc", ".sig")
-_MAX_LINE = 4000
-_PLACEHOLDER = re.compile(
-    r"changeme|change[_-]me|example|placeholder|dummy|sample|redacted|your[_-]?|xxxx|\*\*\*|"
-    r"todo|fixme|insert|replace|^<.*>$|\$\{|\{\{|%\(|^\$|^(?:password|secret|token|none|null|"
-    r"true|false|test|pass|admin)$",
-    re.I,
-)
-_HASH_CONTEXT = re.compile(
-    r"\bsha(?:1|224|256|384|512)|\bmd5\b|integrity|checksum|digest|\bhash\b|_hash|hash_|"
-    r"\bcommit\b|\brev(?:ision)?\b|\bsum\b|\bsha\b|\bref\b|\betag\b|\bversion\b|"
-    # public material: certificates, CA bundles, public keys, fingerprints, ids
-    r"cert|ca_?bundle|public|pubkey|fingerprint|thumbprint|ssh-(?:rsa|ed25519|dss)|"
-    r"ecdsa-sha2|uuid|guid|nonce",
-    re.I,
-)
-_PRAGMA = "pragma: allowlist secret"
-#: Keys whose value names or locates a secret rather than holding it.
-_KEY_POINTS_AT = re.compile(
-    r"(?:name|ref|keyref|arn|id|path|file|dir|url|uri|type|provider|store|mount|env|var|"
-    r"length|ttl|timeout|expiry|header|field|policy)$"
-)
 #: File kinds whose secret-named variables have their own rules (`*.secrets-in-env`).
 _OWN_ENV_RULES = frozenset({"dockerfile", "compose"})
-_K8S_DATA_VALUE = re.compile(r"^(\s+)([\w.\-]+):\s*[\"']?([A-Za-z0-9+/]{16,}={0,2})[\"']?\s*$")
-_K8S_DATA_VALUE_M = re.compile(_K8S_DATA_VALUE.pattern, re.M)
-
-
-@dataclass(frozen=True)
-class _Kind:
-    category: str
-    rule_id: str
-
-
-_SPECIFIC: list[tuple[BasePlugin, str]] = [
-    (PrivateKeyDetector(), "secret.private-key"),
-    (AWSKeyDetector(), "secret.aws-access-key"),
-    (GitHubTokenDetector(), "secret.github-token"),
-    (GitLabTokenDetector(), "secret.gitlab-token"),
-    (SlackDetector(), "secret.slack-token"),
-    (StripeDetector(), "secret.stripe-key"),
-    (OpenAIDetector(), "secret.openai-key"),
-    (JwtTokenDetector(), "secret.jwt"),
-    (BasicAuthDetector(), "secret.url-credentials"),
-    (SendGridDetector(), "secret.api-token"),
-    (TwilioKeyDetector(), "secret.api-token"),
-    (NpmDetector(), "secret.api-token"),
-    (PypiTokenDetector(), "secret.api-token"),
-    (AzureStorageKeyDetector(), "secret.api-token"),
-    (ArtifactoryDetector(), "secret.api-token"),
-    (DiscordBotTokenDetector(), "secret.api-token"),
-    (MailchimpDetector(), "secret.api-token"),
-    (SquareOAuthDetector(), "secret.api-token"),
-    (TelegramBotTokenDetector(), "secret.api-token"),
-]
-_KEYWORD = KeywordDetector()
-_ENTROPY: list[HighEntropyStringsPlugin] = [
-    Base64HighEntropyString(limit=4.5),
-    HexHighEntropyString(limit=3.0),
-]
-#: Whole-text patterns that pick the lines worth analysing: every specific detector's own
-#: patterns (multi-line mode), quoted strings long enough to be high-entropy secrets.
-#: A pattern that opens with a context alternation is searched from its literal part (a
-#: superset of its matches: the line is then judged by the detector itself), which is ~10x
-#: faster in Python's regex engine.
-_LEADING_CONTEXT = '(?:\\s|=|:|"|^)'
-_PREFILTERS: list[re.Pattern[str]] = [
-    re.compile(r.pattern.removeprefix(_LEADING_CONTEXT), r.flags | re.M)
-    if not r.pattern.startswith("[0-9a-z]{32}-us")
-    else re.compile(r"-us[0-9]")  # Mailchimp: from the literal
-    for plugin, _ in _SPECIFIC
-    for r in plugin.denylist  # type: ignore[attr-defined]
-] + [re.compile(r"[\"'][A-Za-z0-9+/=_.\-]{16,}[\"']")]
-#: Lines the keyword detector can fire on mention one of its keywords.
-_KEYWORD_HINT = re.compile(r"key|pass|pwd|secret|contrase", re.I)
-#: Files whose `KEY=value` lines are assignments even unquoted (dotenv, shell, Dockerfile…).
-_INI_LIKE = (".env", ".sh", ".bash", ".zsh", ".envrc", ".txt")
-
-
-def mask(value: str) -> str:
-    """The first 4 characters of a secret, then `****`: never the value itself."""
-    return f"{value[:4]}****"
 
 
 @dataclass(frozen=True)
@@ -177,176 +42,17 @@ class SecretHit:
     masked: str
 
 
-def _skip_file(rel: str) -> bool:
-    name = PurePosixPath(rel).name
-    return name in _SKIP_NAMES or name.endswith(_SKIP_SUFFIXES) or is_lock_file(rel)
-
-
-def _placeholder(value: str) -> bool:
-    v = value.strip().strip("\"'")
-    return (
-        len(v) < 6
-        or bool(_PLACEHOLDER.search(v))
-        or is_templated_secret(v)
-        or is_sequential_string(v)
-        or is_potential_uuid(v)
-        or len(set(v)) <= 3
-    )
-
-
-def _keyword_file(rel: str) -> str:
-    """The file name detect-secrets' keyword detector should see (it picks patterns by type)."""
-    name = PurePosixPath(rel).name.lower()
-    if name.startswith(".env") or name.endswith(_INI_LIKE) or "." not in name:
-        return "settings.ini"
-    return name
-
-
-def _specific(text: str) -> Iterator[tuple[str, str, str]]:
-    for plugin, category in _SPECIFIC:
-        for regex in plugin.denylist:  # type: ignore[attr-defined]
-            for m in regex.finditer(text):
-                # the secret is the longest group, unless groups only name a prefix (`ghp`)
-                groups = [g for g in m.groups() if isinstance(g, str) and g]
-                value = max(groups, key=len) if groups else m.group(0)
-                if len(value) < 8:
-                    value = m.group(0)
-                if value:
-                    yield category, plugin.secret_type, value
-
-
 def detect_secrets_in_lines(
     rel: str, lines: Iterable[str], k8s_secret: bool = False, keywords: bool = True
 ) -> list[SecretHit]:
-    """Every secret in a file's lines (1-based), one per (line, value), most specific first.
+    """Every secret in a file's lines (1-based), masked (the detector remembers each value
+    for the redaction of everything this process writes).
 
     `keywords=False` turns off the generic "secret-named key = value" detector, for files
     whose own rules judge those assignments (Dockerfile ENV/ARG, compose environment).
-
-    Speed: the whole text is searched once per detector pattern (in C); only the lines that
-    any detector could fire on go through the per-line analysis.
     """
-    if _skip_file(rel):
-        return []
-    lines = list(lines)
-    text = "\n".join(lines)
-    starts = [0]
-    for line in lines[:-1]:
-        starts.append(starts[-1] + len(line) + 1)
-    candidates = _candidate_lines(text, starts, k8s_secret, keywords)
-    if not candidates:
-        return []
-    pem_body = _pem_bodies(lines) if "PRIVATE KEY" in text else set()
-    keyword_name = _keyword_file(rel)
-    keyword_regexes = REGEX_BY_FILETYPE.get(determine_file_type(keyword_name))
-    if determine_file_type(keyword_name) == FileType.OTHER:
-        keyword_regexes = None
-    hits: list[SecretHit] = []
-    for index in sorted(candidates):
-        line, number = lines[index], index + 1
-        if len(line) > _MAX_LINE or _PRAGMA in line or index in pem_body:
-            continue
-        hits.extend(_line_hits(line, number, k8s_secret, keywords, keyword_regexes))
-    return hits
-
-
-def _candidate_lines(text: str, starts: list[int], k8s_secret: bool, keywords: bool) -> set[int]:
-    patterns = list(_PREFILTERS)
-    if keywords:
-        patterns.append(_KEYWORD_HINT)
-    if k8s_secret:
-        patterns.append(_K8S_DATA_VALUE_M)
-    out: set[int] = set()
-    for pattern in patterns:
-        for m in pattern.finditer(text):
-            out.add(bisect.bisect_right(starts, m.start()) - 1)
-    return out
-
-
-def _pem_bodies(lines: list[str]) -> set[int]:
-    """Indexes of the lines inside `-----BEGIN … PRIVATE KEY-----` blocks (the same finding)."""
-    out: set[int] = set()
-    inside = False
-    for i, line in enumerate(lines):
-        if "PRIVATE KEY" in line and "BEGIN" in line:
-            inside = True
-            continue
-        if inside and "END" in line and "PRIVATE KEY" in line:
-            inside = False
-            continue
-        if inside:
-            out.add(i)
-    return out
-
-
-def _line_hits(
-    line: str, number: int, k8s_secret: bool, keywords: bool, keyword_regexes: Any
-) -> list[SecretHit]:
-    seen: set[str] = set()
-    found: list[SecretHit] = []
-    for category, detector, value in _specific(line):
-        if value in seen or (category != "secret.private-key" and _placeholder(value)):
-            continue
-        seen.add(value)
-        found.append(SecretHit(number, category, detector, mask(value)))
-    if found:
-        return found
-    if k8s_secret:
-        found.extend(_k8s_decoded(line, number, seen))
-    if keywords and not found and not is_indirect_reference(line):
-        for value in _KEYWORD.analyze_string(line, denylist_regex_to_group=keyword_regexes):
-            if (
-                value
-                and value not in seen
-                and not _placeholder(value)
-                and not _reference(value)
-                and not _names_a_secret(line, value)
-            ):
-                seen.add(value)
-                found.append(
-                    SecretHit(
-                        number, "secret.hardcoded-credential", _KEYWORD.secret_type, mask(value)
-                    )
-                )
-    if not found and not _HASH_CONTEXT.search(line):
-        for plugin in _ENTROPY:
-            for value in plugin.analyze_string(line):
-                if value in seen or _placeholder(value):
-                    continue
-                if plugin.calculate_shannon_entropy(value) <= plugin.entropy_limit:
-                    continue
-                seen.add(value)
-                found.append(
-                    SecretHit(
-                        number, "secret.generic-high-entropy", plugin.secret_type, mask(value)
-                    )
-                )
-    return found
-
-
-def _names_a_secret(line: str, value: str) -> bool:
-    """`secretName: tls`, `password_file: /run/…`: the key points at a secret, holds none."""
-    key = line.split(value, 1)[0].rstrip(" \t\"':=").strip(" \t\"'-").lower()
-    return bool(_KEY_POINTS_AT.search(key))
-
-
-def _reference(value: str) -> bool:
-    v = value.strip()
-    return bool(re.match(r"^(var|local|module|data|env|process\.env|os\.environ|settings)[.\[]", v))
-
-
-def _k8s_decoded(line: str, number: int, seen: set[str]) -> Iterator[SecretHit]:
-    m = _K8S_DATA_VALUE.match(line)
-    if m is None:
-        return
-    try:
-        decoded = base64.b64decode(m.group(3), validate=True).decode("utf-8")
-    except (binascii.Error, UnicodeDecodeError, ValueError):
-        return
-    for category, detector, value in _specific(decoded):
-        if value not in seen and (category == "secret.private-key" or not _placeholder(value)):
-            seen.add(value)
-            yield SecretHit(number, category, f"{detector} (base64 in a Secret)", mask(value))
+    matches: list[SecretMatch] = find_secrets(rel, lines, k8s_secret=k8s_secret, keywords=keywords)
+    return [SecretHit(m.line, m.category, m.detector, m.masked) for m in matches]
 
 
 _LOCAL = threading.local()
@@ -509,7 +215,7 @@ _rule(
 _rule(
     "LG-SECRET-011",
     "secret.hardcoded-credential",
-    Severity.high,
+    Severity.medium,  # a guess: the key's name says secret, nothing verifies the value
     "Hard-coded password or key",
     "A value assigned to a password/secret/key-named setting",
     ["CKV_SECRET_6", "CWE-798"],

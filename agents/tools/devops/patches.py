@@ -36,6 +36,8 @@ from ruamel.yaml.comments import CommentedMap, CommentedSeq
 from ruamel.yaml.error import YAMLError
 
 from llmgenie.core.models import Context, FileKind, Finding
+from llmgenie.core.redact import redact
+from llmgenie.core.secrets import find_secrets
 
 from ..parsing.image import parse_image_ref
 from ..parsing.kubernetes import POD_BEARING_KINDS, containers
@@ -519,6 +521,10 @@ def build_patches(
             continue
         result.notes.extend(notes)
         if fixed != text and fixes:
-            result.diffs[rel] = _unified(rel, text, fixed)
+            diff = _unified(rel, text, fixed)
+            # secrets in the file (context lines included) never leave it: masked, said so
+            result.diffs[rel] = redact(diff, rel, find_secrets(rel, text.splitlines()))
+            if result.diffs[rel] != diff:
+                result.notes.append(f"{rel}: secrets masked in the patch: apply it by hand")
             result.fixes.extend(fixes)
     return result
