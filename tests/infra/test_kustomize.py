@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from llmgenie.agents.tools.devops.schema import schema_errors
+from llmgenie.agents.tools.checks.kubernetes_schema import schema_errors
 from tests.infra.conftest import OVERLAYS, ROOT, find, render
 
 #: Custom resources the offline schemas do not know (the Prometheus Operator's).

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 from prefect.client.orchestration import get_client
 
-from llmgenie.agents.tools.devops.schema import schema_errors
+from llmgenie.agents.tools.checks.kubernetes_schema import schema_errors
 from llmgenie.flows.deploy import base_job_template, register_deployments
 from tests.flows.conftest import use_settings
 from tests.infra.conftest import job_manifest
