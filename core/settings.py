@@ -2,12 +2,18 @@
 
 Same code path for both: only these values differ. Read once per process with `get_settings()`;
 tests call `get_settings.cache_clear()` after changing the environment.
+
+Secrets may come from mounted files as well: `LLMGENIE_DATABASE_URL_FILE=/run/secrets/db-url`
+stands for `LLMGENIE_DATABASE_URL` (the `*_FILE` convention Vault Agent, the Secrets Store CSI
+driver and Docker secrets use); so do `*_FILE` forms of the provider and S3 variables in
+`FILE_SECRETS`, which are exported to the process environment their clients read.
 """
 
 from __future__ import annotations
 
 import os
 import re
+from collections.abc import MutableMapping
 from functools import lru_cache
 from pathlib import Path
 from typing import Literal
@@ -15,7 +21,17 @@ from typing import Literal
 from pydantic import AliasChoices, Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-__all__ = ["Settings", "SettingsError", "check_model_id", "get_settings"]
+__all__ = ["FILE_SECRETS", "Settings", "SettingsError", "check_model_id", "get_settings"]
+
+#: Variables read by other libraries (boto3, the model clients) that may also be given as
+#: `NAME_FILE`, a path to a file holding the value.
+FILE_SECRETS = (
+    "AWS_ACCESS_KEY_ID",
+    "AWS_SECRET_ACCESS_KEY",
+    "AWS_SESSION_TOKEN",
+    "OPENAI_API_KEY",
+    "ANTHROPIC_API_KEY",
+)
 
 _DEFAULT_OPENAI_MODEL = "openai/gpt-4o-mini"
 _DEFAULT_ANTHROPIC_MODEL = "anthropic/claude-3-5-haiku-latest"
@@ -83,6 +99,10 @@ class Settings(BaseSettings):
         gt=0,
         description="wall-clock cap of one model attempt (plan, step, answer); the agent "
         "specs' attempt_timeout_seconds when unset",
+    )
+
+    image: str | None = Field(
+        None, description="the llmgenie image a kubernetes work pool's flow-run pods run"
     )
 
     knowledge_url: str | None = Field(
@@ -176,22 +196,53 @@ def _roots_of(raw: str) -> list[str]:
 def get_settings() -> Settings:
     """The process's settings; SettingsError names each variable that cannot be used."""
     try:
-        return Settings()
+        return Settings(**_from_files(os.environ))
     except ValidationError as exc:
         raise SettingsError("; ".join(_problems(exc))) from None
+
+
+def _from_files(environ: MutableMapping[str, str]) -> dict[str, str]:
+    """Settings given as `LLMGENIE_<NAME>_FILE`, by field; `FILE_SECRETS` given as files are
+    exported to `environ`. A variable set both ways, or a file that cannot be read, is an error."""
+    names = {_variable_of(field): field for field in Settings.model_fields}
+    values: dict[str, str] = {}
+    problems = []
+    for variable in [*names, *FILE_SECRETS]:
+        path = environ.get(f"{variable}_FILE")
+        if not path:
+            continue
+        if environ.get(variable):
+            problems.append(f"{variable} and {variable}_FILE are both set: set one of them")
+            continue
+        try:
+            value = Path(path).read_text(encoding="utf-8").rstrip("\r\n")
+        except (OSError, UnicodeDecodeError) as exc:
+            problems.append(f"{variable}_FILE={path!r}: cannot be read ({exc.__class__.__name__})")
+            continue
+        if variable in names:  # by field name, or by its alias when it has one
+            aliased = Settings.model_fields[names[variable]].validation_alias is not None
+            values[variable if aliased else names[variable]] = value
+        else:
+            environ[variable] = value
+    if problems:
+        raise SettingsError("; ".join(problems))
+    return values
+
+
+def _variable_of(field: str) -> str:
+    """The environment variable a field is read from (its first alias, else LLMGENIE_…)."""
+    info = Settings.model_fields.get(field)
+    alias = info.validation_alias if info is not None else None
+    if isinstance(alias, AliasChoices):
+        return str(alias.choices[0])
+    return f"LLMGENIE_{field.upper()}"
 
 
 def _problems(exc: ValidationError) -> list[str]:
     problems = []
     for error in exc.errors():
         field = str(error["loc"][0]) if error["loc"] else ""
-        info = Settings.model_fields.get(field)
-        alias = info.validation_alias if info is not None else None
-        name = (
-            str(alias.choices[0])
-            if isinstance(alias, AliasChoices)
-            else f"LLMGENIE_{field.upper()}"
-        )
+        name = _variable_of(field)
         message = str(error["msg"]).removeprefix("Value error, ")
         problems.append(f"{name}={error.get('input')!r}: {message}")
     return problems

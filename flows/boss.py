@@ -49,7 +49,7 @@ from llmgenie.flows.logs import install_run_logs, log_skipped
 from llmgenie.flows.metrics import observe_step, observe_task
 from llmgenie.flows.publish import apublish_task_files, apublish_task_report
 from llmgenie.flows.sessions import TaskSession
-from llmgenie.flows.specialist import SpecialistRequest, send_prior_reports_aside
+from llmgenie.flows.specialist import SpecialistRequest
 from llmgenie.flows.threads import run_blocking
 
 __all__ = [
@@ -340,20 +340,16 @@ async def _run_task(
                 target=target,
                 step=step,
                 caller=task_.caller,
-                prior_reports=prior,
+                # by reference: a step reads its prior reports from the session or the store
+                prior_steps=[r.id for r in prior],
                 tokens_left=settings.token_budget,
             )
 
-        # a worker elsewhere reads prior reports sent aside from the artifact store
-        aside_store = store if settings.dispatch == "deployment" else None
-
         @observe_step
         async def run_step(request: SpecialistRequest) -> AgentReport:
-            if request.prior_reports:
-                request = await run_blocking(
-                    send_prior_reports_aside, request, session, aside_store
-                )
-            return await dispatch_step(request, settings)
+            report = await dispatch_step(request, settings)
+            session.reports[report.id] = report  # what in-process dependents read
+            return report
 
         early: dict[str, asyncio.Task[AgentReport]] = {}
         try:

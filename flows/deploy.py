@@ -4,17 +4,28 @@ retention (`prune`), daily when asked.
 `llmgenie deploy` registers them on the configured Prefect API. With `LLMGENIE_DISPATCH=deployment`
 BOSS runs each specialist as a flow run of the specialist deployment, picked up by any worker of
 the pool (a `kubernetes` pool in production, `process` locally), still a child of BOSS.
+
+A `kubernetes` pool gets the base job template this package ships
+(`kubernetes-job-template.json`: the image, the settings ConfigMap and credentials Secret as
+`envFrom`, the flow-run service account, resources, a hardened security context, a TTL and the
+Prefect API URL), applied on every `deploy` so the cluster runs what the repository says.
+See docs/decisions/0026-kubernetes-work-pool.md.
 """
 
 from __future__ import annotations
 
-import contextlib
+import copy
+import functools
+import json
+from importlib import resources
+from typing import Any
 
 from prefect.client.orchestration import get_client
-from prefect.client.schemas.actions import WorkPoolCreate
+from prefect.client.schemas.actions import WorkPoolCreate, WorkPoolUpdate
 from prefect.exceptions import ObjectAlreadyExists
 from prefect.types.entrypoint import EntrypointType
 
+from llmgenie.core.settings import get_settings
 from llmgenie.flows.boss import boss_flow
 from llmgenie.flows.retention import prune_flow
 from llmgenie.flows.specialist import specialist_flow
@@ -24,6 +35,7 @@ __all__ = [
     "PRUNE_CRON",
     "PRUNE_DEPLOYMENT",
     "SPECIALIST_DEPLOYMENT",
+    "base_job_template",
     "register_deployments",
 ]
 
@@ -32,6 +44,25 @@ SPECIALIST_DEPLOYMENT = "llmgenie-specialist"
 PRUNE_DEPLOYMENT = "llmgenie-prune"
 #: When the retention flow runs, given `keep_runs`: daily, at a quiet hour (UTC).
 PRUNE_CRON = "30 3 * * *"
+#: The base job template of a `kubernetes` work pool, shipped with this package.
+KUBERNETES_JOB_TEMPLATE = "kubernetes-job-template.json"
+
+
+@functools.cache
+def _shipped_template() -> dict[str, Any]:
+    text = resources.files("llmgenie.flows").joinpath(KUBERNETES_JOB_TEMPLATE).read_text()
+    return json.loads(text)
+
+
+def base_job_template(pool_type: str, image: str | None = None) -> dict[str, Any]:
+    """The base job template `deploy` gives a pool of this type: the shipped one for
+    `kubernetes` (with `image` as the image's default when given), else Prefect's default."""
+    if pool_type != "kubernetes":
+        return {}
+    template = copy.deepcopy(_shipped_template())
+    if image:
+        template["variables"]["properties"]["image"]["default"] = image
+    return template
 
 
 async def register_deployments(
@@ -47,9 +78,15 @@ async def register_deployments(
     `keep_runs` (e.g. `90d`) schedules the retention flow daily with that age; without it the
     retention deployment has no schedule: deleting history is the operator's decision.
     """
+    template = base_job_template(pool_type, get_settings().image)
     async with get_client() as client:
-        with contextlib.suppress(ObjectAlreadyExists):
-            await client.create_work_pool(WorkPoolCreate(name=work_pool, type=pool_type))
+        try:
+            await client.create_work_pool(
+                WorkPoolCreate(name=work_pool, type=pool_type, base_job_template=template)
+            )
+        except ObjectAlreadyExists:
+            if template:  # the repository's template is the one the pool runs
+                await client.update_work_pool(work_pool, WorkPoolUpdate(base_job_template=template))
     deployments = [
         (
             specialist_flow,

@@ -2,7 +2,9 @@
 
 Either way the step is a child flow run of BOSS in the Prefect UI, and a failure of any kind
 comes back as a `failed` AgentReport that names the step and the reason — never an exception
-that would lose the other steps' results.
+that would lose the other steps' results. A step run on a work pool (another pod) leaves its
+report in the artifact store, where BOSS reads it by task and step id: nothing crosses pods
+through Prefect's parameters or a result file on a local disk.
 """
 
 from __future__ import annotations
@@ -15,7 +17,10 @@ from prefect.client.schemas.objects import State
 
 from llmgenie.core.models import AgentReport, StepStatus, utcnow
 from llmgenie.core.settings import Settings
+from llmgenie.core.storage import open_store
+from llmgenie.core.storage.artifacts import STEP_REPORT_FILE
 from llmgenie.flows.specialist import SpecialistRequest, specialist_flow
+from llmgenie.flows.threads import run_blocking
 
 __all__ = ["SPECIALIST_ENTRYPOINT", "dispatch_step"]
 
@@ -90,18 +95,32 @@ async def _run_on_work_pool(request: SpecialistRequest, settings: Settings) -> A
         return _failed(
             request, str(flow_run.id), "the step did not finish in time on the work pool"
         )
-    return await _report_from_state(request, state, str(flow_run.id))
+    return await _report_from_state(request, state, str(flow_run.id), handed_in=settings)
+
+
+def _handed_in(request: SpecialistRequest, settings: Settings) -> AgentReport:
+    """The report a specialist on a work pool left in the artifact store (`hand_in`)."""
+    data = open_store(settings).read_artifact(request.task_id, request.step.id, STEP_REPORT_FILE)
+    return AgentReport.model_validate_json(data)
 
 
 async def _report_from_state(
-    request: SpecialistRequest, state: State, flow_run_id: str | None = None
+    request: SpecialistRequest,
+    state: State,
+    flow_run_id: str | None = None,
+    handed_in: Settings | None = None,
 ) -> AgentReport:
+    """The step's report from its final state: its result in process; given `handed_in` (the
+    run was on a work pool), the report the step left in the artifact store."""
     flow_run_id = flow_run_id or (
         str(state.state_details.flow_run_id) if state.state_details.flow_run_id else None
     )
     if state.is_completed():
         try:
-            result = await state.aresult()
+            if handed_in is not None:
+                result = await run_blocking(_handed_in, request, handed_in)
+            else:
+                result = await state.aresult()
         except Exception as exc:  # the result could not be read back
             return _failed(request, flow_run_id, f"result unreadable: {exc}")
         report = result if isinstance(result, AgentReport) else AgentReport.model_validate(result)

@@ -30,7 +30,7 @@ class TaskSession:
     publishing: list[asyncio.Task[None]] = field(default_factory=list)
     #: per step: set when BOSS drops a step it started before the final plan was known
     drops: dict[str, threading.Event] = field(default_factory=dict)
-    #: reports too large to pass inline, by step id (`send_prior_reports_aside`)
+    #: the finished steps' reports, by step id: what in-process dependents read
     reports: dict[str, AgentReport] = field(default_factory=dict)
 
     def drop_signal(self, step_id: str) -> threading.Event:

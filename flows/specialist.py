@@ -6,6 +6,12 @@ jitter), tool-only last. Every attempt is recorded on the step's report. Attempt
 runs of their own: a Prefect task costs ~20-35 ms here, and the step's report lists them.
 Stage arguments are `quote`d: they never hold futures, and Prefect would otherwise walk every
 field of them (the context, prior reports' findings) on each call.
+
+Reports cross flow runs by reference, never as Prefect parameters or results: the request names
+the steps this one depends on (`prior_steps`), and their reports are read from BOSS's session in
+process, else from the artifact store (each step's `output.json`), where a specialist on a work
+pool leaves its own report for BOSS. A BOSS pod and its specialist pods share no filesystem
+(docs/decisions/0026-kubernetes-work-pool.md).
 """
 
 from __future__ import annotations
@@ -52,7 +58,7 @@ from llmgenie.core.models import (
 from llmgenie.core.permissions import granted, missing_capabilities
 from llmgenie.core.redact import redact_model
 from llmgenie.core.settings import get_settings
-from llmgenie.core.storage import Store, open_store
+from llmgenie.core.storage import open_store
 from llmgenie.core.storage.artifacts import STEP_REPORT_FILE, step_report_file
 from llmgenie.core.storage.knowledge import KnowledgeUnavailable, open_knowledge
 from llmgenie.core.targets import open_target
@@ -64,10 +70,10 @@ from llmgenie.flows.sessions import TaskSession
 from llmgenie.flows.threads import run_blocking
 
 __all__ = [
-    "MAX_INLINE_REQUEST_BYTES",
     "SpecialistRequest",
     "StepDropped",
-    "send_prior_reports_aside",
+    "hand_in",
+    "read_prior_reports",
     "specialist_flow",
 ]
 
@@ -83,13 +89,10 @@ class SpecialistRequest(BaseModel):
     target: str = Field(description="folder, file, archive or s3:// prefix")
     step: Step = Field(description="the plan step to run")
     caller: Caller = Field(default_factory=Caller)
-    prior_reports: list[AgentReport] = Field(
-        default_factory=list, description="reports of the steps this one depends on"
-    )
-    prior_stored: list[str] = Field(
+    prior_steps: list[str] = Field(
         default_factory=list,
-        description="steps this one depends on whose reports were too large to pass inline: "
-        "read from the task's session in process, else from the artifact store",
+        description="ids of the completed steps this one depends on: their reports are read "
+        "from the task's session in process, else from the artifact store (never passed here)",
     )
     tokens_left: int | None = Field(None, description="what is left of the task's token budget")
     speculative: bool = Field(
@@ -97,35 +100,13 @@ class SpecialistRequest(BaseModel):
     )
 
 
-#: Prefect refuses flow-run parameters over 512 KiB serialised. A request larger than this sends
-#: its prior reports aside (`send_prior_reports_aside`): on a big repository they run to MBs.
-MAX_INLINE_REQUEST_BYTES = 384 * 1024
-
-
-def send_prior_reports_aside(
-    request: SpecialistRequest, session: TaskSession | None, store: Store | None
-) -> SpecialistRequest:
-    """The request as it is when it fits Prefect's parameter limit; else a copy that names its
-    prior reports in `prior_stored` and carries none: they wait in `session` (in process) or,
-    given a `store`, as the steps' `output.json` in the artifact store (a worker elsewhere)."""
-    size = len(request.model_dump_json()) if request.prior_reports else 0
-    if size <= MAX_INLINE_REQUEST_BYTES:
-        return request
-    if session is not None:
-        session.reports.update({r.id: r for r in request.prior_reports})
-    if store is not None:
-        store.put_artifacts(request.task_id, [step_report_file(r) for r in request.prior_reports])
-    ids = [r.id for r in request.prior_reports]
-    log.info("prior reports sent aside", steps=ids, bytes=size)
-    return request.model_copy(update={"prior_reports": [], "prior_stored": ids})
-
-
-def _with_prior_reports(request: SpecialistRequest) -> SpecialistRequest:
-    """The request with the prior reports BOSS sent aside back in it."""
+def read_prior_reports(request: SpecialistRequest) -> list[AgentReport]:
+    """The reports of the steps `request` depends on, in its order: from BOSS's session when BOSS
+    runs in this process, else from the artifact store (each step's `output.json`)."""
     session = sessions.get(request.task_id)
     kept = session.reports if session is not None else {}
     reports = []
-    for step_id in request.prior_stored:
+    for step_id in request.prior_steps:
         if step_id in kept:
             reports.append(kept[step_id])
             continue
@@ -136,7 +117,12 @@ def _with_prior_reports(request: SpecialistRequest) -> SpecialistRequest:
         except Exception as exc:
             raise RuntimeError(f"the report of step {step_id} could not be read: {exc}") from exc
         reports.append(AgentReport.model_validate_json(data))
-    return request.model_copy(update={"prior_reports": reports, "prior_stored": []})
+    return reports
+
+
+def hand_in(task_id: str, report: AgentReport) -> None:
+    """Leave a step's report where BOSS and the steps after it read it: the artifact store."""
+    open_store(get_settings()).put_artifacts(task_id, [step_report_file(report)])
 
 
 class StepDropped(Exception):
@@ -219,7 +205,10 @@ async def environment_stage(
 
 @observe_tools
 async def _run_tools(
-    request: SpecialistRequest, session: TaskSession, capabilities: frozenset[Capability]
+    request: SpecialistRequest,
+    session: TaskSession,
+    capabilities: frozenset[Capability],
+    prior: list[AgentReport],
 ) -> ToolsetResult:
     settings = get_settings()
 
@@ -230,7 +219,7 @@ async def _run_tools(
             request.step.agent,
             session.root,
             session.context,
-            request.prior_reports,
+            prior,
             capabilities,
             {"prometheus_url": settings.prometheus_url},
         )
@@ -279,9 +268,10 @@ async def execute_stage(
     session: TaskSession,
     chain: list[Executor],
     capabilities: frozenset[Capability],
+    prior: list[AgentReport],
 ) -> tuple[ToolsetResult, ExecutionResult, list[Attempt]]:
     """The toolset first (its findings are never lost), then the executors in chain order."""
-    tools = await _run_tools(request, session, capabilities)
+    tools = await _run_tools(request, session, capabilities, prior)
     exec_request = ExecutionRequest(
         task_text=request.task,
         step=request.step,
@@ -289,7 +279,7 @@ async def execute_stage(
         context=session.context,
         root=session.root,
         toolset=tools,
-        prior_reports=request.prior_reports,
+        prior_reports=prior,
         capabilities=capabilities,
         task_id=request.task_id,
         tokens_left=request.tokens_left,
@@ -298,7 +288,7 @@ async def execute_stage(
     attempts: list[Attempt] = []
     # the knowledge base learns while the model writes: neither waits for the other
     teaching = (
-        asyncio.ensure_future(run_blocking(_teach, request, spec, session, tools))
+        asyncio.ensure_future(run_blocking(_teach, request, spec, session, tools, prior))
         if "catalogue_md" in tools.output
         else None
     )
@@ -313,7 +303,11 @@ async def execute_stage(
 
 
 def _teach(
-    request: SpecialistRequest, spec: AgentSpec, session: TaskSession, tools: ToolsetResult
+    request: SpecialistRequest,
+    spec: AgentSpec,
+    session: TaskSession,
+    tools: ToolsetResult,
+    prior: list[AgentReport],
 ) -> str:
     """Publish what the Documentation step knows about the target; one line on what happened.
 
@@ -332,12 +326,12 @@ def _teach(
         session.root,
         str(tools.output.get("catalogue_md", "")),
         dict(tools.output.get("runbooks") or {}),
-        [f for r in request.prior_reports for f in r.findings],
+        [f for r in prior for f in r.findings],
     )
     tools.notes.extend(notes)
     # what this task did not look at again stays as the last task left it
     kinds = {PassageKind.doc, PassageKind.catalogue, PassageKind.runbook}
-    if request.prior_reports:
+    if prior:
         kinds.add(PassageKind.finding)
     knowledge = open_knowledge()
     try:
@@ -458,8 +452,9 @@ async def _execute_with_fallback(
 @flow(
     name="specialist",
     flow_run_name=_run_name,
-    persist_result=True,
-    result_serializer="json",
+    # the report reaches BOSS through llmgenie's store (`hand_in`), not a result file on the
+    # disk of whichever pod ran the step
+    persist_result=False,
     log_prints=False,
 )
 async def specialist_flow(request: SpecialistRequest) -> AgentReport | State:
@@ -469,15 +464,17 @@ async def specialist_flow(request: SpecialistRequest) -> AgentReport | State:
         request: the step, its task and target, the caller, and the reports it depends on.
     """
     try:
-        return await _run_step(request)
+        report = await _run_step(request)
     except StepDropped as exc:  # the run ends Cancelled in the UI, not Failed or Crashed
         log.info("step dropped", reason=str(exc))
         return Cancelled(message=str(exc))
+    if sessions.get(request.task_id) is None:  # BOSS is elsewhere: it reads the store
+        await run_blocking(hand_in, request.task_id, report)
+    return report
 
 
 async def _run_step(request: SpecialistRequest) -> AgentReport:
-    if request.prior_stored:
-        request = await run_blocking(_with_prior_reports, request)
+    prior = await run_blocking(read_prior_reports, request) if request.prior_steps else []
     step = request.step
     dropped = _drop_signal(request)
     flow_run_id = str(current_flow_run.id) if current_flow_run.id else None
@@ -512,7 +509,12 @@ async def _run_step(request: SpecialistRequest) -> AgentReport:
         )
         _check_dropped(dropped)
         tools, result, attempts = await execute_stage(
-            quote(request), quote(spec), quote(session), quote(chain), quote(capabilities)
+            quote(request),
+            quote(spec),
+            quote(session),
+            quote(chain),
+            quote(capabilities),
+            quote(prior),
         )
         _check_dropped(dropped)
     findings = dedupe_findings([*tools.findings, *result.findings])

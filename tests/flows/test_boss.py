@@ -21,6 +21,7 @@ from llmgenie.core.models import (
     TaskStatus,
 )
 from llmgenie.flows.boss import boss_flow
+from llmgenie.flows.specialist import SpecialistRequest
 from tests.flows.conftest import EXAMPLE, TimedToolset, use_settings
 from tests.support.reports import make_finding
 from tests.support.waiting import wait_until
@@ -339,10 +340,10 @@ def _parameters(flow_run_id: str | None) -> dict[str, object]:
     return asyncio.run(read())
 
 
-def test_prior_reports_too_large_for_prefect_reach_the_next_step_aside(
+def test_prior_reports_reach_the_next_step_by_reference_never_as_parameters(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    """A big repository's reports run to megabytes; Prefect refuses parameters over 512 KiB."""
+    """A big repository's reports run to megabytes; the next step's request names them only."""
     monkeypatch.setitem(TOOLSETS, "security", _ManyFindings())
     report = run_boss(agents=["security", "documentation"])
 
@@ -352,7 +353,8 @@ def test_prior_reports_too_large_for_prefect_reach_the_next_step_aside(
     assert "the reports of: security" in doc.output["catalogue_md"]
     sent = _parameters(doc.flow_run_id)["request"]
     assert isinstance(sent, dict)
-    assert sent["prior_reports"] == [] and sent["prior_stored"] == ["security"]
+    assert sent["prior_steps"] == ["security"] and "prior_reports" not in sent
+    assert len(str(sent)) < 4000
 
 
 def test_a_step_whose_run_cannot_be_created_fails_alone_in_one_line(
@@ -360,8 +362,15 @@ def test_a_step_whose_run_cannot_be_created_fails_alone_in_one_line(
 ) -> None:
     import llmgenie.flows.boss as boss
 
-    monkeypatch.setitem(TOOLSETS, "security", _ManyFindings())
-    monkeypatch.setattr(boss, "send_prior_reports_aside", lambda request, *_: request)
+    dispatch = boss.dispatch_step
+
+    async def oversized(request: SpecialistRequest, settings: object) -> object:
+        # a request Prefect refuses (over 512 KiB): only the documentation step's
+        if request.step.id == "documentation":
+            request = request.model_copy(update={"task": "x" * 600_000})
+        return await dispatch(request, settings)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(boss, "dispatch_step", oversized)
     report = run_boss(agents=["security", "documentation"])
 
     assert report.status is TaskStatus.completed_with_errors

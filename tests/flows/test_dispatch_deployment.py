@@ -1,4 +1,8 @@
-"""Work-pool dispatch: each specialist as a flow run of a deployment, run by a real worker."""
+"""Work-pool dispatch: each specialist as a flow run of a deployment, run by a real worker.
+
+The worker keeps Prefect's local result storage in a folder of its own, as a pod would: a
+specialist's report must reach BOSS through llmgenie's store, not through a file there.
+"""
 
 from __future__ import annotations
 
@@ -8,12 +12,12 @@ import subprocess
 import sys
 import uuid
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 from prefect.client.orchestration import get_client
 
 from llmgenie.core.models import StepStatus, TaskStatus
-from llmgenie.flows import specialist
 from llmgenie.flows.boss import boss_flow
 from llmgenie.flows.deploy import BOSS_DEPLOYMENT, SPECIALIST_DEPLOYMENT, register_deployments
 from tests.flows.conftest import EXAMPLE, use_settings
@@ -22,13 +26,20 @@ pytestmark = [pytest.mark.usefixtures("prefect_api"), pytest.mark.slow]
 
 
 @pytest.fixture
-def process_worker() -> Iterator[str]:
+def worker_storage(tmp_path: Path) -> Path:
+    """Where the worker's flow runs would persist Prefect results: on their pod's disk."""
+    return tmp_path / "worker-prefect-storage"
+
+
+@pytest.fixture
+def process_worker(worker_storage: Path) -> Iterator[str]:
     pool = f"llmgenie-test-{uuid.uuid4().hex[:8]}"
     asyncio.run(register_deployments(pool, pool_type="process"))
     env = {
         **os.environ,
         "PREFECT_WORKER_QUERY_SECONDS": "1",
         "PREFECT_WORKER_PREFETCH_SECONDS": "5",
+        "PREFECT_LOCAL_STORAGE_PATH": str(worker_storage),
     }
     worker = subprocess.Popen(
         [
@@ -60,16 +71,13 @@ def process_worker() -> Iterator[str]:
 
 @pytest.mark.usefixtures("llmgenie_home")
 def test_specialists_run_on_the_work_pool_as_children_of_boss(
-    monkeypatch: pytest.MonkeyPatch, process_worker: str
+    monkeypatch: pytest.MonkeyPatch, process_worker: str, worker_storage: Path
 ) -> None:
     use_settings(
         monkeypatch,
         dispatch="deployment",
         specialist_deployment=f"specialist/{SPECIALIST_DEPLOYMENT}",
     )
-
-    # every prior report goes aside: a worker reads them back from the artifact store
-    monkeypatch.setattr(specialist, "MAX_INLINE_REQUEST_BYTES", 0)
 
     report = asyncio.run(boss_flow(task="audit the shop", target=str(EXAMPLE)))
 
@@ -93,9 +101,20 @@ def test_specialists_run_on_the_work_pool_as_children_of_boss(
 
     runs = asyncio.run(child_runs())
     assert runs == [(True, report.flow_run_id)] * 4
-    # the documentation step's inputs went through the artifact store (forced small below)
+    # the documentation step read the others' reports from the artifact store, by id
     doc = next(s for s in report.steps if s.id == "documentation")
     assert "the reports of: devops, performance, security" in doc.output["catalogue_md"]
+    request = asyncio.run(_parameters(doc.flow_run_id))["request"]
+    assert sorted(request["prior_steps"]) == ["devops", "performance", "security"]
+    assert "prior_reports" not in request
+    # and no step's report was left as a result file on the worker's disk
+    written = [p for p in worker_storage.rglob("*") if p.is_file()]
+    assert written == [], written
+
+
+async def _parameters(flow_run_id: str | None) -> dict[str, object]:
+    async with get_client() as client:
+        return (await client.read_flow_run(uuid.UUID(flow_run_id or ""))).parameters
 
 
 @pytest.mark.usefixtures("llmgenie_home")
