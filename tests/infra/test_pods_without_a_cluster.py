@@ -45,7 +45,7 @@ from tests.infra.conftest import (
 from tests.infra.test_work_pool import strict_errors
 from tests.support.s3 import S3_ENV, s3_environment
 
-pytestmark = [pytest.mark.slow, pytest.mark.usefixtures("llmgenie_home")]
+pytestmark = [pytest.mark.slow, pytest.mark.usefixtures("prefect_api", "llmgenie_home")]
 
 #: Settings for components this test does not run; a pod without them uses its own folder.
 NOT_RUN_HERE = ("LLMGENIE_KNOWLEDGE_URL", "LLMGENIE_PUSHGATEWAY_URL")

@@ -22,7 +22,7 @@ async def _pool_template(name: str) -> dict[str, object]:
         return (await client.read_work_pool(name)).base_job_template
 
 
-@pytest.mark.usefixtures("llmgenie_home")
+@pytest.mark.usefixtures("prefect_api", "llmgenie_home")
 def test_deploy_applies_the_base_job_template_with_the_image(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
