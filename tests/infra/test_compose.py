@@ -76,3 +76,22 @@ def test_the_stack_has_what_the_readme_promises() -> None:
         (COMPOSE / "grafana" / "provisioning" / "datasources" / "prometheus.yaml").read_text()
     )["datasources"][0]
     assert datasource["url"] == "http://prometheus:9090"
+
+
+def test_the_dashboard_and_alert_rules_are_provisioned_from_infra_observability() -> None:
+    services = _compose()["services"]
+    mounts = {
+        name: [str(v).split(":")[0] for v in service.get("volumes", [])]
+        for name, service in services.items()
+    }
+    for name, sources in mounts.items():  # every bind mount names a file of the repository
+        for source in sources:
+            if source.startswith("."):
+                assert (COMPOSE / source).exists(), (name, source)
+    assert "../observability/dashboards" in mounts["grafana"]
+    assert "../observability/prometheus/llmgenie-rules.yaml" in mounts["prometheus"]
+    assert yaml.safe_load((COMPOSE / "prometheus.yml").read_text())["rule_files"]
+    provider = yaml.safe_load(
+        (COMPOSE / "grafana" / "provisioning" / "dashboards" / "llmgenie.yaml").read_text()
+    )["providers"][0]
+    assert provider["options"]["path"] == "/var/lib/grafana/dashboards/llmgenie"

@@ -17,7 +17,7 @@ from llmgenie.agents.tools.checks.kubernetes_schema import schema_errors
 from tests.infra.conftest import OVERLAYS, ROOT, find, render
 
 #: Custom resources the offline schemas do not know (the Prometheus Operator's).
-CUSTOM_KINDS = {"ServiceMonitor"}
+CUSTOM_KINDS = {"ServiceMonitor", "PrometheusRule"}
 
 
 @pytest.mark.parametrize("overlay", OVERLAYS)
@@ -111,6 +111,10 @@ def test_prod_is_sized_scaled_budgeted_fenced_and_watched() -> None:
     hosts = {r["host"] for o in prod if o["kind"] == "Ingress" for r in o["spec"]["rules"]}
     assert hosts == {"llmgenie.example.com", "prefect.example.com"}
     find(prod, "ServiceMonitor", "llmgenie")
+    find(prod, "PrometheusRule", "llmgenie")  # infra/observability: alert rules and dashboard
+    dashboards = [o for o in prod if o["kind"] == "ConfigMap" and "grafana_dashboard" in
+                  o["metadata"].get("labels", {})]  # fmt: skip
+    assert dashboards, "the Grafana dashboard ConfigMap is not in prod"
     # more than one Prefect API replica: events over Redis, the services apart
     server = find(prod, "Deployment", "prefect-server")["spec"]["template"]["spec"]
     assert "--no-services" in server["containers"][0]["args"]
