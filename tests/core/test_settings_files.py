@@ -26,7 +26,10 @@ def test_a_setting_and_a_provider_key_are_read_from_files(
     key = tmp_path / "openai"
     key.write_text("sk-test-key")
     monkeypatch.delenv("LLMGENIE_DATABASE_URL", raising=False)
-    monkeypatch.delenv("OPENAI_API_KEY", raising=False)  # restored to absent afterwards
+    # set, then deleted: monkeypatch records it either way, so the key the settings export below
+    # is removed again afterwards (a plain delenv of an absent key records nothing)
+    monkeypatch.setenv("OPENAI_API_KEY", "")
+    monkeypatch.delenv("OPENAI_API_KEY")
     monkeypatch.setenv("LLMGENIE_DATABASE_URL_FILE", str(url))
     monkeypatch.setenv("PROMETHEUS_URL_FILE", str(key))
     monkeypatch.setenv("OPENAI_API_KEY_FILE", str(key))

@@ -74,6 +74,7 @@ def api(llmgenie_home: Path, tmp_path: Path) -> Iterator[str]:
             **os.environ,
             "LLMGENIE_HOME": str(llmgenie_home),
             "LLMGENIE_LLM": "openai/refuses",
+            "LLMGENIE_TARGET_ROOTS": str(EXAMPLE),
             "OPENAI_BASE_URL": model.base_url,
             "OPENAI_API_KEY": "sk-test-0123456789abcdefghij",
         }
