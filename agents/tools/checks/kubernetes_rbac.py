@@ -171,16 +171,34 @@ def escalation_verbs(o: K8sObject, ctx: ScanContext) -> Iterator[Hit]:
 @RBAC_RULES.rule(
     "LG-RBAC-006",
     category="k8s.default-service-account",
-    severity=Severity.low,
-    title="Workload runs as the default service account with its token",
-    message="Every pod of the namespace that names no service account shares `default`:"
-    " any permission granted to it for one workload is granted to all of them, and its token"
-    " is mounted into each.",
-    remediation="Give the workload its own ServiceAccount (serviceAccountName), or set"
-    " automountServiceAccountToken: false on the pod or on the default ServiceAccount.",
-    references=["CIS Kubernetes 5.1.5", "CKV_K8S_41", "kube-score pod-default-serviceaccount"],
+    severity=Severity.medium,
+    title="Permissions granted to the default service account",
+    message="Every pod of the namespace that names no service account runs as `default`: a"
+    " role bound to it is granted to all of them, and its token is mounted into each. (A"
+    " workload whose token is merely automounted is LG-K8S-012.)",
+    remediation="Bind the role to a ServiceAccount of its own and set serviceAccountName on"
+    " the workloads that need it; leave `default` without permissions.",
+    references=["CIS Kubernetes 5.1.5", "CKV_K8S_42", "kube-linter default-service-account"],
 )
 def default_service_account(o: K8sObject, ctx: ScanContext) -> Iterator[Hit]:
+    if o.kind in _BINDING_KINDS:
+        subjects = o.obj.get("subjects")
+        for i, s in enumerate(subjects if isinstance(subjects, list) else []):
+            if (
+                isinstance(s, dict)
+                and s.get("kind") == "ServiceAccount"
+                and (s.get("name") == "default")
+            ):
+                ns = s.get("namespace") or o.namespace or ""
+                ref = o.obj.get("roleRef")
+                role = f"{ref.get('kind')} {ref.get('name')}" if isinstance(ref, dict) else "?"
+                yield Hit(
+                    file=o.file,
+                    line=o.line_near("subjects", i, "name"),
+                    resource=o.resource,
+                    evidence=f"{role} bound to ServiceAccount {ns}/default".replace(" /", " "),
+                )
+        return
     found = pod_spec(o)
     if not found or is_partial_workload(o):
         return
@@ -190,6 +208,8 @@ def default_service_account(o: K8sObject, ctx: ScanContext) -> Iterator[Hit]:
         return
     if ctx.service_account_automount(o.namespace, "default") is False:
         return
+    if not ctx.service_account_has_role(o.namespace, "default"):
+        return  # no permissions to share: an automounted token alone is LG-K8S-012's
     evidence = (
         "serviceAccountName: default"
         if spec.get("serviceAccountName") == "default"
@@ -199,7 +219,7 @@ def default_service_account(o: K8sObject, ctx: ScanContext) -> Iterator[Hit]:
         file=o.file,
         line=o.line_near(*path, "serviceAccountName"),
         resource=o.resource,
-        evidence=f"{evidence}; token automounted",
+        evidence=f"{evidence}, which a RoleBinding grants permissions; token automounted",
     )
 
 
