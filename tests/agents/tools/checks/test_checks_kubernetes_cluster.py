@@ -1,0 +1,101 @@
+"""Kubernetes beyond the pod (LG-RBAC-*, LG-EXPO-*, LG-ISO-*): each rule fires where a manifest
+breaks it and stays silent on its near misses (tests/fixtures/k8s_cluster)."""
+
+from __future__ import annotations
+
+import re
+import shutil
+from pathlib import Path
+
+import yaml
+
+from llmgenie.agents.tools import scan
+from llmgenie.agents.tools.checks.kubernetes_exposure import EXPOSURE, ISOLATION
+from llmgenie.agents.tools.checks.kubernetes_rbac import RBAC_RULES
+from llmgenie.agents.tools.registry import default_registry
+
+FIXTURES = Path(__file__).parents[3] / "fixtures" / "k8s_cluster"
+CONTRACTS = Path(__file__).parents[4] / "docs" / "contracts.md"
+OURS = ("LG-RBAC-", "LG-EXPO-", "LG-ISO-")
+RULES = [*RBAC_RULES.rules, *EXPOSURE.rules, *ISOLATION.rules]
+
+
+def _found(path: Path) -> set[tuple[str, str | None, int | None, str | None]]:
+    return {
+        (f.rule_id, f.file, f.line, f.resource)
+        for f in scan(path, ["security"]).findings
+        if f.rule_id.startswith(OURS)
+    }
+
+
+def test_every_rule_fires_where_it_should() -> None:
+    assert _found(FIXTURES / "fires") == {
+        ("LG-RBAC-001", "rbac.yaml", 8, "ClusterRoleBinding//ops-admin"),
+        ("LG-RBAC-002", "rbac.yaml", 20, "ClusterRole//everything"),
+        ("LG-RBAC-002", "rbac.yaml", 24, "ClusterRole//everything"),
+        ("LG-RBAC-003", "rbac.yaml", 33, "Role/tools/secret-reader"),
+        ("LG-RBAC-004", "rbac.yaml", 43, "Role/tools/debugger"),
+        ("LG-RBAC-005", "rbac.yaml", 53, "ClusterRole//rbac-manager"),
+        ("LG-RBAC-005", "rbac.yaml", 56, "ClusterRole//rbac-manager"),
+        ("LG-RBAC-006", "rbac.yaml", 69, "RoleBinding/tools/default-reads"),
+        ("LG-RBAC-006", "rbac.yaml", 83, "Deployment/tools/shared-identity"),
+        ("LG-ISO-001", "rbac.yaml", 74, "Deployment/tools/shared-identity"),
+        ("LG-ISO-002", "exposure.yaml", 3, "Namespace//edge"),
+        ("LG-EXPO-001", "exposure.yaml", 12, "Service/edge/public-lb"),
+        ("LG-EXPO-001", "exposure.yaml", 23, "Service/edge/open-lb"),
+        ("LG-EXPO-002", "exposure.yaml", 35, "Service/edge/node-port"),
+        ("LG-EXPO-004", "exposure.yaml", 48, "Service/edge/captured"),
+        ("LG-EXPO-003", "exposure.yaml", 57, "Ingress/edge/plain-http"),
+        ("LG-ISO-001", "exposure.yaml", 69, "DaemonSet/edge/web"),
+        ("LG-ISO-004", "exposure.yaml", 79, "DaemonSet/edge/web"),
+        ("LG-ISO-005", "exposure.yaml", 83, "DaemonSet/edge/web"),
+        ("LG-EXPO-005", "exposure.yaml", 90, "DaemonSet/edge/web"),
+        ("LG-ISO-003", "exposure.yaml", 92, "DaemonSet/edge/web"),
+        ("LG-ISO-004", "exposure.yaml", 93, "DaemonSet/edge/web"),
+    }
+
+
+def test_near_misses_stay_silent() -> None:
+    assert _found(FIXTURES / "quiet") == set()
+
+
+def test_every_rule_has_a_case_that_fires() -> None:
+    fired = {f[0] for f in _found(FIXTURES / "fires")}
+    assert fired == {r.id for r in RULES}
+
+
+def test_default_service_account_without_permissions_is_left_to_the_token_rule(
+    tmp_path: Path,
+) -> None:
+    # the same workload with nothing bound to `default`: only LG-K8S-012 (token) speaks
+    docs = list(yaml.safe_load_all((FIXTURES / "fires" / "rbac.yaml").read_text()))
+    kept = [d for d in docs if d["metadata"]["name"] in {"shared-identity"}]
+    (tmp_path / "app.yaml").write_text(yaml.safe_dump_all(kept))
+    ids = {f.rule_id for f in scan(tmp_path, ["security"]).findings}
+    assert "LG-K8S-012" in ids
+    assert "LG-RBAC-006" not in ids
+
+
+def test_a_network_policy_in_the_namespace_covers_its_workloads(tmp_path: Path) -> None:
+    shutil.copy(FIXTURES / "fires" / "exposure.yaml", tmp_path / "exposure.yaml")
+    policy = {
+        "apiVersion": "networking.k8s.io/v1",
+        "kind": "NetworkPolicy",
+        "metadata": {"name": "deny", "namespace": "edge"},
+        "spec": {"podSelector": {}},
+    }
+    (tmp_path / "policy.yaml").write_text(yaml.safe_dump(policy))
+    assert not any(f[0] == "LG-ISO-001" for f in _found(tmp_path))
+
+
+def test_rules_are_the_security_agents_and_documented() -> None:
+    registry = default_registry()
+    security = {id(rs) for rs in registry.rulesets(["security"])}
+    assert {id(RBAC_RULES), id(EXPOSURE), id(ISOLATION)} <= security
+    others = {id(rs) for rs in registry.rulesets(["devops", "performance", "documentation"])}
+    assert not others & {id(RBAC_RULES), id(EXPOSURE), id(ISOLATION)}
+    documented = set(re.findall(r"k8s\.[a-z-]+", CONTRACTS.read_text()))
+    for rule in RULES:
+        assert rule.agent == "security"
+        assert rule.category in documented, rule.category
+        assert rule.references and rule.remediation and rule.title
