@@ -64,20 +64,23 @@ def test_every_rule_has_a_case_that_fires() -> None:
     assert fired == {r.id for r in RULES}
 
 
-def test_default_service_account_without_permissions_is_left_to_the_token_rule(
-    tmp_path: Path,
-) -> None:
-    # the same workload with nothing bound to `default`: only LG-K8S-012 (token) speaks
+def test_default_service_account_speaks_only_when_it_has_permissions(tmp_path: Path) -> None:
     docs = list(yaml.safe_load_all((FIXTURES / "fires" / "rbac.yaml").read_text()))
-    kept = [d for d in docs if d["metadata"]["name"] in {"shared-identity"}]
-    (tmp_path / "app.yaml").write_text(yaml.safe_dump_all(kept))
-    ids = {f.rule_id for f in scan(tmp_path, ["security"]).findings}
-    assert "LG-K8S-012" in ids
-    assert "LG-RBAC-006" not in ids
+    workload = [d for d in docs if d["metadata"]["name"] == "shared-identity"]
+    binding = [d for d in docs if d["metadata"]["name"] == "default-reads"]
+    (tmp_path / "app.yaml").write_text(yaml.safe_dump_all(workload + binding))
+    ids = {(f.rule_id, f.resource) for f in scan(tmp_path, ["security"]).findings}
+    assert ("LG-RBAC-006", "Deployment/tools/shared-identity") in ids
+    # nothing bound to `default`: the automounted token alone is LG-K8S-012's to report
+    (tmp_path / "app.yaml").write_text(yaml.safe_dump_all(workload))
+    ids = {(f.rule_id, f.resource) for f in scan(tmp_path, ["security"]).findings}
+    assert ("LG-K8S-012", "Deployment/tools/shared-identity") in ids
+    assert not any(rule == "LG-RBAC-006" for rule, _ in ids)
 
 
 def test_a_network_policy_in_the_namespace_covers_its_workloads(tmp_path: Path) -> None:
     shutil.copy(FIXTURES / "fires" / "exposure.yaml", tmp_path / "exposure.yaml")
+    assert ("LG-ISO-001", "DaemonSet/edge/web") in {(f[0], f[3]) for f in _found(tmp_path)}
     policy = {
         "apiVersion": "networking.k8s.io/v1",
         "kind": "NetworkPolicy",
