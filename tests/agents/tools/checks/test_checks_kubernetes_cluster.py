@@ -102,3 +102,38 @@ def test_rules_are_the_security_agents_and_documented() -> None:
         assert rule.agent == "security"
         assert rule.category in documented, rule.category
         assert rule.references and rule.remediation and rule.title
+
+
+def test_kube_linter_cases_checked_by_hand() -> None:
+    # one file per kube-linter check (tests/fixtures/k8s_cluster/kube-linter); objects named
+    # dont-fire… must not fire, the others must where our semantics agree with kube-linter's
+    assert _found(FIXTURES / "kube-linter") == {
+        ("LG-RBAC-003", "access-to-secrets.yml", 19, "Role/namespace-dev/role1"),
+        (
+            "LG-RBAC-001",
+            "cluster-admin-role-binding.yml",
+            28,
+            "ClusterRoleBinding/namespace-dev/role-binding1",
+        ),
+        ("LG-EXPO-002", "exposed-services.yml", 19, "Service//app"),
+        ("LG-ISO-003", "unsafe-proc-mount.yml", 13, "Deployment//app1"),
+        ("LG-ISO-003", "unsafe-proc-mount.yml", 26, "DeploymentConfig//app2"),
+        ("LG-RBAC-003", "wildcard-in-rules.yml", 19, "Role/namespace-dev/role1"),
+        ("LG-RBAC-002", "wildcard-in-rules.yml", 20, "Role/namespace-dev/role1"),
+    }
+
+
+def test_online_boutique_public_frontend_is_the_one_exposure() -> None:
+    # the copy holds kubernetes-manifests/ only, without the network-policies component
+    found = _found(FIXTURES.parent / "corpus" / "microservices-demo")
+    assert {f for f in found if not f[0].startswith("LG-ISO-001")} == {
+        (
+            "LG-EXPO-001",
+            "kubernetes-manifests/frontend.yaml",
+            130,
+            "Service//frontend-external",
+        )
+    }
+    isolated = {f[3] for f in found if f[0] == "LG-ISO-001"}
+    assert len(isolated) == 12  # the eleven services and redis-cart
+    assert all((r or "").startswith("Deployment//") for r in isolated)
