@@ -2,7 +2,8 @@
 
 Kubernetes (`kubernetes.*`: security context, host access, credentials, images, resources,
 probes, namespaces, schema, resource sizing, availability, probe timing), Dockerfiles,
-compose files, Terraform, secrets and dependencies. Which agent runs which group is the agent
+compose files, Terraform, secrets and dependencies; Kubernetes RBAC, exposure and isolation;
+GitHub Actions workflows (`ci.*`). Which agent runs which group is the agent
 spec's `rule_groups:`; a group's rules keep the agent they report as (`Rule.agent`).
 """
 
@@ -13,11 +14,14 @@ from collections.abc import Callable
 from llmgenie.agents.tools.registry import Registry
 
 from . import (
+    ci_workflows,
     compose,
     dependencies,
     docker,
     kubernetes,
     kubernetes_capacity,
+    kubernetes_exposure,
+    kubernetes_rbac,
     kubernetes_schema,
     secrets,
     terraform,
@@ -30,11 +34,14 @@ ALL_CHECKS: tuple[Callable[[Registry], None], ...] = (
     kubernetes.register,
     kubernetes_schema.register,
     kubernetes_capacity.register,
+    kubernetes_rbac.register,
+    kubernetes_exposure.register,
     docker.register,
     compose.register,
     terraform.register,
     secrets.register,
     dependencies.register,
+    ci_workflows.register,
 )
 
 

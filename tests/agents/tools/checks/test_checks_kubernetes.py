@@ -289,9 +289,11 @@ def test_default_namespace_by_omission_and_explicitly(tmp_path: Path) -> None:
     )
     keys = _keys(_scan(tmp_path, docs))
     # the Service no longer selects... it does: selectors ignore the namespace default/omitted
+    # ...and the Deployment left the namespace its NetworkPolicy is in
     assert keys == {
         ("LG-K8S-021", "Deployment//api", None),
         ("LG-K8S-021", "Service/default/api", None),
+        ("LG-ISO-001", "Deployment//api", None),
     }
 
 
@@ -346,6 +348,7 @@ def test_jobs_and_cronjobs_need_no_probes_but_get_other_rules(tmp_path: Path) ->
             "metadata": {"name": "nightly", "namespace": "shop"},
             "spec": {"schedule": "0 3 * * *", "jobTemplate": {"spec": {"template": cron_template}}},
         },
+        *base[2:],  # the namespace and its NetworkPolicy
     ]
     assert _keys(_scan(tmp_path, docs)) == {("LG-K8S-005", "CronJob/shop/nightly", None)}
 
