@@ -14,6 +14,7 @@ import httpx
 import pytest
 
 from tests.support.api import serve_api
+from tests.support.waiting import wait_until
 
 pytestmark = [pytest.mark.slow, pytest.mark.usefixtures("prefect_api")]
 
@@ -36,10 +37,9 @@ CHECKS = (
 def api(
     llmgenie_home: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> Iterator[httpx.Client]:
-    roots = tmp_path / "targets"
-    (roots / "shop").mkdir(parents=True)
-    shutil.copy(SHOP / "Dockerfile", roots / "shop" / "Dockerfile")
-    monkeypatch.setenv("LLMGENIE_TARGET_ROOTS", str(roots))
+    (tmp_path / "targets" / "shop").mkdir(parents=True)
+    shutil.copy(SHOP / "Dockerfile", tmp_path / "targets" / "shop" / "Dockerfile")
+    monkeypatch.setenv("LLMGENIE_TARGET_ROOTS", str(tmp_path / "targets"))
     monkeypatch.delenv("LLMGENIE_API_TOKEN", raising=False)
     with serve_api() as client:
         yield client
@@ -70,8 +70,33 @@ def test_every_error_has_one_shape_and_metrics_are_text(api: httpx.Client) -> No
 def test_schemathesis_finds_no_5xx_no_undocumented_status_no_schema_violation(
     api: httpx.Client, tmp_path: Path
 ) -> None:
+    # one real task, so that half the reads of /v1/tasks/{task_id} find a report to check
+    # against its schema; half the scans are of the example, so that a ScanResult is checked
+    example = tmp_path / "targets" / "shop"
+    submitted = api.post("/v1/tasks", json={"task": "audit", "target": str(example)})
+    assert submitted.status_code == 202, submitted.text
+    task_id = submitted.json()["task_id"]
+    wait_until(
+        lambda: api.get(f"/v1/tasks/{task_id}"),
+        "the task to finish",
+        until=lambda r: r.status_code == 200,
+        timeout=120,
+        every=0.2,
+    )
+    config = tmp_path / "schemathesis.toml"
+    config.write_text(
+        f"""
+[dictionaries]
+tasks = {{ values = ["{task_id}"] }}
+targets = {{ values = ["{example}", "{example / "Dockerfile"}"] }}
+
+[parameters]
+"path.task_id" = {{ dictionary = "tasks", probability = 0.5 }}
+"body.path" = {{ dictionary = "targets", probability = 0.5 }}
+"""
+    )
     command = [
-        *(sys.executable, "-m", "schemathesis.cli", "run"),
+        *(sys.executable, "-m", "schemathesis.cli", "--config-file", str(config), "run"),
         f"{api.base_url}/openapi.json",
         *("--checks", ",".join(CHECKS)),
         *("--phases", "examples,coverage,fuzzing"),
