@@ -11,6 +11,10 @@ Every check of a request is the task service's (`llmgenie.flows.service`): what 
 422 with its one line. Targets must lie under `LLMGENIE_TARGET_ROOTS` (none set: every target is
 refused); a request body over `LLMGENIE_API_MAX_BODY_BYTES` (1 MiB) is a 413; a 422 never
 repeats the request's input.
+
+Every error, whatever its status (400, 401, 404, 413, 422, 503), has one shape:
+`{"detail": "<one line>"}` (`ErrorBody`); the OpenAPI document states each status a route
+answers and its body, and a schemathesis run in the tests holds the API to it (decision 0032).
 """
 
 from __future__ import annotations
@@ -33,7 +37,7 @@ from fastapi import (
     status,
 )
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, PlainTextResponse
 from pydantic import BaseModel, Field
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -52,6 +56,7 @@ from llmgenie.flows.service import (
 __all__ = [
     "AskRequest",
     "BodyLimit",
+    "ErrorBody",
     "ScanRequest",
     "TaskAccepted",
     "TaskRequest",
@@ -60,6 +65,44 @@ __all__ = [
 ]
 
 T = TypeVar("T")
+
+
+class ErrorBody(BaseModel):
+    """Every error the API answers, whatever its status."""
+
+    detail: str = Field(description="what is wrong, in one line")
+
+
+class Readiness(BaseModel):
+    """/ready's answer: 200 when ready, 503 with the problems when not."""
+
+    status: str = Field(description="ready | not ready")
+    problems: dict[str, str] | None = Field(
+        None, description="what does not answer (database, prefect), one line each"
+    )
+
+
+class PrometheusText(PlainTextResponse):
+    """Prometheus's text exposition format, as /metrics answers it."""
+
+    media_type = "text/plain; version=0.0.4"
+
+
+_ERROR_MEANS = {
+    400: "the request body could not be read as JSON",
+    401: "a bearer token is needed and was missing or wrong",
+    404: "no such task",
+    413: "the request body is larger than LLMGENIE_API_MAX_BODY_BYTES",
+    422: "the request was refused: what is wrong with it, in one line, without its input",
+    503: "the metadata database (or the knowledge base) does not answer",
+}
+#: what every route with a JSON body and the token check can answer besides its own
+_BODY_ERRORS = (400, 401, 413, 422)
+
+
+def _errors(*codes: int) -> dict[int | str, dict[str, Any]]:
+    """The OpenAPI `responses` of error statuses: each an `ErrorBody`, described once here."""
+    return {code: {"model": ErrorBody, "description": _ERROR_MEANS[code]} for code in codes}
 
 
 class TaskAccepted(BaseModel):
@@ -164,9 +207,15 @@ async def _no_body() -> Message:
     return {"type": "http.request", "body": b"", "more_body": False}
 
 
-def _unechoed(errors: Any) -> list[dict[str, Any]]:
-    """Validation errors without the input they were about: a 422 never repeats the request."""
-    return [{k: e[k] for k in ("type", "loc", "msg") if k in e} for e in errors]
+def validation_line(errors: Any) -> str:
+    """Validation errors in one line, `field: what is wrong; …`, the service's way of saying a
+    refusal, without the input they were about: a 422 never repeats the request."""
+    said = []
+    for error in errors:
+        loc = [str(part) for part in error.get("loc", ())]
+        field = ".".join(loc[1:]) or (loc[0] if loc else "request")
+        said.append(f"{field}: {' '.join(str(error.get('msg', 'invalid')).split())}")
+    return "; ".join(dict.fromkeys(said)) or "the request is not valid"
 
 
 def create_app() -> FastAPI:
@@ -191,14 +240,20 @@ def create_app() -> FastAPI:
     @app.exception_handler(RequestValidationError)
     async def invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
         return JSONResponse(
-            {"detail": _unechoed(exc.errors())}, status_code=status.HTTP_422_UNPROCESSABLE_CONTENT
+            {"detail": validation_line(exc.errors())},
+            status_code=status.HTTP_422_UNPROCESSABLE_CONTENT,
         )
 
     @app.get("/health")
     async def health() -> dict[str, str]:
         return {"status": "ok"}
 
-    @app.get("/ready")
+    @app.get(
+        "/ready",
+        response_model=Readiness,
+        response_model_exclude_none=True,
+        responses={503: {"model": Readiness, "description": "not ready, and why"}},
+    )
     async def ready(response: Response) -> dict[str, object]:
         problems: dict[str, str] = {}
         try:
@@ -212,11 +267,20 @@ def create_app() -> FastAPI:
             return {"status": "not ready", "problems": problems}
         return {"status": "ready"}
 
-    @app.get("/metrics")
-    async def metrics() -> Response:
-        return Response(telemetry.render(), media_type="text/plain; version=0.0.4")
+    @app.get(
+        "/metrics",
+        response_class=PrometheusText,
+        responses={200: {"description": "Prometheus's text exposition format"}},
+    )
+    async def metrics() -> PrometheusText:
+        return PrometheusText(telemetry.render())
 
-    @app.post("/v1/tasks", status_code=status.HTTP_202_ACCEPTED, dependencies=auth)
+    @app.post(
+        "/v1/tasks",
+        status_code=status.HTTP_202_ACCEPTED,
+        dependencies=auth,
+        responses=_errors(*_BODY_ERRORS, 503),
+    )
     async def submit(request: TaskRequest) -> TaskAccepted:
         checked = await asyncio.to_thread(  # S3: one listing call
             service.check,
@@ -232,21 +296,31 @@ def create_app() -> FastAPI:
             task_id=task_id, status=TaskStatus.running, report_url=f"/v1/tasks/{task_id}"
         )
 
-    @app.get("/v1/tasks", dependencies=auth)
+    @app.get("/v1/tasks", dependencies=auth, responses=_errors(401, 422, 503))
     async def list_tasks(
         limit: Annotated[int, Query(ge=1, le=MAX_LIST_LIMIT, description="newest first")] = 20,
     ) -> list[TaskLine]:
         return await _with_store(lambda store: service.list_tasks(limit, store))
 
-    @app.get("/v1/tasks/{task_id}", dependencies=auth)
-    async def get_task(task_id: str, response: Response) -> TaskReport | TaskAccepted:
+    @app.get(
+        "/v1/tasks/{task_id}",
+        dependencies=auth,
+        response_model=TaskReport,
+        responses={
+            202: {"model": TaskAccepted, "description": "the task is still running"},
+            **_errors(401, 404, 422, 503),
+        },
+    )
+    async def get_task(task_id: str) -> TaskReport | JSONResponse:
         report = await _with_store(lambda store: service.get_task(task_id, store))
         if report is not None:
             return report
         if service.running(task_id) is not None:
-            response.status_code = status.HTTP_202_ACCEPTED
-            return TaskAccepted(
+            accepted = TaskAccepted(
                 task_id=task_id, status=TaskStatus.running, report_url=f"/v1/tasks/{task_id}"
+            )
+            return JSONResponse(  # the 202 the document states, beside the 200's TaskReport
+                accepted.model_dump(mode="json"), status_code=status.HTTP_202_ACCEPTED
             )
         raise HTTPException(status.HTTP_404_NOT_FOUND, f"no task {task_id!r}")
 
@@ -296,11 +370,11 @@ def create_app() -> FastAPI:
             unsubscribe()
             await websocket.close()
 
-    @app.post("/v1/scan", dependencies=auth)
+    @app.post("/v1/scan", dependencies=auth, responses=_errors(*_BODY_ERRORS))
     async def scan(request: ScanRequest) -> ScanResult:
         return await asyncio.to_thread(service.scan, request.path, request.agents)
 
-    @app.post("/v1/ask", dependencies=auth)
+    @app.post("/v1/ask", dependencies=auth, responses=_errors(*_BODY_ERRORS, 503))
     async def ask(request: AskRequest) -> Answer:
         from llmgenie.core.storage.knowledge import KnowledgeUnavailable
 

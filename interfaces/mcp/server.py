@@ -10,14 +10,18 @@ The editor starts `llmgenie mcp` and its agent calls these tools:
 * `explain_rule` — what a rule checks, why it matters and how to fix it.
 
 Thin: each tool calls the task service the CLI and the REST API call (`llmgenie.flows.service`),
-which checks its input, and returns a digest sized for a model's context (the most severe
-findings first; the full report stays in the store and the artifact files). A wrong input is a
-tool error in one line, never a traceback. Targets, of tasks, scans and questions alike, lie
-under `LLMGENIE_TARGET_ROOTS`, by default the folder the server was started in.
+which checks its input, and answers in a few lines sized for a model's context by default
+(counts, the most severe findings one line each, where the full report is); with
+`detail="full"` the answer also carries the structure (`structuredContent`), still capped at
+`max_findings` (decision 0032). The tools that change nothing say so (`readOnlyHint`). A
+wrong input is a tool error in one line, never a traceback. Targets, of tasks, scans and
+questions alike, lie under `LLMGENIE_TARGET_ROOTS`, by default the folder the server was
+started in.
 
 stdout is the protocol. Nothing else may write to it: the protocol keeps its own copies of the
 client's stdin and stdout, and file descriptors 0 and 1 of the process become /dev/null and
 stderr, so a library's print or a subprocess (`kubectl`, `helm`) cannot corrupt a message.
+stderr carries warnings and up only, unless LLMGENIE_LOG_LEVEL asks for more.
 """
 
 from __future__ import annotations
@@ -27,12 +31,13 @@ import os
 import sys
 from io import TextIOWrapper
 from pathlib import Path
-from typing import Annotated, Any, BinaryIO
+from typing import Annotated, Any, BinaryIO, Literal
 
 import anyio
 from mcp.server.fastmcp import FastMCP
 from mcp.server.fastmcp.exceptions import ToolError
 from mcp.server.stdio import stdio_server
+from mcp.types import CallToolResult, TextContent, ToolAnnotations
 from pydantic import BaseModel, Field
 
 from llmgenie.core.models import (
@@ -61,8 +66,18 @@ catalogue and runbooks, a model's narrative when one is configured). Findings ca
 `explain_rule` says what it checks and how to fix it. `ask` answers questions about a service
 (how to deploy or roll it back, what is wrong with it) from what earlier tasks learnt."""
 
-#: findings returned by default; the summary counts all of them
-DEFAULT_MAX_FINDINGS = 50
+#: findings listed by default, one line each; the counts cover all of them
+DEFAULT_MAX_FINDINGS = 10
+#: `summary`: a few lines of text; `full`: the text and the structure
+Detail = Annotated[
+    Literal["summary", "full"],
+    Field(description="summary: a few lines; full: also the structure (structuredContent)"),
+]
+MaxFindings = Annotated[
+    int, Field(ge=0, le=1000, description="list at most this many, most severe first")
+]
+#: the tools that change nothing: scan, list_tasks, get_task, ask, explain_rule
+READ_ONLY = ToolAnnotations(readOnlyHint=True, openWorldHint=False)
 
 
 class StepDigest(BaseModel):
@@ -74,6 +89,10 @@ class StepDigest(BaseModel):
     findings: int = Field(description="how many findings the step reported")
     summary: str = ""
     error: str | None = None
+
+
+class _TaskList(BaseModel):
+    result: list[TaskLine]
 
 
 class TaskDigest(BaseModel):
@@ -123,6 +142,47 @@ def _digest(report: TaskReport, max_findings: int) -> TaskDigest:
     )
 
 
+def _counts(by_severity: dict[str, int]) -> str:
+    total = sum(by_severity.values())
+    return f"{total} findings" + (
+        f" ({', '.join(f'{n} {sev}' for sev, n in by_severity.items())})" if total else ""
+    )
+
+
+def _finding_lines(findings: list[Finding], total: int) -> list[str]:
+    if not findings:
+        return []
+    lines = [f"most severe ({len(findings)} of {total}):"]
+    for f in findings:
+        where = f.location or f.resource or "-"
+        lines.append(f"- {f.severity.value} {f.rule_id} {where}: {' '.join(f.title.split())}")
+    return lines
+
+
+def _answer(text: list[str], detail: str, structure: BaseModel) -> CallToolResult:
+    """The tool's answer: `text` alone, or with the structure when `detail` is full."""
+    content = [TextContent(type="text", text="\n".join(text))]
+    if detail != "full":
+        return CallToolResult(content=content)
+    return CallToolResult(content=content, structuredContent=structure.model_dump(mode="json"))
+
+
+def _report_text(digest: TaskDigest) -> list[str]:
+    steps = "; ".join(
+        f"{s.id} {s.status.value}" + (f" ({s.mode.value})" if s.mode else "") for s in digest.steps
+    )
+    lines = [
+        f"task {digest.task_id} {digest.status.value}: {digest.task!r} on {digest.target}",
+        f"{_counts(digest.summary.by_severity)}; steps: {steps}",
+        *_finding_lines(digest.findings, digest.findings_total),
+        *[f"error in {s.id}: {s.error}" for s in digest.steps if s.error],
+    ]
+    reports = [a for a in digest.artifacts if a.step_id is None] or digest.artifacts
+    lines += [f"report: {a.url}" for a in reports[:3]]
+    lines.append(f'full structure: get_task("{digest.task_id}", detail="full")')
+    return lines
+
+
 def _one_line(exc: BaseException) -> str:
     return " ".join(str(exc).split())[:500] or type(exc).__name__
 
@@ -140,29 +200,45 @@ async def _in_thread(call: Any, *args: Any) -> Any:
 def build_server(role: Role = Role.operator, roots: TargetRoots | None = None) -> FastMCP:
     """The MCP server and its tools; tasks run with `role`, as the caller `mcp`, over targets
     under `roots` (default: LLMGENIE_TARGET_ROOTS, else the folder the server started in)."""
-    service = TaskService(roots or TargetRoots.of(get_settings(), default=Path.cwd()))
-    server = _StdioServer(name="llmgenie", instructions=INSTRUCTIONS)
+    settings = get_settings()
+    service = TaskService(roots or TargetRoots.of(settings, default=Path.cwd()))
+    level = settings.log_level.upper()
+    server = _StdioServer(
+        name="llmgenie",
+        instructions=INSTRUCTIONS,
+        # FastMCP sets the root logger's level: INFO would let every HTTP request to the
+        # Prefect API (httpx, uvicorn) and every MCP request onto stderr
+        log_level=level if level in ("DEBUG", "INFO", "ERROR", "CRITICAL") else "WARNING",
+    )
     prefect_ready = asyncio.Lock()
     started: list[str] = []  # the Prefect API, once the first task needs it
 
-    @server.tool(title="Scan infrastructure code")
+    @server.tool(title="Scan infrastructure code", annotations=READ_ONLY)
     async def scan(
         path: Annotated[str, Field(description="folder, file or .tar.gz/.zip archive to scan")],
         agents: Annotated[
             list[str] | None,
             Field(description=f"only these toolsets: {', '.join(AGENT_NAMES)}; default all"),
         ] = None,
-        max_findings: Annotated[
-            int, Field(ge=0, le=1000, description="return at most this many, most severe first")
-        ] = DEFAULT_MAX_FINDINGS,
-    ) -> ScanResult:
+        max_findings: MaxFindings = DEFAULT_MAX_FINDINGS,
+        detail: Detail = "summary",
+    ) -> CallToolResult:
         """Run llmgenie's rules over a path, with no orchestration and no model: Kubernetes and
         Dockerfile policy, secrets, Terraform, resources and probes, dependency pins. Findings
-        come most severe first; the summary counts them all."""
+        come most severe first; the counts cover them all."""
         result: ScanResult = await _in_thread(service.scan, path, agents)
-        return result.model_copy(update={"findings": _most_severe(result.findings, max_findings)})
+        shown = _most_severe(result.findings, max_findings)
+        text = [
+            f"{_counts(result.summary.by_severity)} in {result.summary.files_scanned} files",
+            *_finding_lines(shown, len(result.findings)),
+            *result.summary.notes[:3],
+        ]
+        return _answer(text, detail, result.model_copy(update={"findings": shown}))
 
-    @server.tool(title="Run a task with the specialists")
+    @server.tool(
+        title="Run a task with the specialists",
+        annotations=ToolAnnotations(readOnlyHint=False, destructiveHint=False, openWorldHint=False),
+    )
     async def run_task(
         task: Annotated[
             str,
@@ -178,8 +254,9 @@ def build_server(role: Role = Role.operator, roots: TargetRoots | None = None) -
                 "BOSS decides"
             ),
         ] = None,
-        max_findings: Annotated[int, Field(ge=0, le=1000)] = DEFAULT_MAX_FINDINGS,
-    ) -> TaskDigest:
+        max_findings: MaxFindings = DEFAULT_MAX_FINDINGS,
+        detail: Detail = "summary",
+    ) -> CallToolResult:
         """BOSS analyses the target, plans the work and runs the DevOps, Security, Performance
         and Documentation specialists as Prefect flows; returns when the task ends (seconds
         without a model). The full report is stored: `get_task` reads it again."""
@@ -190,28 +267,38 @@ def build_server(role: Role = Role.operator, roots: TargetRoots | None = None) -
 
                 started.append(await _in_thread(ensure_prefect_api, get_settings()))
         report: TaskReport = await service.run(checked)
-        return _digest(report, max_findings)
+        digest = _digest(report, max_findings)
+        return _answer(_report_text(digest), detail, digest)
 
-    @server.tool(title="List earlier tasks")
+    @server.tool(title="List earlier tasks", annotations=READ_ONLY)
     async def list_tasks(
         limit: Annotated[int, Field(ge=1, le=MAX_LIST_LIMIT, description="newest first")] = 20,
-    ) -> list[TaskLine]:
+        detail: Detail = "summary",
+    ) -> CallToolResult:
         """Earlier llmgenie tasks, newest first, with their findings counted by severity."""
-        return await _in_thread(service.list_tasks, limit)
+        tasks: list[TaskLine] = await _in_thread(service.list_tasks, limit)
+        text = [
+            f"{t.task_id} {t.status.value} {t.created_at.isoformat(timespec='minutes')} "
+            f"{t.task!r} on {t.target}: {_counts(t.by_severity)}"
+            for t in tasks
+        ] or ["no tasks yet"]
+        return _answer(text, detail, _TaskList(result=tasks))
 
-    @server.tool(title="Read a task's report")
+    @server.tool(title="Read a task's report", annotations=READ_ONLY)
     async def get_task(
         task_id: Annotated[str, Field(min_length=4, description="a task id, or its first chars")],
-        max_findings: Annotated[int, Field(ge=0, le=1000)] = DEFAULT_MAX_FINDINGS,
-    ) -> TaskDigest:
+        max_findings: MaxFindings = DEFAULT_MAX_FINDINGS,
+        detail: Detail = "summary",
+    ) -> CallToolResult:
         """The stored report of an earlier task: its steps, the most severe findings, and where
         the full report files are."""
         report = await _in_thread(service.get_task, task_id)
         if report is None:
             raise ToolError(f"no task {task_id!r} (list_tasks shows the ids)")
-        return _digest(report, max_findings)
+        digest = _digest(report, max_findings)
+        return _answer(_report_text(digest), detail, digest)
 
-    @server.tool(title="Ask the knowledge base")
+    @server.tool(title="Ask the knowledge base", annotations=READ_ONLY)
     async def ask(
         question: Annotated[str, Field(min_length=1, max_length=2000)],
         target: Annotated[
@@ -219,14 +306,26 @@ def build_server(role: Role = Role.operator, roots: TargetRoots | None = None) -
             Field(description="the target to ask about: a folder or s3:// prefix tasks ran on"),
         ] = None,
         top: Annotated[int, Field(ge=1, le=50, description="passages to answer from")] = 5,
-    ) -> Answer:
+        detail: Detail = "summary",
+    ) -> CallToolResult:
         """Answer a question about a service from what earlier tasks taught the knowledge base
         (the target's docs, the runbooks and catalogue Documentation wrote, the findings), with
         numbered citations. A model writes the answer when one is configured; otherwise the
         answer is the closest passages, and says so."""
-        return await _in_thread(service.ask, question, target, top)
+        answer: Answer = await _in_thread(service.ask, question, target, top)
+        text = [
+            answer.answer,
+            *[
+                f"[{c.n}] {c.passage.source}"
+                + (f" — {c.passage.title}" if c.passage.title else "")
+                + (f" (task {c.passage.task_id})" if c.passage.task_id else "")
+                for c in answer.citations
+            ],
+            *answer.notes,
+        ]
+        return _answer(text, detail, answer)
 
-    @server.tool(title="Explain a rule")
+    @server.tool(title="Explain a rule", annotations=READ_ONLY)
     async def explain_rule(
         rule_id: Annotated[str, Field(description="e.g. LG-K8S-001, as findings name it")],
     ) -> dict[str, Any]:

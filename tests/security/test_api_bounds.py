@@ -78,7 +78,7 @@ def test_api_task_list_limit_out_of_range_is_500_or_unlimited(
 ) -> None:
     answer = api.get("/v1/tasks", params={"limit": limit})
     assert answer.status_code == 422, answer.text[:300]
-    assert answer.json()["detail"][0]["loc"] == ["query", "limit"]
+    assert answer.json()["detail"].startswith("limit: ")
     assert api.get("/v1/tasks", params={"limit": "500"}).status_code == 200
 
 

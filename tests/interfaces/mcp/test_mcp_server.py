@@ -55,8 +55,22 @@ async def test_scan_explain_and_bad_input(tmp_path: Path) -> None:
             "explain_rule",
         }
         assert "path" in tools["scan"].inputSchema["properties"]
+        read_only = {n for n, t in tools.items() if t.annotations and t.annotations.readOnlyHint}
+        assert read_only == {"scan", "list_tasks", "get_task", "ask", "explain_rule"}
+        listed = json.dumps([t.model_dump(mode="json", exclude_none=True) for t in tools.values()])
+        assert len(listed) < 8000  # was 18.5 KB, most of it output schemas no model needs
 
-        scanned = await mcp.call_tool("scan", {"path": str(SHOP), "max_findings": 3})
+        compact = await mcp.call_tool("scan", {"path": str(SHOP)})
+        assert not compact.isError and compact.structuredContent is None, _text(compact)
+        said = _text(compact).splitlines()
+        assert said[0].endswith("files") and "critical" in said[0], said  # counts, all of them
+        assert said[1] == "most severe (10 of " + said[0].split()[0] + "):", said
+        assert said[2].startswith("- critical LG-"), said  # one line each, worst first
+        assert len(_text(compact)) < 2000
+
+        scanned = await mcp.call_tool(
+            "scan", {"path": str(SHOP), "max_findings": 3, "detail": "full"}
+        )
         assert not scanned.isError, _text(scanned)
         result = scanned.structuredContent
         assert len(result["findings"]) == 3
@@ -66,7 +80,9 @@ async def test_scan_explain_and_bad_input(tmp_path: Path) -> None:
             str(p.relative_to(SHOP)) for p in SHOP.rglob("*") if p.is_file()
         }
 
-        only_docker = await mcp.call_tool("scan", {"path": str(SHOP / "Dockerfile")})
+        only_docker = await mcp.call_tool(
+            "scan", {"path": str(SHOP / "Dockerfile"), "detail": "full"}
+        )
         assert {f["category"].split(".")[0] for f in only_docker.structuredContent["findings"]} == {
             "docker"
         }
@@ -97,7 +113,7 @@ async def test_a_task_runs_as_flows_and_is_read_back(tmp_path: Path) -> None:
     async with mcp_session(tmp_path / "home", "--role", "operator") as mcp:
         ran = await mcp.call_tool(
             "run_task",
-            {"task": "audit the shop", "target": str(SHOP), "max_findings": 5},
+            {"task": "audit the shop", "target": str(SHOP), "max_findings": 5, "detail": "full"},
         )
         assert not ran.isError, _text(ran)
         report = ran.structuredContent
@@ -114,20 +130,50 @@ async def test_a_task_runs_as_flows_and_is_read_back(tmp_path: Path) -> None:
 
         # the run taught the knowledge base, which `ask` answers from
         asked = await mcp.call_tool(
-            "ask", {"question": "how do I roll back the api?", "target": str(SHOP), "top": 2}
+            "ask",
+            {"question": "how do I roll back the api?", "target": str(SHOP), "top": 2},
+        )
+        assert asked.structuredContent is None and "[1] runbooks/api.md" in _text(asked)
+        asked = await mcp.call_tool(
+            "ask",
+            {
+                "question": "how do I roll back the api?",
+                "target": str(SHOP),
+                "top": 2,
+                "detail": "full",
+            },
         )
         assert not asked.isError, _text(asked)
         first = asked.structuredContent["citations"][0]["passage"]
         assert (first["source"], first["task_id"]) == ("runbooks/api.md", report["task_id"])
 
-        read = await mcp.call_tool("get_task", {"task_id": report["task_id"][:10]})
+        brief = await mcp.call_tool("get_task", {"task_id": report["task_id"][:10]})
+        assert brief.structuredContent is None, "the structure only on request"
+        said = _text(brief)
+        assert said.startswith(f"task {report['task_id']} completed") and len(said) < 3000, said
+        assert f"most severe (10 of {report['findings_total']}):" in said
+        assert "report: " in said and "report.md" in said  # where the full report is
+        read = await mcp.call_tool(
+            "get_task", {"task_id": report["task_id"][:10], "detail": "full"}
+        )
         assert read.structuredContent["task_id"] == report["task_id"]
+        assert len(read.structuredContent["findings"]) == 10
         assert read.structuredContent["findings_total"] == report["findings_total"]
 
-        listed = await mcp.call_tool("list_tasks", {"limit": 5})
+        listed = await mcp.call_tool("list_tasks", {"limit": 5, "detail": "full"})
         lines = listed.structuredContent["result"]
         assert [t["task_id"] for t in lines] == [report["task_id"]]
         assert lines[0]["status"] == "completed"
+
+    # a whole session, a task run included, says nothing on stderr below a warning (it said
+    # 226 lines of HTTP request logs before)
+    stderr = (tmp_path / "mcp-stderr.log").read_text()
+    assert not [
+        line
+        for line in stderr.splitlines()
+        if any(m in line for m in ("INFO", "DEBUG", "HTTP Request", "Processing request"))
+    ], stderr[:2000]
+    assert len(stderr.splitlines()) < 10, stderr[:2000]
 
 
 _NOISY_SERVER = textwrap.dedent(
@@ -167,7 +213,10 @@ def test_stdout_carries_protocol_messages_only(tmp_path: Path) -> None:
             "jsonrpc": "2.0",
             "id": 3,
             "method": "tools/call",
-            "params": {"name": "scan", "arguments": {"path": str(SHOP), "max_findings": 1}},
+            "params": {
+                "name": "scan",
+                "arguments": {"path": str(SHOP), "max_findings": 1, "detail": "full"},
+            },
         },
     ]
     proc = subprocess.Popen(
