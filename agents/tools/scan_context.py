@@ -124,6 +124,9 @@ class ScanContext:
 
     root: Path
     settings: dict[str, Any] = field(default_factory=dict)
+    #: Target-relative paths of the files the walker accepted: the only files a rule may read
+    #: besides its own subject (a Terraform module's sibling files, for one).
+    accepted: frozenset[str] = frozenset()
     objects: list[ObjectSummary] = field(default_factory=list)
     #: (namespace, selector, "Service/ns/name")
     services: list[tuple[str, dict[str, str], str]] = field(default_factory=list)

@@ -336,7 +336,7 @@ def _build(root: Path, context: Context) -> Scan:
                 continue
             notes.append(f"{rel}: not part of any kustomization output, scanned raw")
         raw.append(rel)
-    index = ScanContext(root=root)
+    index = ScanContext(root=root, accepted=frozenset(f.path for f in context.files))
     for rel in raw:
         for item in iter_k8s_objects(root / rel, rel):
             if isinstance(item, K8sObject):
