@@ -19,12 +19,19 @@ from llmgenie.agents.tools.parsing.base import ParseProblem, Subject
 from llmgenie.agents.tools.parsing.text import TextFile
 from llmgenie.agents.tools.registry import Registry, default_registry
 from llmgenie.agents.tools.scan_context import ScanContext
-from llmgenie.agents.tools.scanning import Scan, build_scan
+from llmgenie.agents.tools.scanning import K8S_FILE_KINDS, Scan, build_scan
+from llmgenie.agents.tools.unanalysed import (
+    analysable_kind,
+    nothing_analysed_line,
+    problem_finding,
+    skipped_finding,
+)
 from llmgenie.core.models import (
     AGENT_NAMES,
     AgentReport,
     Capability,
     Context,
+    FileKind,
     Finding,
     ScanResult,
     ScanSummary,
@@ -144,6 +151,27 @@ def run_engine(
         progress("index", 0, total)
 
     runner = _Runner(agent_list, rulesets, scan.index, sink)
+
+    def reads(agent: str, kind: FileKind) -> bool:
+        for subject in rulesets[agent]:
+            kinds = K8S_FILE_KINDS if subject == "k8s" else registry.subjects.get(subject)
+            if kinds is None or kind in kinds:
+                return True
+        return False
+
+    # What could not be analysed is a finding of the first agent that would have read it.
+    for item in context.skipped:
+        kind = analysable_kind(root, item)
+        owner = next((a for a in agent_list if kind and reads(a, kind)), None)
+        if kind is not None and owner is not None:
+            runner.add(owner, None, skipped_finding(item, kind, owner))
+
+    def unanalysed(subject: str, problem: ParseProblem) -> None:
+        owner = next((a for a in agent_list if subject in rulesets[a]), None)
+        found = problem_finding(problem, owner) if owner else None
+        if owner is not None and found is not None:
+            runner.add(owner, None, found)
+
     scanned: set[str] = set()
     done = 0
 
@@ -157,6 +185,8 @@ def run_engine(
 
     if "k8s" in wanted:
         skipped.extend(_problem_skip(p) for p in scan.k8s_problems)
+        for p in scan.k8s_problems:
+            unanalysed("k8s", p)
         for o in scan.k8s_objects():
             count(o.file)
             runner.run("k8s", o)
@@ -166,6 +196,7 @@ def run_engine(
         for rel, item in _iter_subjects(scan, context, registry, subject):
             if isinstance(item, ParseProblem):
                 skipped.append(_problem_skip(item))
+                unanalysed(subject, item)
                 continue
             count(rel)
             runner.run(subject, item)
@@ -173,6 +204,8 @@ def run_engine(
         progress("scan", total, total)
     for rule_id, err in sorted(runner.errors.items()):
         notes.append(f"rule {rule_id} failed on some subjects: {err}")
+    if not context.files:  # the walker accepted nothing: empty, all binary, all too large…
+        notes.append(nothing_analysed_line(_dedupe_skipped(skipped)))
 
     all_findings = [f for r in runner.results.values() for f in r.findings]
     inp = ToolsetInput(
