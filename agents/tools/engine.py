@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from llmgenie.agents.tools.base import ToolsetInput, ToolsetResult
+from llmgenie.agents.tools.duplicates import duplicate_findings
 from llmgenie.agents.tools.parsing.base import ParseProblem, Subject
 from llmgenie.agents.tools.parsing.text import TextFile
 from llmgenie.agents.tools.registry import Registry, default_registry
@@ -183,6 +184,10 @@ def run_engine(
             if progress and done % 50 == 0:
                 progress("scan", done, total)
 
+    owner = next((a for a in agent_list if "k8s" in rulesets[a]), None)
+    if owner is not None:  # two definitions of one object: one finding naming both
+        for found in duplicate_findings(scan, owner):
+            runner.add(owner, None, found)
     if "k8s" in wanted:
         skipped.extend(_problem_skip(p) for p in scan.k8s_problems)
         for p in scan.k8s_problems:
