@@ -34,6 +34,7 @@ from llmgenie.core.models import (
     Context,
     FileKind,
     Finding,
+    FindingLocation,
     ScanResult,
     ScanSummary,
     SkippedFile,
@@ -86,6 +87,7 @@ class _Runner:
         self.sink = sink
         self.results = {a: ToolsetResult() for a in agents}
         self.seen: set[str] = set()
+        self.merged: dict[tuple[str, str, str | None, str | None], Finding] = {}
         self.errors: dict[str, str] = {}
         self.by_severity: dict[str, int] = {}
         self.by_category: dict[str, int] = {}
@@ -106,6 +108,17 @@ class _Runner:
         if subject is not None and subject.is_suppressed(f.rule_id, f.line):
             self.results[agent].suppressed += 1
             return
+        variant = getattr(subject, "variant", None)
+        if variant is not None and f.file:
+            # One issue, one finding: the same rule, object and evidence in several rendered
+            # variants is one finding listing every place and variant.
+            key = (agent, f.rule_id, f.resource, f.evidence)
+            first = self.merged.get(key)
+            if first is not None:
+                _merge(first, f.file, f.line, variant)
+                return
+            _merge(f, f.file, f.line, variant)
+            self.merged[key] = f
         if f.id in self.seen:
             return
         self.seen.add(f.id)
@@ -115,6 +128,15 @@ class _Runner:
             self.sink(f)  # streamed out, not held
         else:
             self.results[agent].findings.append(f)
+
+
+def _merge(f: Finding, file: str, line: int | None, variant: str) -> None:
+    """Record one more place and variant of `f` (each once)."""
+    place = FindingLocation(file=file, line=line, variant=variant)
+    if place not in f.locations:
+        f.locations.append(place)
+    if variant not in f.variants:
+        f.variants.append(variant)
 
 
 def _sort_key(f: Finding) -> tuple[str, int, str, str]:
@@ -212,6 +234,8 @@ def run_engine(
     if not context.files:  # the walker accepted nothing: empty, all binary, all too large…
         notes.append(nothing_analysed_line(_dedupe_skipped(skipped)))
 
+    for f in runner.merged.values():
+        f.variants_total = scan.renders
     all_findings = [f for r in runner.results.values() for f in r.findings]
     inp = ToolsetInput(
         root=root,

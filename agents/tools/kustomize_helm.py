@@ -15,17 +15,26 @@ gets past the check.
 from __future__ import annotations
 
 import os
+import posixpath
 import re
 import subprocess
 from collections.abc import Iterator
-from pathlib import Path
+from dataclasses import dataclass
+from pathlib import Path, PurePosixPath
 from typing import Any
 
 import yaml
 
 from llmgenie.core.audit import mask
 
-__all__ = ["KUSTOMIZATION_FILES", "helm_refusal", "kustomize_refusal", "render"]
+__all__ = [
+    "KUSTOMIZATION_FILES",
+    "KustomizationParts",
+    "helm_refusal",
+    "kustomization_parts",
+    "kustomize_refusal",
+    "render",
+]
 
 KUSTOMIZATION_FILES = ("kustomization.yaml", "kustomization.yml", "Kustomization")
 
@@ -178,6 +187,35 @@ def kustomize_refusal(root: Path, folder: str) -> str | None:
             if is_base and target.is_dir():
                 pending.append(target)
     return None
+
+
+@dataclass(frozen=True)
+class KustomizationParts:
+    """What a kustomization file says about itself: is it a Component, which files are patches."""
+
+    component: bool
+    #: Target-relative paths of the patch files it names (fragments, not whole manifests).
+    patches: tuple[str, ...]
+
+
+def kustomization_parts(root: Path, rel: str) -> KustomizationParts:
+    """Read the kustomization file `rel` (target-relative); an unreadable one has no parts."""
+    try:
+        doc = yaml.safe_load((root / rel).read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, yaml.YAMLError):
+        return KustomizationParts(False, ())
+    if not isinstance(doc, dict):
+        return KustomizationParts(False, ())
+    folder = PurePosixPath(rel).parent
+    patches: list[str] = []
+    for key in ("patchesStrategicMerge", "patches", "patchesJson6902"):
+        for item in doc.get(key) or []:
+            ref = item.get("path") if isinstance(item, dict) else item
+            if isinstance(ref, str) and "\n" not in ref and not _REMOTE.match(ref):
+                path = posixpath.normpath((folder / ref).as_posix())
+                if not path.startswith("../"):
+                    patches.append(path)
+    return KustomizationParts(doc.get("kind") == "Component", tuple(patches))
 
 
 def helm_refusal(root: Path, folder: str) -> str | None:

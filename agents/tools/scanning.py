@@ -30,9 +30,19 @@ from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import Any
 
-from llmgenie.agents.tools.kustomize_helm import helm_refusal, kustomize_refusal, render
+from llmgenie.agents.tools.kustomize_helm import (
+    helm_refusal,
+    kustomization_parts,
+    kustomize_refusal,
+    render,
+)
 from llmgenie.agents.tools.parsing.base import ParseProblem, Subject
-from llmgenie.agents.tools.parsing.kubernetes import K8sObject, iter_k8s_objects, iter_k8s_text
+from llmgenie.agents.tools.parsing.kubernetes import (
+    K8sObject,
+    containers,
+    iter_k8s_objects,
+    iter_k8s_text,
+)
 from llmgenie.agents.tools.scan_context import ScanContext
 from llmgenie.core.models import Context, FileKind, SkippedFile
 
@@ -202,6 +212,13 @@ class _Render:
 def _render_kustomization(root: Path, kubectl: str | None, rel: str) -> _Render:
     folder = _folder_of(rel)
     label = folder or "."
+    if kustomization_parts(root, rel).component:
+        return _Render(
+            rel,
+            None,
+            f"kustomize folder {label}: a Component, analysed in the kustomizations that "
+            "include it",
+        )
     if kubectl is None:
         return _Render(
             rel, None, f"kustomize folder {label}: kubectl not on PATH, raw files scanned"
@@ -319,7 +336,10 @@ def _build(root: Path, context: Context) -> Scan:
                 path=tf.path, reason="Helm template: not plain YAML, analysed only rendered"
             )
         )
-    manifests = [f.path for f in context.files_of(FileKind.kubernetes)]
+    # Patch files are fragments of objects, not objects: never scanned as written, and never
+    # where a rendered object is located.
+    patches = {p for rel in kustomizations for p in kustomization_parts(root, rel).patches}
+    manifests = [f.path for f in context.files_of(FileKind.kubernetes) if f.path not in patches]
     sources = _SourceMap(root, manifests) if rendered else None
     objects: list[K8sObject] = []
     problems: list[ParseProblem] = []
@@ -335,6 +355,9 @@ def _build(root: Path, context: Context) -> Scan:
             # (resources, patches); scan the ones it left out (e.g. a commented-out resource).
             keys = sources.keys_of(rel)
             if not keys or any(_produced(k, produced) for k in keys):
+                continue
+            if _fragment(root, rel):
+                notes.append(f"{rel}: an unused patch fragment (a container has no image), skipped")
                 continue
             notes.append(f"{rel}: not part of any kustomization output, scanned raw")
         raw.append(rel)
@@ -389,7 +412,17 @@ def _located(text: str, rel: str, sources: _SourceMap | None) -> Iterator[K8sObj
             item.file, item.line, item._node = raw.file, raw.line, raw._node
         else:
             item.line, item._node = 1, None
+        item.variant = folder or "."
         yield item
+
+
+def _fragment(root: Path, rel: str) -> bool:
+    """Whether a file a kustomization left unused is a patch fragment (a commented-out patch),
+    not a whole object: one of its workloads has a container with no image."""
+    for o in iter_k8s_objects(root / rel, rel):
+        if isinstance(o, K8sObject) and any(not c.container.get("image") for c in containers(o)):
+            return True
+    return False
 
 
 def _produced(key: tuple[str, str], produced: set[tuple[str, str]]) -> bool:

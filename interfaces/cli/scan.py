@@ -34,7 +34,10 @@ def _render_text(result: ScanResult) -> str:
         where = f.location or "-"
         res = f" {f.resource}" if f.resource else ""
         ev = f" — {f.evidence}" if f.evidence else ""
-        lines.append(f"{f.severity.value.upper():8} {f.rule_id:12} {where}{res}: {f.title}{ev}")
+        across = f" ({f.in_variants})" if f.in_variants else ""
+        lines.append(
+            f"{f.severity.value.upper():8} {f.rule_id:12} {where}{res}: {f.title}{ev}{across}"
+        )
     s = result.summary
     counts = ", ".join(f"{k}: {v}" for k, v in s.by_severity.items()) or "none"
     lines.append(

@@ -91,6 +91,8 @@ class K8sObject(Subject):
     name: str
     namespace: str | None
     _node: Node | None = field(default=None, repr=False, compare=False)
+    #: The Kustomize entry point or chart whose rendering gave this object (None: as written).
+    variant: str | None = field(default=None, compare=False)
 
     @property
     def resource(self) -> str:
