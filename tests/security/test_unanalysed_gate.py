@@ -123,7 +123,7 @@ def test_scan_of_a_target_with_nothing_to_analyse_says_so(
     assert json.loads(out)["findings"] == [] and err.startswith("nothing analysed:")
 
 
-@pytest.mark.usefixtures("llmgenie_home")
+@pytest.mark.usefixtures("prefect_api", "llmgenie_home")
 def test_run_of_a_binary_target_says_nothing_was_analysed(
     capsys: pytest.CaptureFixture[str], tmp_path: Path
 ) -> None:
@@ -139,7 +139,7 @@ def test_run_of_a_binary_target_says_nothing_was_analysed(
     ) in out
 
 
-@pytest.mark.usefixtures("llmgenie_home")
+@pytest.mark.usefixtures("prefect_api", "llmgenie_home")
 @pytest.mark.parametrize(("extra", "expected"), [((), 1), (("--allow-unanalysed",), 0)])
 def test_run_gate_fails_on_what_it_could_not_analyse(
     capsys: pytest.CaptureFixture[str], tmp_path: Path, extra: tuple[str, ...], expected: int
