@@ -17,6 +17,7 @@ from typing import Any
 from llmgenie.agents.tools.base import ToolsetInput, ToolsetResult
 from llmgenie.agents.tools.duplicates import duplicate_findings
 from llmgenie.agents.tools.parsing.base import ParseProblem, Subject
+from llmgenie.agents.tools.parsing.kubernetes import K8sObject
 from llmgenie.agents.tools.parsing.text import TextFile
 from llmgenie.agents.tools.registry import Registry, default_registry
 from llmgenie.agents.tools.scan_context import ScanContext
@@ -108,10 +109,11 @@ class _Runner:
         if subject is not None and subject.is_suppressed(f.rule_id, f.line):
             self.results[agent].suppressed += 1
             return
-        variant = getattr(subject, "variant", None)
-        if variant is not None and f.file:
+        if isinstance(subject, K8sObject) and f.file and f.resource:
             # One issue, one finding: the same rule, object and evidence in several rendered
-            # variants is one finding listing every place and variant.
+            # variants (or a rendered variant and a generated copy of the same install) is one
+            # finding listing every place and variant.
+            variant = subject.variant
             key = (agent, f.rule_id, f.resource, f.evidence)
             first = self.merged.get(key)
             if first is not None:
@@ -130,12 +132,12 @@ class _Runner:
             self.results[agent].findings.append(f)
 
 
-def _merge(f: Finding, file: str, line: int | None, variant: str) -> None:
-    """Record one more place and variant of `f` (each once)."""
+def _merge(f: Finding, file: str, line: int | None, variant: str | None) -> None:
+    """Record one more place and variant of `f` (each once); None is a file as written."""
     place = FindingLocation(file=file, line=line, variant=variant)
     if place not in f.locations:
         f.locations.append(place)
-    if variant not in f.variants:
+    if variant is not None and variant not in f.variants:
         f.variants.append(variant)
 
 
@@ -235,7 +237,10 @@ def run_engine(
         notes.append(nothing_analysed_line(_dedupe_skipped(skipped)))
 
     for f in runner.merged.values():
-        f.variants_total = scan.renders
+        if f.variants:
+            f.variants_total = scan.renders
+        elif len(f.locations) < 2:
+            f.locations = []  # one object as written: its file and line say it all
     all_findings = [f for r in runner.results.values() for f in r.findings]
     inp = ToolsetInput(
         root=root,

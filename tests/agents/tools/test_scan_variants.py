@@ -112,3 +112,18 @@ def test_a_patch_named_by_a_kustomization_is_never_scanned_as_written(tmp_path: 
     )
     result = _scan(tmp_path)
     assert "overlays/prod/probe.yaml" not in {f.file for f in result.findings}
+
+
+def test_a_generated_bundle_of_the_same_install_adds_a_location(tmp_path: Path) -> None:
+    """`release/all.yaml` holds the objects the kustomization renders: the issue is listed at
+    both places, once; an object only written once has no extra locations."""
+    _tree(tmp_path)
+    (tmp_path / "release").mkdir()
+    (tmp_path / "release" / "all.yaml").write_text(DEPLOY)
+    (tmp_path / "release" / "other.yaml").write_text(DEPLOY.replace("name: web", "name: api"))
+    found = {f.resource: f for f in _privileged(_scan(tmp_path))}
+    assert set(found) == {"Deployment/shop/web", "Deployment/shop/api"}
+    web = found["Deployment/shop/web"]
+    assert ("release/all.yaml", 12, None) in {(x.file, x.line, x.variant) for x in web.locations}
+    assert web.in_variants == "in 3 of 3 variants"
+    assert found["Deployment/shop/api"].locations == []
