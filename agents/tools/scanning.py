@@ -410,6 +410,7 @@ def _located(text: str, rel: str, sources: _SourceMap | None) -> Iterator[K8sObj
         raw = sources.locate(item, folder) if sources else None
         if raw is not None:
             item.file, item.line, item._node = raw.file, raw.line, raw._node
+            item._raw = raw.obj
         else:
             item.line, item._node = 1, None
         item.variant = folder or "."

@@ -127,3 +127,32 @@ def test_a_generated_bundle_of_the_same_install_adds_a_location(tmp_path: Path) 
     assert ("release/all.yaml", 12, None) in {(x.file, x.line, x.variant) for x in web.locations}
     assert web.in_variants == "in 3 of 3 variants"
     assert found["Deployment/shop/api"].locations == []
+
+
+def _escalation(root: Path) -> list[tuple[str | None, list[str]]]:
+    clear_scan_cache()
+    return sorted(
+        (f.location, f.variants)
+        for f in scan(root, ["security"]).findings
+        if f.category == "k8s.privilege-escalation"
+    )
+
+
+def test_a_patch_that_deletes_a_setting_is_not_reported_at_the_line_that_sets_it(
+    tmp_path: Path,
+) -> None:
+    """The base sets `allowPrivilegeEscalation: false`; overlays/dev deletes the container's
+    securityContext. The dev finding points at the container, never at the line saying false."""
+    (tmp_path / "base").mkdir()
+    (tmp_path / "base" / "kustomization.yaml").write_text("resources: [deploy.yaml]\n")
+    (tmp_path / "base" / "deploy.yaml").write_text(
+        DEPLOY.replace("{privileged: true}", "{allowPrivilegeEscalation: false}")
+    )
+    dev = tmp_path / "overlays" / "dev"
+    dev.mkdir(parents=True)
+    (dev / "kustomization.yaml").write_text(
+        "resources: [../../base]\npatches:\n  - target: {kind: Deployment, name: web}\n"
+        "    patch: |\n      - op: remove\n"
+        "        path: /spec/template/spec/containers/0/securityContext\n"
+    )
+    assert _escalation(tmp_path) == [("base/deploy.yaml:10", ["overlays/dev"])]
