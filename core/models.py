@@ -30,6 +30,7 @@ __all__ = [
     "ContextFile",
     "FileKind",
     "Finding",
+    "FindingLocation",
     "Mode",
     "Passage",
     "PassageKind",
@@ -249,6 +250,14 @@ class Attempt(_Model):
     tokens: TokenUsage = Field(default_factory=TokenUsage)
 
 
+class FindingLocation(_Model):
+    """One more place a finding stands for: the same issue in another rendered variant."""
+
+    file: str
+    line: int | None = None
+    variant: str | None = Field(None, description="the Kustomize entry point that rendered it")
+
+
 class Finding(_Model):
     id: str = Field("", description="stable hash of rule_id + file + resource + key evidence")
     rule_id: str
@@ -263,6 +272,17 @@ class Finding(_Model):
     evidence: str | None = None
     remediation: str | None = None
     references: list[str] = Field(default_factory=list)
+    locations: list[FindingLocation] = Field(
+        default_factory=list,
+        description="for an issue found in rendered Kustomize variants: every place it is, "
+        "the first being file and line; empty for a finding on a file as written",
+    )
+    variants: list[str] = Field(
+        default_factory=list, description="the Kustomize variants (entry points) it is in"
+    )
+    variants_total: int | None = Field(
+        None, description="how many variants the scan rendered (`in 8 of 16 variants`)"
+    )
 
     def model_post_init(self, __context: Any) -> None:
         if not self.id:
@@ -271,6 +291,14 @@ class Finding(_Model):
     @property
     def location(self) -> str | None:
         return file_line(self.file, self.line)
+
+    @property
+    def in_variants(self) -> str | None:
+        """`in 8 of 16 variants`, for a finding merged across rendered variants."""
+        if not self.variants:
+            return None
+        n, total = len(self.variants), self.variants_total or len(self.variants)
+        return f"in {n} of {total} variant{'s' if total > 1 else ''}"
 
 
 def severity_counts(findings: Iterable[Finding]) -> dict[str, int]:

@@ -175,6 +175,21 @@ def render_sarif(
             }
             physical["region"] = {"startLine": max(1, f.line or 1)}
             item["locations"] = [{"physicalLocation": physical}]
+        if f.variants:  # one result for the issue in every rendered variant
+            item["properties"]["variants"] = list(f.variants)
+            related = [
+                {
+                    "id": i,
+                    "physicalLocation": {
+                        "artifactLocation": {"uri": quote(loc.file), "uriBaseId": "%SRCROOT%"},
+                        "region": {"startLine": max(1, loc.line or 1)},
+                    },
+                    "message": {"text": f"via {loc.variant}" if loc.variant else loc.file},
+                }
+                for i, loc in enumerate(f.locations)
+            ]
+            if related:
+                item["relatedLocations"] = related
         results.append(item)
     notifications = [
         {"level": "note", "message": {"text": f"skipped {s.path}: {s.reason}"}}

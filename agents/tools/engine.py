@@ -15,17 +15,27 @@ from pathlib import Path
 from typing import Any
 
 from llmgenie.agents.tools.base import ToolsetInput, ToolsetResult
+from llmgenie.agents.tools.duplicates import duplicate_findings
 from llmgenie.agents.tools.parsing.base import ParseProblem, Subject
+from llmgenie.agents.tools.parsing.kubernetes import K8sObject
 from llmgenie.agents.tools.parsing.text import TextFile
 from llmgenie.agents.tools.registry import Registry, default_registry
 from llmgenie.agents.tools.scan_context import ScanContext
-from llmgenie.agents.tools.scanning import Scan, build_scan
+from llmgenie.agents.tools.scanning import K8S_FILE_KINDS, Scan, build_scan
+from llmgenie.agents.tools.unanalysed import (
+    analysable_kind,
+    nothing_analysed_line,
+    problem_finding,
+    skipped_finding,
+)
 from llmgenie.core.models import (
     AGENT_NAMES,
     AgentReport,
     Capability,
     Context,
+    FileKind,
     Finding,
+    FindingLocation,
     ScanResult,
     ScanSummary,
     SkippedFile,
@@ -78,6 +88,7 @@ class _Runner:
         self.sink = sink
         self.results = {a: ToolsetResult() for a in agents}
         self.seen: set[str] = set()
+        self.merged: dict[tuple[str, str, str | None, str | None], Finding] = {}
         self.errors: dict[str, str] = {}
         self.by_severity: dict[str, int] = {}
         self.by_category: dict[str, int] = {}
@@ -98,6 +109,18 @@ class _Runner:
         if subject is not None and subject.is_suppressed(f.rule_id, f.line):
             self.results[agent].suppressed += 1
             return
+        if isinstance(subject, K8sObject) and f.file and f.resource:
+            # One issue, one finding: the same rule, object and evidence in several rendered
+            # variants (or a rendered variant and a generated copy of the same install) is one
+            # finding listing every place and variant.
+            variant = subject.variant
+            key = (agent, f.rule_id, f.resource, f.evidence)
+            first = self.merged.get(key)
+            if first is not None:
+                _merge(first, f.file, f.line, variant)
+                return
+            _merge(f, f.file, f.line, variant)
+            self.merged[key] = f
         if f.id in self.seen:
             return
         self.seen.add(f.id)
@@ -107,6 +130,15 @@ class _Runner:
             self.sink(f)  # streamed out, not held
         else:
             self.results[agent].findings.append(f)
+
+
+def _merge(f: Finding, file: str, line: int | None, variant: str | None) -> None:
+    """Record one more place and variant of `f` (each once); None is a file as written."""
+    place = FindingLocation(file=file, line=line, variant=variant)
+    if place not in f.locations:
+        f.locations.append(place)
+    if variant is not None and variant not in f.variants:
+        f.variants.append(variant)
 
 
 def _sort_key(f: Finding) -> tuple[str, int, str, str]:
@@ -144,6 +176,27 @@ def run_engine(
         progress("index", 0, total)
 
     runner = _Runner(agent_list, rulesets, scan.index, sink)
+
+    def reads(agent: str, kind: FileKind) -> bool:
+        for subject in rulesets[agent]:
+            kinds = K8S_FILE_KINDS if subject == "k8s" else registry.subjects.get(subject)
+            if kinds is None or kind in kinds:
+                return True
+        return False
+
+    # What could not be analysed is a finding of the first agent that would have read it.
+    for item in context.skipped:
+        kind = analysable_kind(root, item)
+        owner = next((a for a in agent_list if kind and reads(a, kind)), None)
+        if kind is not None and owner is not None:
+            runner.add(owner, None, skipped_finding(item, kind, owner))
+
+    def unanalysed(subject: str, problem: ParseProblem) -> None:
+        owner = next((a for a in agent_list if subject in rulesets[a]), None)
+        found = problem_finding(problem, owner) if owner else None
+        if owner is not None and found is not None:
+            runner.add(owner, None, found)
+
     scanned: set[str] = set()
     done = 0
 
@@ -155,8 +208,14 @@ def run_engine(
             if progress and done % 50 == 0:
                 progress("scan", done, total)
 
+    owner = next((a for a in agent_list if "k8s" in rulesets[a]), None)
+    if owner is not None:  # two definitions of one object: one finding naming both
+        for found in duplicate_findings(scan, owner):
+            runner.add(owner, None, found)
     if "k8s" in wanted:
         skipped.extend(_problem_skip(p) for p in scan.k8s_problems)
+        for p in scan.k8s_problems:
+            unanalysed("k8s", p)
         for o in scan.k8s_objects():
             count(o.file)
             runner.run("k8s", o)
@@ -166,6 +225,7 @@ def run_engine(
         for rel, item in _iter_subjects(scan, context, registry, subject):
             if isinstance(item, ParseProblem):
                 skipped.append(_problem_skip(item))
+                unanalysed(subject, item)
                 continue
             count(rel)
             runner.run(subject, item)
@@ -173,7 +233,14 @@ def run_engine(
         progress("scan", total, total)
     for rule_id, err in sorted(runner.errors.items()):
         notes.append(f"rule {rule_id} failed on some subjects: {err}")
+    if not context.files:  # the walker accepted nothing: empty, all binary, all too large…
+        notes.append(nothing_analysed_line(_dedupe_skipped(skipped)))
 
+    for f in runner.merged.values():
+        if f.variants:
+            f.variants_total = scan.renders
+        elif len(f.locations) < 2:
+            f.locations = []  # one object as written: its file and line say it all
     all_findings = [f for r in runner.results.values() for f in r.findings]
     inp = ToolsetInput(
         root=root,

@@ -33,8 +33,25 @@ __all__ = [
 ]
 
 #: Cluster-scoped kinds: they live in no namespace, so `default` never applies to them.
+#: Kubernetes' own cluster-scoped kinds (the offline schemas know every built-in kind but not
+#: its scope; this is the API server's list). Any other built-in kind is namespaced.
 NAMESPACED_KINDS_EXEMPT = frozenset(
     {
+        "ClusterTrustBundle",
+        "DeviceClass",
+        "ResourceSlice",
+        "VolumeAttributesClass",
+        "StorageVersion",
+        "StorageVersionMigration",
+        "IPAddress",
+        "ServiceCIDR",
+        "MutatingAdmissionPolicy",
+        "MutatingAdmissionPolicyBinding",
+        "TokenReview",
+        "SelfSubjectReview",
+        "SelfSubjectAccessReview",
+        "SelfSubjectRulesReview",
+        "SubjectAccessReview",
         "Namespace",
         "Node",
         "PersistentVolume",
@@ -124,6 +141,9 @@ class ScanContext:
 
     root: Path
     settings: dict[str, Any] = field(default_factory=dict)
+    #: Target-relative paths of the files the walker accepted: the only files a rule may read
+    #: besides its own subject (a Terraform module's sibling files, for one).
+    accepted: frozenset[str] = frozenset()
     objects: list[ObjectSummary] = field(default_factory=list)
     #: (namespace, selector, "Service/ns/name")
     services: list[tuple[str, dict[str, str], str]] = field(default_factory=list)
@@ -136,6 +156,9 @@ class ScanContext:
     #: (namespace, name) of objects referring to a ServiceAccount through a (Cluster)RoleBinding
     bound_service_accounts: set[tuple[str, str]] = field(default_factory=set)
     namespaces: set[str] = field(default_factory=set)
+    #: (API group, kind) -> "Namespaced" or "Cluster", from the CustomResourceDefinitions in
+    #: the target (their `spec.scope`)
+    crd_scopes: dict[tuple[str, str], str] = field(default_factory=dict)
     suppressed: int = 0
     # (namespace, label, value) -> indexes into services / pdb_selectors whose selector
     # requires that label: lookups touch only candidates, not every Service of the target.
@@ -164,6 +187,11 @@ class ScanContext:
                 service_account=str(sa) if sa else None,
             )
         )
+        if o.kind == "CustomResourceDefinition":
+            names = spec.get("names") if isinstance(spec.get("names"), dict) else {}
+            scope, group, kind = spec.get("scope"), spec.get("group"), names.get("kind")
+            if scope in ("Namespaced", "Cluster") and isinstance(kind, str):
+                self.crd_scopes[(str(group or ""), kind)] = scope
         if o.kind == "Service":
             sel = _str_map(spec.get("selector"))
             if sel:

@@ -30,9 +30,19 @@ from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import Any
 
-from llmgenie.agents.tools.kustomize_helm import helm_refusal, kustomize_refusal, render
+from llmgenie.agents.tools.kustomize_helm import (
+    helm_refusal,
+    kustomization_parts,
+    kustomize_refusal,
+    render,
+)
 from llmgenie.agents.tools.parsing.base import ParseProblem, Subject
-from llmgenie.agents.tools.parsing.kubernetes import K8sObject, iter_k8s_objects, iter_k8s_text
+from llmgenie.agents.tools.parsing.kubernetes import (
+    K8sObject,
+    containers,
+    iter_k8s_objects,
+    iter_k8s_text,
+)
 from llmgenie.agents.tools.scan_context import ScanContext
 from llmgenie.core.models import Context, FileKind, SkippedFile
 
@@ -80,6 +90,8 @@ class Scan:
     skipped: list[SkippedFile]
     #: Kustomizations and charts rendered (by `kubectl kustomize` / `helm template`).
     renders: int = 0
+    #: Objects defined more than once in plain manifests: (resource, [(file, line), …]).
+    duplicates: list[tuple[str, list[tuple[str, int]]]] = field(default_factory=list)
     _subjects: dict[tuple[str, str], list[Subject | ParseProblem]] = field(
         default_factory=dict, repr=False
     )
@@ -200,6 +212,13 @@ class _Render:
 def _render_kustomization(root: Path, kubectl: str | None, rel: str) -> _Render:
     folder = _folder_of(rel)
     label = folder or "."
+    if kustomization_parts(root, rel).component:
+        return _Render(
+            rel,
+            None,
+            f"kustomize folder {label}: a Component, analysed in the kustomizations that "
+            "include it",
+        )
     if kubectl is None:
         return _Render(
             rel, None, f"kustomize folder {label}: kubectl not on PATH, raw files scanned"
@@ -317,7 +336,10 @@ def _build(root: Path, context: Context) -> Scan:
                 path=tf.path, reason="Helm template: not plain YAML, analysed only rendered"
             )
         )
-    manifests = [f.path for f in context.files_of(FileKind.kubernetes)]
+    # Patch files are fragments of objects, not objects: never scanned as written, and never
+    # where a rendered object is located.
+    patches = {p for rel in kustomizations for p in kustomization_parts(root, rel).patches}
+    manifests = [f.path for f in context.files_of(FileKind.kubernetes) if f.path not in patches]
     sources = _SourceMap(root, manifests) if rendered else None
     objects: list[K8sObject] = []
     problems: list[ParseProblem] = []
@@ -334,13 +356,21 @@ def _build(root: Path, context: Context) -> Scan:
             keys = sources.keys_of(rel)
             if not keys or any(_produced(k, produced) for k in keys):
                 continue
+            if _fragment(root, rel):
+                notes.append(f"{rel}: an unused patch fragment (a container has no image), skipped")
+                continue
             notes.append(f"{rel}: not part of any kustomization output, scanned raw")
         raw.append(rel)
-    index = ScanContext(root=root)
+    index = ScanContext(root=root, accepted=frozenset(f.path for f in context.files))
+    kfolders = [_folder_of(k) for k in kustomizations]
+    definitions: dict[tuple[str, str, str, str], list[tuple[str, int]]] = {}
     for rel in raw:
+        plain = not any(_under(rel, k) for k in kfolders)  # not a base, overlay or patch
         for item in iter_k8s_objects(root / rel, rel):
             if isinstance(item, K8sObject):
                 index.index(item)
+                if plain and item.name:
+                    definitions.setdefault(_identity(item), []).append((rel, item.line))
             else:
                 problems.append(item)
     for o in objects:
@@ -354,7 +384,19 @@ def _build(root: Path, context: Context) -> Scan:
         notes=notes,
         skipped=skipped,
         renders=len(rendered),
+        duplicates=[
+            (f"{kind}/{ns}/{name}", where)  # as `K8sObject.resource` writes it
+            for (_, kind, ns, name), where in definitions.items()
+            if len(where) > 1
+        ],
     )
+
+
+def _identity(o: K8sObject) -> tuple[str, str, str, str]:
+    """What makes two definitions the same object in a cluster: API group, kind, namespace,
+    name."""
+    group = o.api_version.rsplit("/", 1)[0] if "/" in o.api_version else ""
+    return (group, o.kind, o.namespace or "", o.name)
 
 
 def _located(text: str, rel: str, sources: _SourceMap | None) -> Iterator[K8sObject]:
@@ -368,9 +410,20 @@ def _located(text: str, rel: str, sources: _SourceMap | None) -> Iterator[K8sObj
         raw = sources.locate(item, folder) if sources else None
         if raw is not None:
             item.file, item.line, item._node = raw.file, raw.line, raw._node
+            item._raw = raw.obj
         else:
             item.line, item._node = 1, None
+        item.variant = folder or "."
         yield item
+
+
+def _fragment(root: Path, rel: str) -> bool:
+    """Whether a file a kustomization left unused is a patch fragment (a commented-out patch),
+    not a whole object: one of its workloads has a container with no image."""
+    for o in iter_k8s_objects(root / rel, rel):
+        if isinstance(o, K8sObject) and any(not c.container.get("image") for c in containers(o)):
+            return True
+    return False
 
 
 def _produced(key: tuple[str, str], produced: set[tuple[str, str]]) -> bool:
@@ -423,5 +476,35 @@ class _SourceMap:
             if not names:
                 return None
             found = self.index[(o.kind, max(names, key=len))]
-        rel, line = sorted(found, key=lambda fl: (not _under(fl[0], folder), fl[0]))[0]
-        return self._objects(rel).get(line)
+        ranked = sorted(found, key=lambda fl: (not _under(fl[0], folder), fl[0]))
+        if len(ranked) == 1:
+            return self._objects(ranked[0][0]).get(ranked[0][1])
+        # Several definitions of one name (a real object and a placeholder): the one whose
+        # settings the rendered object shares most, never simply the first by path.
+        candidates = [self._objects(rel).get(line) for rel, line in ranked]
+        want = _leaves(o.obj.get("spec"))
+        best = max(
+            (c for c in candidates if c is not None),
+            key=lambda c: (
+                _under(c.file, folder),
+                len(want & _leaves(c.obj.get("spec"))),
+            ),
+            default=None,
+        )
+        return best
+
+
+def _leaves(value: Any, path: str = "", out: set[str] | None = None) -> set[str]:
+    """`path=value` for the scalar leaves of a (bounded) object tree, to compare two objects."""
+    out = set() if out is None else out
+    if len(out) > 2000:
+        return out
+    if isinstance(value, dict):
+        for k, v in value.items():
+            _leaves(v, f"{path}/{k}", out)
+    elif isinstance(value, list):
+        for i, v in enumerate(value):
+            _leaves(v, f"{path}/{i}", out)
+    else:
+        out.add(f"{path}={value!r}")
+    return out

@@ -43,6 +43,31 @@ def gate_exit_code(
     return EXIT_FINDINGS if at_or_above(severities, fail_on) else EXIT_OK
 
 
+def gated_severities(report: TaskReport, allow_unanalysed: bool) -> list[Severity]:
+    """The severities `--fail-on` judges: every finding's, but files llmgenie could not
+    analyse (`ops.not-analysed`) only without --allow-unanalysed."""
+    from llmgenie.agents.tools.unanalysed import NOT_ANALYSED_CATEGORY
+
+    return [
+        f.severity
+        for f in report.findings
+        if not (allow_unanalysed and f.category == NOT_ANALYSED_CATEGORY)
+    ]
+
+
+def nothing_analysed(report: TaskReport) -> str | None:
+    """The line saying the target had no file to analyse (and what was skipped), when every
+    step that ran says so (a step sees only the kinds of file it reads)."""
+    from llmgenie.agents.tools.unanalysed import NOTHING_ANALYSED
+
+    said = [
+        next((n for n in s.notes if n.startswith(NOTHING_ANALYSED)), None)
+        for s in report.steps
+        if s.status is StepStatus.completed
+    ]
+    return said[0] if said and all(said) else None
+
+
 @app.command("run")
 def run(
     task: Annotated[str, typer.Argument(help="what to do, e.g. 'audit the manifests'")],
@@ -57,6 +82,13 @@ def run(
     role: Annotated[
         str, typer.Option(help="caller role: viewer, operator, maintainer, admin")
     ] = "operator",
+    allow_unanalysed: Annotated[
+        bool,
+        typer.Option(
+            "--allow-unanalysed",
+            help="let --fail-on pass over files llmgenie could not analyse (still reported)",
+        ),
+    ] = False,
 ) -> None:
     """Plan the task over the target and run the specialists as Prefect flows."""
     from llmgenie.core.settings import get_settings
@@ -103,10 +135,13 @@ def run(
     elapsed = time.perf_counter() - started
     if output_format == "json":
         typer.echo(report.model_dump_json(indent=2))
+        nothing = nothing_analysed(report)
+        if nothing:
+            typer.echo(nothing, err=True)
     else:
         typer.echo(render_text(report, elapsed, api_url, _drift_line(report), _waiting(report)))
     raise typer.Exit(
-        gate_exit_code(report.status, [f.severity for f in report.findings], threshold)
+        gate_exit_code(report.status, gated_severities(report, allow_unanalysed), threshold)
     )
 
 
@@ -323,6 +358,9 @@ def render_text(
             lines.append(f"  … and {len(report.findings) - 8} more in the full report")
     else:
         lines.append("findings: none")
+    nothing = nothing_analysed(report)
+    if nothing:
+        lines.append(nothing)
     if drift:
         lines.append(drift)
     if all(s.mode.value == "tool-only" for s in report.steps if s.status is StepStatus.completed):

@@ -1,7 +1,8 @@
 """`llmgenie scan PATH`: the toolsets alone, no orchestration, no LLM — for pre-commit and CI.
 
 Exit codes (CONTRACTS.md): 0 done and nothing at or above --fail-on; 1 findings at or above
---fail-on; 2 bad input (missing path, unknown agent, bad format), one line, no traceback.
+--fail-on (files llmgenie could not analyse count, as `ops.not-analysed`, unless
+--allow-unanalysed); 2 bad input (missing path, unknown agent, bad format), one line, no traceback.
 Imports neither Prefect nor CrewAI.
 """
 
@@ -33,14 +34,27 @@ def _render_text(result: ScanResult) -> str:
         where = f.location or "-"
         res = f" {f.resource}" if f.resource else ""
         ev = f" — {f.evidence}" if f.evidence else ""
-        lines.append(f"{f.severity.value.upper():8} {f.rule_id:12} {where}{res}: {f.title}{ev}")
+        across = f" ({f.in_variants})" if f.in_variants else ""
+        lines.append(
+            f"{f.severity.value.upper():8} {f.rule_id:12} {where}{res}: {f.title}{ev}{across}"
+        )
     s = result.summary
     counts = ", ".join(f"{k}: {v}" for k, v in s.by_severity.items()) or "none"
     lines.append(
         f"{len(result.findings)} findings ({counts}) in {s.files_scanned} files; "
         f"{s.suppressed} suppressed, {len(s.skipped)} skipped"
     )
+    nothing = _nothing_analysed(result)
+    if nothing:
+        lines.append(nothing)
     return "\n".join(lines) + "\n"
+
+
+def _nothing_analysed(result: ScanResult) -> str | None:
+    """The line saying no file was analysed (and what was skipped), when that is so."""
+    from llmgenie.agents.tools.unanalysed import NOTHING_ANALYSED
+
+    return next((n for n in result.summary.notes if n.startswith(NOTHING_ANALYSED)), None)
 
 
 @app.command("scan")
@@ -59,6 +73,11 @@ def scan_command(
         None, "--fail-on", help="exit 1 when a finding is at or above this severity"
     ),
     output: Path | None = typer.Option(None, "--output", "-o", help="write the report here"),
+    allow_unanalysed: bool = typer.Option(
+        False,
+        "--allow-unanalysed",
+        help="let --fail-on pass over files llmgenie could not analyse (still reported)",
+    ),
 ) -> None:
     """Run the toolsets over PATH and print the findings (no orchestration, no LLM)."""
     fmt = (format or ("text" if sys.stdout.isatty() and output is None else "json")).lower()
@@ -89,7 +108,17 @@ def scan_command(
         typer.echo(f"wrote {len(result.findings)} findings to {output}", err=True)
     else:
         sys.stdout.write(text)
-    if at_or_above((f.severity for f in result.findings), threshold):
+    nothing = _nothing_analysed(result)
+    if nothing and (fmt != "text" or output is not None):
+        typer.echo(nothing, err=True)  # stdout holds the report; the line goes beside it
+    from llmgenie.agents.tools.unanalysed import NOT_ANALYSED_CATEGORY
+
+    gated = [
+        f.severity
+        for f in result.findings
+        if not (allow_unanalysed and f.category == NOT_ANALYSED_CATEGORY)
+    ]
+    if at_or_above(gated, threshold):
         raise typer.Exit(EXIT_FINDINGS)
     raise typer.Exit(EXIT_OK)
 

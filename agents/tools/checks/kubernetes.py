@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
+from llmgenie.agents.tools.checks.kubernetes_schema import known_kind
 from llmgenie.agents.tools.parsing.image import parse_image_ref
 from llmgenie.agents.tools.parsing.kubernetes import (
     ContainerRef,
@@ -686,6 +687,19 @@ def readiness_probe(o: K8sObject, ctx: ScanContext) -> Iterator[Hit]:
 # -- placement and secrets -----------------------------------------------------------------
 
 
+def object_scope(o: K8sObject, ctx: ScanContext | None) -> str | None:
+    """ "Namespaced", "Cluster", or None when llmgenie cannot know: a custom resource's scope
+    comes from its CustomResourceDefinition in the target, a built-in kind's from the offline
+    schemas (which kinds Kubernetes serves) and the list of cluster-scoped ones."""
+    group = o.api_version.rsplit("/", 1)[0] if "/" in o.api_version else ""
+    crds = getattr(ctx, "crd_scopes", None) or {}
+    if (group, o.kind) in crds:
+        return crds[(group, o.kind)]
+    if not known_kind(o.kind, o.api_version):
+        return None
+    return "Cluster" if o.kind in NAMESPACED_KINDS_EXEMPT else "Namespaced"
+
+
 @NAMESPACES.rule(
     "LG-K8S-021",
     category="k8s.default-namespace",
@@ -698,8 +712,8 @@ def readiness_probe(o: K8sObject, ctx: ScanContext) -> Iterator[Hit]:
     references=["CIS Kubernetes 5.7.4", "CKV_K8S_21", "kube-linter use-namespace"],
 )
 def default_namespace(o: K8sObject, ctx: ScanContext) -> Iterator[Hit]:
-    if o.kind in NAMESPACED_KINDS_EXEMPT:
-        return
+    if object_scope(o, ctx) != "Namespaced":
+        return  # cluster-scoped, or a custom resource whose definition is not in the target
     if o.namespace is None:
         yield Hit(
             file=o.file,

@@ -12,6 +12,7 @@ has removed are `ops.deprecated-api` findings (from a table of removals) instead
 from __future__ import annotations
 
 import json
+import os
 import re
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
@@ -34,6 +35,7 @@ __all__ = [
     "DEFAULT_K8S_VERSION",
     "REMOVED_APIS",
     "RemovedApi",
+    "known_kind",
     "removed_api",
     "schema_errors",
     "schema_rules",
@@ -214,13 +216,28 @@ def _schema_dir(version: str) -> str:
     return f"v{full}-local-strict"
 
 
+def _schema_file(schema_dir: str, kind: str, api_version: str) -> str:
+    group_version = re.sub(r"^([^./]*)(?:\.[^/]*)?/", r"\1-", api_version)
+    return f"{schema_dir}/{kind.lower()}-{group_version}.json"
+
+
+@lru_cache(maxsize=1024)
+def known_kind(kind: str, api_version: str, version: str = DEFAULT_K8S_VERSION) -> bool:
+    """Whether `kind` in `api_version` is one Kubernetes itself serves (its offline schemas
+    know it, or it is an API Kubernetes has removed), not a custom resource."""
+    if removed_api(api_version, kind) is not None:
+        return True
+    ref = kubernetes_validate.__spec__.submodule_search_locations[0]  # type: ignore[index]
+    rel = _schema_file(_schema_dir(schema_version(version)), kind, api_version)
+    return os.path.isfile(f"{ref}/{_SCHEMAS}/{rel}")
+
+
 @lru_cache(maxsize=512)
 def _validator(version: str, kind: str, api_version: str) -> jsonschema.Validator | None:
     """The validator of one kind, or None when the schemas do not know it (a custom resource)."""
-    group_version = re.sub(r"^([^./]*)(?:\.[^/]*)?/", r"\1-", api_version)
     schema_dir = _schema_dir(version)
     try:
-        schema = _load(f"{schema_dir}/{kind.lower()}-{group_version}.json")
+        schema = _load(_schema_file(schema_dir, kind, api_version))
     except (FileNotFoundError, IsADirectoryError):
         return None
     registry = referencing.Registry().with_resources(

@@ -290,7 +290,7 @@ def _unencrypted_storage(tf: TerraformFile, ctx: Any) -> Iterable[Hit]:
     def module_blocks() -> list[TfBlock]:
         nonlocal module
         if module is None:
-            module = tf.module_blocks()
+            module = tf.module_blocks(ctx.accepted if ctx is not None else ())
         return module
 
     def ebs_by_default() -> bool:

@@ -91,6 +91,11 @@ class K8sObject(Subject):
     name: str
     namespace: str | None
     _node: Node | None = field(default=None, repr=False, compare=False)
+    #: The Kustomize entry point or chart whose rendering gave this object (None: as written).
+    variant: str | None = field(default=None, compare=False)
+    #: For a rendered object: the raw object its `_node` (and so its lines) belongs to. A line
+    #: is given only where the rendered object still holds what that raw line says.
+    _raw: dict[str, Any] | None = field(default=None, repr=False, compare=False)
 
     @property
     def resource(self) -> str:
@@ -125,10 +130,16 @@ class K8sObject(Subject):
         if node is None:
             return None
         line = self.line
+        rendered: Any = self.obj
+        raw: Any = self._raw
         for step in path:
             found = _child(node, step)
             if found is None:
                 return None
+            if raw is not None:
+                rendered, raw = _step(rendered, step), _step(raw, step)
+                if not _same_place(rendered, raw, step):
+                    return None  # an overlay or patch changed or removed it: not this line
             line, node = found
         return line
 
@@ -139,6 +150,29 @@ class K8sObject(Subject):
             if line is not None:
                 return line
         return self.line
+
+
+_MISSING = object()
+
+
+def _step(value: Any, step: str | int) -> Any:
+    if isinstance(value, dict) and isinstance(step, str):
+        return value.get(step, _MISSING)
+    if isinstance(value, list) and isinstance(step, int) and 0 <= step < len(value):
+        return value[step]
+    return _MISSING
+
+
+def _same_place(rendered: Any, raw: Any, step: str | int) -> bool:
+    """Whether a raw line still describes the rendered value: both present; a scalar equal;
+    a named list item (a container) the same name."""
+    if rendered is _MISSING or raw is _MISSING:
+        return False
+    if isinstance(raw, dict) and isinstance(rendered, dict):
+        return raw.get("name") == rendered.get("name") if isinstance(step, int) else True
+    if isinstance(raw, (dict, list)) or isinstance(rendered, (dict, list)):
+        return type(raw) is type(rendered)
+    return bool(raw == rendered)
 
 
 @dataclass

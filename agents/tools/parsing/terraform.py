@@ -6,8 +6,9 @@ attribute's or nested block's line searched inside that span. Expressions stay a
 `${…}` strings: rules treat them as unknown, never as a value.
 
 A module is a folder: rules that need a sibling resource (a bucket's separate encryption
-configuration, account-wide EBS encryption) ask `module_blocks()`, which parses the other
-`.tf` files of the same folder once per scan (cached by path, size and mtime).
+configuration, account-wide EBS encryption) ask `module_blocks(accepted)`, which parses the
+other `.tf` files of the same folder that the walker accepted, once per scan (cached by path,
+size and mtime).
 
 Suppression follows `ignore_comments` (`# llmgenie:ignore LG-TF-001` above a block or
 attribute; in the leading comment block for the whole file). HCL errors become a
@@ -18,10 +19,10 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator
 from dataclasses import dataclass, field
 from functools import lru_cache
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import Any
 
 import hcl2
@@ -126,17 +127,21 @@ class TerraformFile(Subject):
             if b.block_type == "data" and (not types or b.type in types):
                 yield b
 
-    def module_blocks(self) -> list[TfBlock]:
-        """Blocks of every `.tf` file in this file's folder (this one included)."""
+    def module_blocks(self, accepted: Collection[str]) -> list[TfBlock]:
+        """Blocks of every `.tf` file in this file's folder (this one included) that the walker
+        accepted: `accepted` holds the target-relative paths it listed, so a sibling it skipped
+        (a symlink out of the target, a file over the size limit) is never read."""
         if self.path is None:
             return list(self.blocks)
-        folder = self.path.parent
+        folder = PurePosixPath(self.file).parent
         out = list(self.blocks)
-        try:
-            siblings = sorted(p for p in folder.glob("*.tf") if p.is_file() and p != self.path)
-        except OSError:
-            return out
-        for p in siblings:
+        siblings = sorted(
+            rel
+            for rel in accepted
+            if rel.endswith(".tf") and rel != self.file and PurePosixPath(rel).parent == folder
+        )
+        for rel in siblings:
+            p = self.path.parent / PurePosixPath(rel).name
             try:
                 st = p.stat()
             except OSError:

@@ -251,6 +251,8 @@ def test_parsers_give_subjects_or_problems_and_nothing_else(tmp_path: Path) -> N
     registry.assign(_AGENT, ["test.plain"])
     (tmp_path / "a.txt").write_text("TODO here\n")
     res = run_engine(tmp_path, analyze(str(tmp_path)), [_AGENT], registry=registry)
-    assert [f.file for f in res.per_agent[_AGENT].findings] == ["a.txt"]
+    found = [(f.file, f.category) for f in res.per_agent[_AGENT].findings]
+    # a file its parser could not read is not silently clean (issue 19 point 7)
+    assert found == [("a.txt", _TEXT_RULES.rules[0].category), ("b.txt", "ops.not-analysed")]
     skipped = {s.path: s.reason for s in res.scan.summary.skipped}
     assert skipped["b.txt"] == "parser gave a dict, not a subject"

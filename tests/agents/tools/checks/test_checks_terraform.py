@@ -13,9 +13,14 @@ from llmgenie.agents.tools.parsing.terraform import (
     parse_terraform,
     parse_terraform_text,
 )
+from llmgenie.agents.tools.scan_context import ScanContext
 from llmgenie.core.models import Severity
 
 TF = Path(__file__).parents[3] / "fixtures" / "terraform"
+#: The rules read a module's sibling files only when the walker accepted them.
+CTX = ScanContext(
+    root=TF, accepted=frozenset(p.relative_to(TF).as_posix() for p in TF.rglob("*.tf"))
+)
 
 
 def _findings(rel: str, keep_suppressed: bool = False) -> list[tuple[str, int, str | None]]:
@@ -23,7 +28,7 @@ def _findings(rel: str, keep_suppressed: bool = False) -> list[tuple[str, int, s
     assert isinstance(tf, TerraformFile), tf
     return sorted(
         (f.rule_id, f.line or 0, f.resource)
-        for f in TERRAFORM_RULES.run(tf, None)
+        for f in TERRAFORM_RULES.run(tf, CTX)
         if keep_suppressed or not tf.is_suppressed(f.rule_id, f.line)
     )
 
@@ -31,7 +36,7 @@ def _findings(rel: str, keep_suppressed: bool = False) -> list[tuple[str, int, s
 def _text(text: str) -> set[tuple[str, int]]:
     tf = parse_terraform_text(text, "main.tf")
     assert isinstance(tf, TerraformFile), tf
-    return {(f.rule_id, f.line or 0) for f in TERRAFORM_RULES.run(tf, None)}
+    return {(f.rule_id, f.line or 0) for f in TERRAFORM_RULES.run(tf, CTX)}
 
 
 def test_insecure_module() -> None:
@@ -59,7 +64,7 @@ def test_insecure_module() -> None:
 def test_categories_and_severities() -> None:
     tf = parse_terraform(TF / "insecure/main.tf", "main.tf")
     assert isinstance(tf, TerraformFile)
-    findings = list(TERRAFORM_RULES.run(tf, None))
+    findings = list(TERRAFORM_RULES.run(tf, CTX))
     assert {f.rule_id: f.category for f in findings} == {
         "LG-TF-001": "tf.public-bucket",
         "LG-TF-002": "tf.open-ingress",
@@ -149,7 +154,7 @@ def test_terraform_json_syntax() -> None:
     )
     tf = parse_terraform_text(text, "main.tf.json")
     assert isinstance(tf, TerraformFile)
-    assert [(f.rule_id, f.resource) for f in TERRAFORM_RULES.run(tf, None)] == [
+    assert [(f.rule_id, f.resource) for f in TERRAFORM_RULES.run(tf, CTX)] == [
         ("LG-TF-004", "aws_db_instance.db")
     ]
 

@@ -67,7 +67,7 @@ def test_truthy() -> None:
 def test_module_blocks_include_sibling_files() -> None:
     tf = parse_terraform(TF / "secure" / "main.tf", "secure/main.tf")
     assert isinstance(tf, TerraformFile)
-    types = {b.type for b in tf.module_blocks()}
+    types = {b.type for b in tf.module_blocks(["secure/main.tf", "secure/encryption.tf"])}
     assert "aws_s3_bucket_server_side_encryption_configuration" in types
 
 
