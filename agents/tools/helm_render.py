@@ -18,7 +18,8 @@ from __future__ import annotations
 import re
 import shutil
 import tempfile
-from collections.abc import Iterator
+from collections import Counter
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -26,8 +27,18 @@ from typing import Any
 import yaml
 
 from llmgenie.agents.tools.kustomize_helm import render
+from llmgenie.core.models import SkippedFile
 
-__all__ = ["ChartRender", "in_process_available", "render_chart"]
+__all__ = [
+    "NOT_ANALYSED",
+    "ChartRender",
+    "in_process_available",
+    "not_analysed_line",
+    "render_chart",
+]
+
+#: How a skipped chart's reason begins (the terminal summaries count them by it).
+NOT_ANALYSED = "Helm chart not analysed"
 
 #: The release name every render uses (as `helm template llmgenie CHART`).
 RELEASE = "llmgenie"
@@ -52,6 +63,20 @@ class ChartRender:
 def in_process_available() -> bool:
     """Whether Helm's engine can be loaded in-process (`pip install llmgenie[helm]`)."""
     return _sdk() is not None
+
+
+def not_analysed_line(skipped: Iterable[SkippedFile]) -> str | None:
+    """One line for a terminal summary: how many charts were not analysed, which, and why."""
+    charts = [s for s in skipped if s.reason.startswith(NOT_ANALYSED)]
+    if not charts:
+        return None
+    folders = [str(Path(s.path).parent) for s in charts]
+    shown = ", ".join(folders[:5]) + (f" and {len(folders) - 5} more" if len(folders) > 5 else "")
+    reasons = Counter(s.reason.removeprefix(NOT_ANALYSED).lstrip(": ") for s in charts)
+    why, _ = reasons.most_common(1)[0]
+    why += "; other reasons in the report" if len(reasons) > 1 else ""
+    n = len(charts)
+    return f"{n} Helm chart{'s' if n > 1 else ''} not analysed: {shown} ({why})"
 
 
 def _sdk() -> Any | None:

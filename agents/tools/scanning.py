@@ -30,7 +30,7 @@ from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import Any
 
-from llmgenie.agents.tools.helm_render import render_chart
+from llmgenie.agents.tools.helm_render import NOT_ANALYSED, render_chart
 from llmgenie.agents.tools.kustomize_helm import helm_refusal, kustomize_refusal, render
 from llmgenie.agents.tools.parsing.base import ParseProblem, Subject
 from llmgenie.agents.tools.parsing.kubernetes import K8sObject, iter_k8s_objects, iter_k8s_text
@@ -229,7 +229,7 @@ def _render_chart(root: Path, helm: str | None, rel: str) -> _Render:
             rel,
             None,
             f"Helm chart {label}: not analysed ({refusal})",
-            SkippedFile(path=rel, reason=f"Helm chart not rendered: {refusal}"),
+            SkippedFile(path=rel, reason=f"{NOT_ANALYSED}: {refusal}"),
         )
     r = render_chart(root, folder, helm, _HELM_TIMEOUT)
     details = "".join(f"; {n}" for n in r.notes)
@@ -238,7 +238,7 @@ def _render_chart(root: Path, helm: str | None, rel: str) -> _Render:
             rel,
             None,
             f"Helm chart {label}: not analysed ({r.reason}){details}",
-            SkippedFile(path=rel, reason=f"Helm chart not analysed: {r.reason}"),
+            SkippedFile(path=rel, reason=f"{NOT_ANALYSED}: {r.reason}"),
         )
     if r.engine == "library":
         return _Render(rel, None, f"Helm chart {label}: a library chart, rendered by its users")

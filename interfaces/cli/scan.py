@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 
 import typer
 
+from llmgenie.agents.tools.helm_render import not_analysed_line
 from llmgenie.core.models import AGENT_NAMES, ScanResult
 from llmgenie.interfaces.cli.errors import EXIT_FINDINGS, EXIT_OK, UserError
 from llmgenie.interfaces.cli.main import app
@@ -40,6 +41,9 @@ def _render_text(result: ScanResult) -> str:
         f"{len(result.findings)} findings ({counts}) in {s.files_scanned} files; "
         f"{s.suppressed} suppressed, {len(s.skipped)} skipped"
     )
+    charts = not_analysed_line(s.skipped)
+    if charts:
+        lines.append(charts)
     return "\n".join(lines) + "\n"
 
 
