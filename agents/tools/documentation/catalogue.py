@@ -343,8 +343,10 @@ def render_catalogue(
     findings: Iterable[Finding] = (),
     *,
     title: str = "Service catalogue",
+    cloud: Iterable[dict[str, Any]] = (),
 ) -> dict[str, Any]:
-    """`{"catalogue_md", "runbooks": {service: md}, "summary"}` from an inventory and reports."""
+    """`{"catalogue_md", "runbooks": {service: md}, "summary"}` from an inventory and reports;
+    `cloud` are the Terraform resources to list (`documentation/cloud.py`)."""
     reports = list(reports)
     all_findings: dict[str, Finding] = {f.id: f for f in findings}
     for r in reports:
@@ -417,6 +419,18 @@ def render_catalogue(
                 f"| {md_cell(', '.join(d['exposed_ports']) or '—')} "
                 f"| {md_cell(d.get('user') or 'root (none set)')} |"
             )
+    cloud = list(cloud)
+    if cloud:
+        lines += ["", "## Cloud resources (Terraform)", ""]
+        lines += ["| Resource | What | Defined in | Open risks |", "|---|---|---|---|"]
+        for c in cloud:
+            mine = [f for f in by_resource.get(c["resource"], []) if f.file == c["file"]]
+            risks = severity_counts(mine)
+            risk_text = ", ".join(f"{n} {s}" for s, n in risks.items()) or "none found"
+            lines.append(
+                f"| {md_cell(c['resource'])} | {c['kind']} | `{c['file']}:{c['line']}` "
+                f"| {md_cell(risk_text)} |"
+            )
     counts = severity_counts(fs)
     lines += ["", "## Findings across the target", ""]
     lines.append(
@@ -431,7 +445,8 @@ def render_catalogue(
     unowned = sum(1 for w in workloads if not w.get("owner"))
     summary = (
         f"Service catalogue of {len(workloads)} workload(s), {len(services)} Service(s), "
-        f"{len(compose)} compose service(s); {len(runbooks)} runbook(s); "
+        f"{len(compose)} compose service(s), {len(cloud)} cloud resource(s); "
+        f"{len(runbooks)} runbook(s); "
         f"{len(fs)} finding(s) linked"
         + (f"; {unowned} workload(s) have no owner set" if unowned else "")
         + "."

@@ -8,6 +8,7 @@ from ..base import ToolsetInput, ToolsetResult
 from ..devops.inventory import collect_inventory
 from ..scanning import Scan
 from .catalogue import render_catalogue
+from .cloud import cloud_resources
 
 __all__ = ["collect_documentation"]
 
@@ -27,7 +28,8 @@ def collect_documentation(inp: ToolsetInput, scan: Scan, findings: list[Finding]
         inventory = collect_inventory(inp.root, inp.context, scan.k8s_objects())
         notes.append("inventory built by the documentation step (no DevOps report before it)")
     title = f"Service catalogue: {inp.context.target.location}"
-    out = render_catalogue(inventory, inp.prior_reports, findings, title=title)
+    cloud = cloud_resources(scan, inp.context.files)
+    out = render_catalogue(inventory, inp.prior_reports, findings, title=title, cloud=cloud)
     return ToolsetResult(
         output={"catalogue_md": out["catalogue_md"], "runbooks": out["runbooks"]},
         notes=[*notes, out["summary"]],
