@@ -121,8 +121,10 @@ def render_chart(root: Path, folder: str, helm: str | None, timeout: float) -> C
     texts: list[tuple[str, str]] = []
     for label, text, err in renders:
         if text is None:
-            if label == "defaults":
-                return ChartRender(None, engine=engine, notes=notes, reason=err)
+            if label == "defaults":  # a missing dependency is the likelier cause, and clearer
+                missing = [n for n in notes if "not vendored" in n]
+                reason = missing[0] if missing else err
+                return ChartRender(None, engine=engine, notes=[*notes, err], reason=reason)
             notes.append(f"variant {label} not rendered: {err}")
         else:
             texts.append((label, text))
