@@ -30,6 +30,7 @@ from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import Any
 
+from llmgenie.agents.tools.helm_render import NOT_ANALYSED, render_chart
 from llmgenie.agents.tools.kustomize_helm import (
     helm_refusal,
     kustomization_parts,
@@ -241,30 +242,29 @@ def _render_kustomization(root: Path, kubectl: str | None, rel: str) -> _Render:
 def _render_chart(root: Path, helm: str | None, rel: str) -> _Render:
     folder = _folder_of(rel)
     label = folder or "."
-    if helm is None:
-        return _Render(
-            rel,
-            None,
-            f"Helm chart {label}: not analysed (helm not on PATH)",
-            SkippedFile(path=rel, reason="Helm chart not analysed: helm not on PATH"),
-        )
     refusal = helm_refusal(root, folder)
     if refusal is not None:
         return _Render(
             rel,
             None,
             f"Helm chart {label}: not analysed ({refusal})",
-            SkippedFile(path=rel, reason=f"Helm chart not rendered: {refusal}"),
+            SkippedFile(path=rel, reason=f"{NOT_ANALYSED}: {refusal}"),
         )
-    text, err = render([helm, "template", "llmgenie", str(root / folder)], _HELM_TIMEOUT)
-    if text is None:
+    r = render_chart(root, folder, helm, _HELM_TIMEOUT)
+    details = "".join(f"; {n}" for n in r.notes)
+    if r.text is None:
         return _Render(
             rel,
             None,
-            f"Helm chart {label}: not analysed (helm template failed)",
-            SkippedFile(path=rel, reason=f"helm template failed: {err}"),
+            f"Helm chart {label}: not analysed ({r.reason}){details}",
+            SkippedFile(path=rel, reason=f"{NOT_ANALYSED}: {r.reason}"),
         )
-    return _Render(rel, text, f"Helm chart {label}: rendered with helm template")
+    if r.engine == "library":
+        return _Render(rel, None, f"Helm chart {label}: a library chart, rendered by its users")
+    variants = ", ".join(r.variants)
+    return _Render(
+        rel, r.text, f"Helm chart {label}: rendered with {r.engine} ({variants}){details}"
+    )
 
 
 def _outer(o: str, rel: str, folders: dict[str, str]) -> bool:

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Annotated, Any, NoReturn, TypeVar
 import typer
 
 from llmgenie.agents.planner import REJECTED_PLAN_NOTE, RULES_USED_NOTE
+from llmgenie.agents.tools.helm_render import not_analysed_line
 from llmgenie.core.models import (
     AttemptOutcome,
     Severity,
@@ -361,6 +362,9 @@ def render_text(
     nothing = nothing_analysed(report)
     if nothing:
         lines.append(nothing)
+    charts = not_analysed_line(report.skipped)
+    if charts:
+        lines.append(charts)
     if drift:
         lines.append(drift)
     if all(s.mode.value == "tool-only" for s in report.steps if s.status is StepStatus.completed):

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 
 import typer
 
+from llmgenie.agents.tools.helm_render import not_analysed_line
 from llmgenie.core.models import AGENT_NAMES, ScanResult
 from llmgenie.interfaces.cli.errors import EXIT_FINDINGS, EXIT_OK, UserError
 from llmgenie.interfaces.cli.main import app
@@ -47,6 +48,9 @@ def _render_text(result: ScanResult) -> str:
     nothing = _nothing_analysed(result)
     if nothing:
         lines.append(nothing)
+    charts = not_analysed_line(s.skipped)
+    if charts:
+        lines.append(charts)
     return "\n".join(lines) + "\n"
 
 

@@ -14,7 +14,13 @@ from typing import Any
 from llmgenie.core.models import AgentReport, Finding, severity_counts
 from llmgenie.core.render import md_cell
 
-__all__ = ["OWNER_UNKNOWN", "render_catalogue", "render_runbook", "service_key"]
+__all__ = [
+    "OWNER_UNKNOWN",
+    "merge_definitions",
+    "render_catalogue",
+    "render_runbook",
+    "service_key",
+]
 
 OWNER_UNKNOWN = (
     "unknown — set the `owner` / `team` annotation or the `app.kubernetes.io/managed-by` label"
@@ -26,6 +32,43 @@ _ROLLOUT_KINDS = {
 }
 _MAX_RISKS = 25
 _NOTHING_SELECTED = "**nothing** (selector matches no workload)"
+
+
+def _unique(values: Iterable[Any]) -> list[Any]:
+    return list(dict.fromkeys(values))
+
+
+def merge_definitions(items: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
+    """One entry per resource: the same workload or Service defined by several variants (Kustomize
+    overlays, a chart's CI values) or files is merged, first definition first. `defined_in` lists
+    every `file:line`; the Services a workload is exposed by and the workloads a Service selects
+    are de-duplicated."""
+    merged: dict[str, dict[str, Any]] = {}
+    for item in items:
+        where = f"{item['file']}:{item['line']}"
+        first = merged.get(item["resource"])
+        if first is None:
+            first = merged[item["resource"]] = dict(item) | {"defined_in": []}
+            for key in ("services", "selects"):
+                if key in first:
+                    first[key] = []
+        first["defined_in"] = _unique([*first["defined_in"], where])
+        for key in ("services", "selects"):
+            if key in item:
+                first[key] = _unique([*first[key], *item[key]])
+        if "containers" in item:
+            seen = {(c.get("name"), c.get("image")) for c in first["containers"]}
+            first["containers"] = first["containers"] + [
+                c for c in item["containers"] if (c.get("name"), c.get("image")) not in seen
+            ]
+    return list(merged.values())
+
+
+def _defined_in(w: dict[str, Any]) -> str:
+    places = w.get("defined_in") or [f"{w['file']}:{w['line']}"]
+    if len(places) == 1:
+        return f"defined in `{places[0]}`"
+    return f"defined in {len(places)} places (variants): " + ", ".join(f"`{p}`" for p in places)
 
 
 def service_key(w: dict[str, Any], duplicates: set[str]) -> str:
@@ -55,6 +98,15 @@ def _risks_for(w: dict[str, Any], findings: Iterable[Finding] | _ByResource) -> 
     else:
         mine = [f for f in findings if f.resource == w["resource"]]
     return sorted(mine, key=lambda f: (-f.severity.rank, f.file or "", f.line or 0, f.rule_id))
+
+
+def _issues(w: dict[str, Any], findings: Iterable[Finding] | _ByResource) -> list[list[Finding]]:
+    """The workload's findings, one group per issue: the same rule with the same evidence in
+    several variants (or definitions) is one issue found in several places."""
+    issues: dict[tuple[str, str], list[Finding]] = {}
+    for f in _risks_for(w, findings):
+        issues.setdefault((f.rule_id, f.evidence or ""), []).append(f)
+    return list(issues.values())
 
 
 class _ByResource(dict[str, list[Finding]]):
@@ -196,7 +248,7 @@ def render_runbook(
     lines = [f"# Runbook: {w['name']}", ""]
     lines += [
         f"{w['kind']} `{w['name']}` in namespace `{w['namespace'] or '(none set: default)'}`, "
-        f"defined in `{w['file']}:{w['line']}`.",
+        f"{_defined_in(w)}.",
         "",
         "## At a glance",
         "",
@@ -235,12 +287,14 @@ def render_runbook(
     lines += ["", f"Volumes: {vols or 'none'}.", "", "## What to watch", ""]
     lines += _watch(w, usage or [])
     lines += ["", "## Known risks", ""]
-    risks = _risks_for(w, findings)
+    risks = _issues(w, findings)
     if not risks:
         lines.append("No findings from the other agents for this workload.")
-    for f in risks[:_MAX_RISKS]:
+    for same in risks[:_MAX_RISKS]:
+        f = same[0]
         lines.append(
-            f"- **{f.severity.value}** {f.rule_id} {f.title} — {_where(f)}"
+            f"- **{f.severity.value}** {f.rule_id} {f.title} — "
+            + ", ".join(_unique(_where(g) for g in same))
             + (f" — {f.evidence}" if f.evidence else "")
             + (f". Fix: {f.remediation}" if f.remediation else "")
         )
@@ -289,8 +343,10 @@ def render_catalogue(
     findings: Iterable[Finding] = (),
     *,
     title: str = "Service catalogue",
+    cloud: Iterable[dict[str, Any]] = (),
 ) -> dict[str, Any]:
-    """`{"catalogue_md", "runbooks": {service: md}, "summary"}` from an inventory and reports."""
+    """`{"catalogue_md", "runbooks": {service: md}, "summary"}` from an inventory and reports;
+    `cloud` are the Terraform resources to list (`documentation/cloud.py`)."""
     reports = list(reports)
     all_findings: dict[str, Finding] = {f.id: f for f in findings}
     for r in reports:
@@ -301,7 +357,7 @@ def render_catalogue(
     usage: list[dict[str, Any]] = []
     for r in reports:
         usage += (r.output.get("prometheus") or {}).get("usage") or []
-    workloads = inventory.get("workloads", [])
+    workloads = merge_definitions(inventory.get("workloads", []))
     names = [w["name"] for w in workloads]
     duplicates = {n for n in names if names.count(n) > 1}
 
@@ -321,7 +377,7 @@ def render_catalogue(
             "|---|---|---|---|---|---|---|---|",
         ]
         for w in workloads:
-            risks = severity_counts(_risks_for(w, by_resource))
+            risks = severity_counts(same[0] for same in _issues(w, by_resource))
             risk_text = ", ".join(f"{n} {s}" for s, n in risks.items()) or "none found"
             lines.append(
                 f"| {md_cell(service_key(w, duplicates))} | {w['kind']} "
@@ -332,7 +388,7 @@ def render_catalogue(
             )
     else:
         lines.append("No Kubernetes workloads in the target.")
-    services = inventory.get("services", [])
+    services = merge_definitions(inventory.get("services", []))
     if services:
         lines += ["", "## Kubernetes Services", "", "| Service | Type | Ports | Selects |"]
         lines.append("|---|---|---|---|")
@@ -363,6 +419,18 @@ def render_catalogue(
                 f"| {md_cell(', '.join(d['exposed_ports']) or '—')} "
                 f"| {md_cell(d.get('user') or 'root (none set)')} |"
             )
+    cloud = list(cloud)
+    if cloud:
+        lines += ["", "## Cloud resources (Terraform)", ""]
+        lines += ["| Resource | What | Defined in | Open risks |", "|---|---|---|---|"]
+        for c in cloud:
+            mine = [f for f in by_resource.get(c["resource"], []) if f.file == c["file"]]
+            risks = severity_counts(mine)
+            risk_text = ", ".join(f"{n} {s}" for s, n in risks.items()) or "none found"
+            lines.append(
+                f"| {md_cell(c['resource'])} | {c['kind']} | `{c['file']}:{c['line']}` "
+                f"| {md_cell(risk_text)} |"
+            )
     counts = severity_counts(fs)
     lines += ["", "## Findings across the target", ""]
     lines.append(
@@ -377,7 +445,8 @@ def render_catalogue(
     unowned = sum(1 for w in workloads if not w.get("owner"))
     summary = (
         f"Service catalogue of {len(workloads)} workload(s), {len(services)} Service(s), "
-        f"{len(compose)} compose service(s); {len(runbooks)} runbook(s); "
+        f"{len(compose)} compose service(s), {len(cloud)} cloud resource(s); "
+        f"{len(runbooks)} runbook(s); "
         f"{len(fs)} finding(s) linked"
         + (f"; {unowned} workload(s) have no owner set" if unowned else "")
         + "."
