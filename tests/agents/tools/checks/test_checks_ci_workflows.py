@@ -92,7 +92,10 @@ def test_bad_workflow_is_skipped_with_its_reason_not_a_traceback(tmp_path: Path)
     wf.mkdir(parents=True)
     (wf / "broken.yml").write_text("on: push\njobs:\n  a: {runs-on: x\n")
     result = scan(tmp_path, ["security"])
-    assert result.findings == []
+    # not silently clean: the file it could not read is a finding of its own (decision 0029)
+    assert [(f.category, f.file) for f in result.findings] == [
+        ("ops.not-analysed", WF + "broken.yml")
+    ]
     assert any(s.path == WF + "broken.yml" for s in result.summary.skipped)
 
 
