@@ -23,11 +23,11 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
+from yaml.nodes import Node
 
 from .base import ParseProblem, Subject
 from .ignore_comments import IgnoreMap, scan_ignore_comments
-from .kubernetes import iter_yaml_documents, read_text
+from .kubernetes import iter_yaml_documents, read_text, yaml_child
 
 __all__ = [
     "COMPOSE_FILE_NAMES",
@@ -63,18 +63,6 @@ def interpolate(value: str) -> tuple[str, bool]:
     return _INTERP.sub(repl, value.replace("$$", "\x00")).replace("\x00", "$"), ok
 
 
-def _child(node: Node | None, step: str | int) -> tuple[int, Node] | None:
-    if isinstance(node, MappingNode):
-        for key, value in node.value:
-            if isinstance(key, ScalarNode) and key.value == str(step):
-                return key.start_mark.line + 1, value
-        return None
-    if isinstance(node, SequenceNode) and isinstance(step, int) and 0 <= step < len(node.value):
-        item = node.value[step]
-        return item.start_mark.line + 1, item
-    return None
-
-
 @dataclass
 class ComposeService:
     """One service: its name, its mapping, and where it starts."""
@@ -88,7 +76,7 @@ class ComposeService:
         """Line of a key path inside the service (deepest present part), else the service's."""
         node, line = self._node, self.line
         for step in path:
-            found = _child(node, step)
+            found = yaml_child(node, step)
             if found is None:
                 return line
             line, node = found
@@ -111,7 +99,7 @@ class ComposeFile(Subject):
     def line_of(self, *path: str | int) -> int:
         node, line = self._node, 1
         for step in path:
-            found = _child(node, step)
+            found = yaml_child(node, step)
             if found is None:
                 return line
             line, node = found
@@ -219,9 +207,9 @@ def parse_compose_text(text: str, rel: str) -> ComposeFile:
     if services is not None and not isinstance(services, dict):
         out.problem, out.problem_line = "`services` is not a mapping", out.line_of("services")
         return out
-    services_node = _child(out._node, "services")
+    services_node = yaml_child(out._node, "services")
     for name, body in (services or {}).items():
-        found = _child(services_node[1], str(name)) if services_node else None
+        found = yaml_child(services_node[1], str(name)) if services_node else None
         out.services.append(
             ComposeService(
                 name=str(name),

@@ -37,6 +37,7 @@ __all__ = [
     "pod_spec",
     "pod_template_metadata",
     "runtime_containers",
+    "yaml_child",
 ]
 
 #: Deepest nesting constructed; real manifests stay far below.
@@ -272,6 +273,19 @@ class _Builder:
             return ctor(self._scalars, node)
         except Exception:
             return node.value
+
+
+def yaml_child(node: Node | None, step: str | int) -> tuple[int, Node] | None:
+    """The child of a YAML node by key or index, with the 1-based line it starts on."""
+    if isinstance(node, MappingNode):
+        for key, value in node.value:
+            if isinstance(key, ScalarNode) and key.value == str(step):
+                return key.start_mark.line + 1, value
+        return None
+    if isinstance(node, SequenceNode) and isinstance(step, int) and 0 <= step < len(node.value):
+        item = node.value[step]
+        return item.start_mark.line + 1, item
+    return None
 
 
 def iter_yaml_documents(text: str, rel: str) -> Iterator[tuple[Any, Node] | ParseProblem]:

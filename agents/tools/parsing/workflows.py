@@ -16,11 +16,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
+from yaml.nodes import Node, ScalarNode
 
 from .base import ParseProblem, Subject
 from .ignore_comments import IgnoreMap, scan_ignore_comments
-from .kubernetes import iter_yaml_documents, read_text
+from .kubernetes import iter_yaml_documents, read_text, yaml_child
 
 __all__ = [
     "MAX_WORKFLOW_BYTES",
@@ -43,21 +43,9 @@ def is_workflow_path(rel: str) -> bool:
     return bool(_WORKFLOW_PATH.search(rel.replace("\\", "/")))
 
 
-def _child(node: Node | None, step: str | int) -> tuple[int, Node] | None:
-    if isinstance(node, MappingNode):
-        for key, value in node.value:
-            if isinstance(key, ScalarNode) and key.value == str(step):
-                return key.start_mark.line + 1, value
-        return None
-    if isinstance(node, SequenceNode) and isinstance(step, int) and 0 <= step < len(node.value):
-        item = node.value[step]
-        return item.start_mark.line + 1, item
-    return None
-
-
 def _walk(node: Node | None, line: int, path: tuple[str | int, ...]) -> tuple[int, Node | None]:
     for step in path:
-        found = _child(node, step)
+        found = yaml_child(node, step)
         if found is None:
             return line, None
         line, node = found
@@ -173,7 +161,7 @@ def parse_workflow_text(text: str, rel: str) -> Workflow | ParseProblem:
     out._node = node
     jobs_line, jobs_node = _walk(node, 1, ("jobs",))
     for job_id, body in data["jobs"].items():
-        found = _child(jobs_node, str(job_id))
+        found = yaml_child(jobs_node, str(job_id))
         job = Job(
             body if isinstance(body, dict) else {},
             found[0] if found else jobs_line,
@@ -181,9 +169,9 @@ def parse_workflow_text(text: str, rel: str) -> Workflow | ParseProblem:
             id=str(job_id),
         )
         steps = job.body.get("steps")
-        steps_node = _child(job._node, "steps")
+        steps_node = yaml_child(job._node, "steps")
         for i, step in enumerate(steps if isinstance(steps, list) else []):
-            at = _child(steps_node[1], i) if steps_node else None
+            at = yaml_child(steps_node[1], i) if steps_node else None
             job.steps.append(
                 Step(
                     step if isinstance(step, dict) else {},
