@@ -84,10 +84,12 @@ class Store:
         self.engine.dispose()
 
     # -- a task's life: several parts, in order ----------------------------------------------
-    def task_started(self, task: Task) -> None:
+    def task_started(self, task: Task, flow_run_id: str | None = None) -> None:
         """Record the task as running here (pid, host, heartbeat); upload spooled artifacts.
 
-        Its plan comes later (`task_planned`): a model may take a while to plan."""
+        `flow_run_id` is its BOSS flow run: a task found interrupted later has that run (and its
+        children) set to Crashed. Its plan comes later (`task_planned`): a model may take a
+        while to plan."""
         self.files.sync_quietly()
         event = self._event(
             "task.started",
@@ -97,7 +99,7 @@ class Store:
         )
         self.audit_log.append(
             [event],
-            with_change=lambda s: self.records.start(s, task, self.liveness.claim),
+            with_change=lambda s: self.records.start(s, task, self.liveness.claim, flow_run_id),
             anchor_task=task.id,
         )
         self.liveness.start(task.id)
