@@ -13,21 +13,13 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from pydantic import ValidationError
-from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 
 from llmgenie.core.models import TaskReport
 from llmgenie.core.storage.backends import atomic_write
 
-__all__ = ["ReportSpool", "database_unreachable"]
+__all__ = ["ReportSpool"]
 
 _log = logging.getLogger("llmgenie.storage")
-
-
-def database_unreachable(exc: DBAPIError) -> bool:
-    """The metadata database did not answer (refused, dropped, gone), as against a bad write."""
-    if exc.connection_invalidated:
-        return True
-    return isinstance(exc, OperationalError | InterfaceError)
 
 
 class ReportSpool:

@@ -29,9 +29,9 @@ from llmgenie.core.storage.artifacts import (
     report_files,
 )
 from llmgenie.core.storage.backends import ArtifactBackend
-from llmgenie.core.storage.db import db_error_line, transaction
+from llmgenie.core.storage.db import database_unreachable, db_error_line, transaction
 from llmgenie.core.storage.liveness import Liveness
-from llmgenie.core.storage.report_spool import ReportSpool, database_unreachable
+from llmgenie.core.storage.report_spool import ReportSpool
 from llmgenie.core.storage.tasks import Drift, TaskListing, TaskRecords
 
 __all__ = ["Store"]
