@@ -30,12 +30,12 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 
 from pydantic import BaseModel, Field
 from sqlalchemy import Engine, func, select, update
-from sqlalchemy.exc import IntegrityError, OperationalError
+from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 from sqlalchemy.orm import Session
 
 from llmgenie.core.models import TaskStatus, utcnow
 from llmgenie.core.redact import redact
-from llmgenie.core.storage.db import transaction
+from llmgenie.core.storage.db import database_unreachable, db_error_line, transaction
 from llmgenie.core.storage.tables import AuditEventRow, AuditHeadRow, TaskRow
 
 if TYPE_CHECKING:
@@ -153,6 +153,8 @@ class AuditLog:
         self.engine = engine
         self._key = key.encode() if key else None
         self._lock = threading.Lock()
+        #: The last append failed because the database did not answer (warned about once).
+        self.unreachable = False
 
     @property
     def signed(self) -> bool:
@@ -201,10 +203,20 @@ class AuditLog:
             for attempt in range(50):
                 try:
                     return self._append_once(events, with_change, anchor_task)
-                except (IntegrityError, OperationalError, _Conflict):
+                except (IntegrityError, OperationalError, _Conflict) as exc:
+                    if isinstance(exc, OperationalError) and not self._answers():
+                        raise  # not contention: the database is gone, and 50 tries take 8 s
                     # another process appended first (or held the SQLite lock): take the new head
                     time.sleep(min(0.5, 0.005 * 2 ** min(attempt, 6)) * random.random())
             raise RuntimeError("could not append to the audit log: too much contention")
+
+    def _answers(self) -> bool:
+        """Whether the database takes a connection now (contention, not an outage)."""
+        try:
+            with self.engine.connect():
+                return True
+        except DBAPIError:
+            return False
 
     def _append_once(
         self,
@@ -460,7 +472,19 @@ def record_all_in(store: Store, entries: list[AuditEntry]) -> None:
         store.audit_log.append([e._replace(data=mask(e.data, keep_prompts=keep)) for e in entries])
     except Exception as exc:
         kinds = ", ".join(sorted({e.kind for e in entries}))
+        if isinstance(exc, DBAPIError) and database_unreachable(exc):
+            # said once per outage, not once per event: a run makes dozens
+            say = _log.debug if store.audit_log.unreachable else _log.warning
+            store.audit_log.unreachable = True
+            say(
+                "audit events not recorded while the database does not answer (%s): %s",
+                kinds,
+                db_error_line(exc),
+            )
+            return
         _log.warning("audit event %s not recorded: %s", kinds, exc)
+    else:
+        store.audit_log.unreachable = False
 
 
 @dataclass(frozen=True)

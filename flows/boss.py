@@ -43,7 +43,7 @@ from llmgenie.core.settings import Settings, get_settings
 from llmgenie.core.storage import Store, open_store
 from llmgenie.core.storage.knowledge import open_knowledge
 from llmgenie.core.targets import OpenedTarget, classify_target, open_target
-from llmgenie.flows import progress, sessions
+from llmgenie.flows import crashed, progress, sessions
 from llmgenie.flows.dispatch import dispatch_step
 from llmgenie.flows.logs import install_run_logs, log_skipped
 from llmgenie.flows.metrics import observe_step, observe_task
@@ -315,7 +315,7 @@ async def _run_task(
     progress.current_task.set(task_.id)  # the steps' events name their task
     # recorded before it plans, which can take a model's while: listed as running meanwhile,
     # and a task that fails or is interrupted while it plans is recorded as such
-    await run_blocking(store.task_started, task_)
+    await run_blocking(store.task_started, task_, flow_run_id)
     with open_target(target, settings) as opened:
         context = await analyse_stage(quote(opened))
         rules = plan_with_rules(
@@ -407,6 +407,7 @@ async def _run_task(
 
 
 def _store() -> Store:
+    crashed.watch()
     return open_store(get_settings())
 
 

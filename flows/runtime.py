@@ -26,6 +26,7 @@ __all__ = [
     "ApiStart",
     "PrefectUnavailable",
     "ensure_prefect_api",
+    "running_api",
     "start_prefect_api",
     "stop_embedded_server",
 ]
@@ -40,6 +41,16 @@ class PrefectUnavailable(RuntimeError):
 def ensure_prefect_api(settings: Settings | None = None) -> str:
     """Return the API URL to use, starting the embedded server when none is configured."""
     return start_prefect_api(settings).wait()
+
+
+def running_api(settings: Settings | None = None) -> str | None:
+    """The API URL if one answers now (the configured one, or the embedded one), else None.
+
+    For callers that only read or mend runs: it never starts a server."""
+    configured = os.environ.get("PREFECT_API_URL")
+    if configured:
+        return configured if _healthy(configured.rstrip("/")) else None
+    return _running_server((settings or get_settings()).home)
 
 
 def start_prefect_api(settings: Settings | None = None) -> ApiStart:

@@ -365,5 +365,7 @@ class TaskService:
 
     def _store(self) -> Store:
         from llmgenie.core.storage import open_store
+        from llmgenie.flows import crashed
 
+        crashed.watch()
         return open_store(self.settings)

@@ -9,10 +9,11 @@ from typing import Any, TypeVar
 
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import URL, make_url
-from sqlalchemy.exc import DBAPIError, OperationalError
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from sqlalchemy.orm import Session
 
 __all__ = [
+    "database_unreachable",
     "db_error_line",
     "is_transient",
     "make_engine",
@@ -95,6 +96,13 @@ def is_transient(exc: BaseException) -> bool:
     if isinstance(exc, DBAPIError) and exc.connection_invalidated:
         return True
     return isinstance(exc, OperationalError)
+
+
+def database_unreachable(exc: DBAPIError) -> bool:
+    """The metadata database did not answer (refused, dropped, gone), as against a bad write."""
+    if exc.connection_invalidated:
+        return True
+    return isinstance(exc, OperationalError | InterfaceError)
 
 
 def with_retries(fn: Callable[[], T], *, attempts: int = 4, base_delay: float = 0.2) -> T:

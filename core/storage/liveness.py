@@ -2,6 +2,8 @@
 
 A `running` row on this host whose process is gone (or whose pid was reused) is interrupted; a
 row from another host (another pod) is when its heartbeat is older than `stale_after`.
+Whoever ran the task's flows learns of it through `on_interrupted` (flows/crashed.py sets the
+Prefect runs Crashed: this layer does not know Prefect).
 """
 
 from __future__ import annotations
@@ -10,6 +12,7 @@ import logging
 import os
 import socket
 import threading
+from collections.abc import Callable
 from datetime import datetime, timedelta
 from pathlib import Path
 
@@ -20,9 +23,28 @@ from llmgenie.core.models import TaskStatus, utcnow
 from llmgenie.core.storage.db import transaction
 from llmgenie.core.storage.tables import TaskRow
 
-__all__ = ["Liveness", "pid_alive", "process_start"]
+__all__ = ["Interrupted", "Liveness", "on_interrupted", "pid_alive", "process_start"]
 
 _log = logging.getLogger("llmgenie.storage")
+
+#: A task just marked interrupted: its id and its BOSS flow run's id (None if it had none).
+Interrupted = tuple[str, str | None]
+
+_listeners: list[Callable[[list[Interrupted]], None]] = []
+
+
+def on_interrupted(listener: Callable[[list[Interrupted]], None]) -> None:
+    """Call `listener` with the tasks each sweep marks interrupted (once per listener)."""
+    if listener not in _listeners:
+        _listeners.append(listener)
+
+
+def _tell(gone: list[Interrupted]) -> None:
+    for listener in list(_listeners):
+        try:
+            listener(gone)
+        except Exception as exc:  # the row is already true; a view of it lagging is not fatal
+            _log.warning("interrupted tasks not passed on: %s", exc)
 
 
 def process_start(pid: int) -> str | None:
@@ -113,7 +135,7 @@ class Liveness:
         """Rows still `running` whose process is gone become `interrupted`; returns their ids."""
         now = utcnow()
 
-        def tx(s: Session) -> list[str]:
+        def tx(s: Session) -> list[Interrupted]:
             rows = s.scalars(select(TaskRow).where(TaskRow.status == TaskStatus.running.value))
             gone = []
             for row in rows:
@@ -121,10 +143,13 @@ class Liveness:
                 if reason:
                     row.status = TaskStatus.interrupted.value
                     row.notes = [*(row.notes or []), f"interrupted: {reason}"]
-                    gone.append(row.id)
+                    gone.append((row.id, row.flow_run_id))
             return gone
 
-        return transaction(self.engine, tx)
+        gone = transaction(self.engine, tx)
+        if gone:
+            _tell(gone)
+        return [task_id for task_id, _ in gone]
 
     def _why_gone(self, row: TaskRow, now: datetime) -> str | None:
         if row.hostname == self.hostname and row.pid is not None:

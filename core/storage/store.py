@@ -8,12 +8,14 @@ event), finishes (its files, its rows and `task.finished` event, its manifest) o
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Iterator
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any, TypeVar
 
 from sqlalchemy import Engine, text
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
 from llmgenie.core import audit
@@ -27,11 +29,14 @@ from llmgenie.core.storage.artifacts import (
     report_files,
 )
 from llmgenie.core.storage.backends import ArtifactBackend
-from llmgenie.core.storage.db import transaction
+from llmgenie.core.storage.db import database_unreachable, db_error_line, transaction
 from llmgenie.core.storage.liveness import Liveness
+from llmgenie.core.storage.report_spool import ReportSpool
 from llmgenie.core.storage.tasks import Drift, TaskListing, TaskRecords
 
 __all__ = ["Store"]
+
+_log = logging.getLogger("llmgenie.storage")
 
 T = TypeVar("T")
 
@@ -56,6 +61,7 @@ class Store:
         self.liveness = Liveness(
             engine, stale_after=stale_after, heartbeat_seconds=heartbeat_seconds
         )
+        self.reports = ReportSpool(settings.home / "spool" / "reports")
         self.files = ArtifactFiles(
             engine,
             backend,
@@ -84,10 +90,12 @@ class Store:
         self.engine.dispose()
 
     # -- a task's life: several parts, in order ----------------------------------------------
-    def task_started(self, task: Task) -> None:
+    def task_started(self, task: Task, flow_run_id: str | None = None) -> None:
         """Record the task as running here (pid, host, heartbeat); upload spooled artifacts.
 
-        Its plan comes later (`task_planned`): a model may take a while to plan."""
+        `flow_run_id` is its BOSS flow run: a task found interrupted later has that run (and its
+        children) set to Crashed. Its plan comes later (`task_planned`): a model may take a
+        while to plan."""
         self.files.sync_quietly()
         event = self._event(
             "task.started",
@@ -97,10 +105,11 @@ class Store:
         )
         self.audit_log.append(
             [event],
-            with_change=lambda s: self.records.start(s, task, self.liveness.claim),
+            with_change=lambda s: self.records.start(s, task, self.liveness.claim, flow_run_id),
             anchor_task=task.id,
         )
         self.liveness.start(task.id)
+        self._sync_reports_quietly()
 
     def task_planned(self, task_id: str, plan: Plan) -> None:
         """Record the plan of a task already started."""
@@ -110,9 +119,54 @@ class Store:
         """Store the report's rows and files; returns it with `artifacts` filled in.
 
         Its `task.finished` event is appended with its rows and becomes its audit anchor, which
-        the manifest, stored last, records too."""
+        the manifest, stored last, records too. When the metadata database does not answer, the
+        report is spooled instead (`report_spooled` says where) and returned as it came: the
+        next task, or `sync_reports`, stores it."""
+        self.liveness.stop(report.task_id)
+        try:
+            return self._store_finished(report)
+        except DBAPIError as exc:
+            if not database_unreachable(exc):
+                raise
+            path = self.reports.put(report)
+            _log.warning(
+                "the metadata database did not answer; the report of task %s waits in %s: %s",
+                report.task_id,
+                path,
+                db_error_line(exc),
+            )
+            return report
+
+    def report_spooled(self, task_id: str) -> Path | None:
+        """Where a task's report waits for the metadata database, if it does."""
+        path = self.reports.path(task_id)
+        return path if path.exists() else None
+
+    def pending_reports(self) -> int:
+        return self.reports.count()
+
+    def sync_reports(self) -> int:
+        """Store the spooled reports as their runs would have; returns how many were stored.
+
+        Stops at the first the database refuses (raising its error); the rest wait."""
+        stored = 0
+        for path, report in self.reports.pending():
+            self._store_finished(report)
+            path.unlink(missing_ok=True)
+            stored += 1
+        return stored
+
+    def _sync_reports_quietly(self) -> None:
+        try:
+            n = self.sync_reports()
+        except Exception as exc:
+            _log.warning("spooled reports not stored yet: %s", exc)
+            return
+        if n:
+            _log.info("stored %d spooled reports", n)
+
+    def _store_finished(self, report: TaskReport) -> TaskReport:
         task_id = report.task_id
-        self.liveness.stop(task_id)
         self.files.put_many(task_id, report_files(report))
         artifacts = [
             a

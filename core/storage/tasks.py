@@ -83,12 +83,15 @@ class TaskRecords:
 
     # -- changes, each made inside a transaction the caller holds (with its audit event) ------
     @staticmethod
-    def start(s: Session, task: Task, claim: Callable[[TaskRow], None]) -> bool:
+    def start(
+        s: Session, task: Task, claim: Callable[[TaskRow], None], flow_run_id: str | None = None
+    ) -> bool:
         """The task's row, running here (`claim` records the process and its first beat)."""
         row = s.get(TaskRow, task.id)
         if row is None:
             row = mapping.task_row(task)
             s.add(row)
+        row.flow_run_id = flow_run_id or row.flow_run_id
         row.status = TaskStatus.running.value
         row.target_key = target_key(task.target.location)
         row.started_at = row.started_at or utcnow()

@@ -141,6 +141,9 @@ async def _with_store(call: Callable[..., T], *args: object) -> T:
 
     from llmgenie.core.storage import open_store
     from llmgenie.core.storage.db import db_error_line, safe_url
+    from llmgenie.flows import crashed
+
+    crashed.watch()
 
     def run() -> T:
         return call(open_store(), *args)

@@ -38,8 +38,10 @@ def cli_store(*, migrate: bool = True) -> Store:
     from llmgenie.core.settings import get_settings
     from llmgenie.core.storage import SchemaTooNewError, open_store
     from llmgenie.core.storage.db import db_error_line, safe_url
+    from llmgenie.flows import crashed
 
     usable_home()
+    crashed.watch()
     settings = get_settings()
     try:
         return open_store(settings, migrate=migrate)

@@ -16,11 +16,25 @@ app.add_typer(artifacts_app, name="artifacts")
 
 @artifacts_app.command("sync")
 def sync() -> None:
-    """Upload artifacts spooled while the artifact store was down; exit 1 if some remain."""
+    """Store reports spooled while the metadata database was down, upload artifacts spooled
+    while the artifact store was down; exit 1 if some remain."""
+    from sqlalchemy.exc import DBAPIError
+
+    from llmgenie.core.storage.db import db_error_line
+
     store = cli_store()
+    waiting = store.pending_reports()
+    try:
+        stored = store.sync_reports() if waiting else 0
+    except DBAPIError as exc:
+        raise UserError(
+            f"the metadata database did not take the spooled reports: {db_error_line(exc)}"
+        ) from None
     pending = store.pending_count()
     uploaded = store.sync_pending() if pending else 0
-    left = store.pending_count()
+    left = store.pending_count() + store.pending_reports()
+    if waiting:
+        typer.echo(f"stored {stored} of {waiting} spooled reports")
     typer.echo(f"uploaded {uploaded} of {pending} pending artifacts; {left} still pending")
     if left:
         raise typer.Exit(EXIT_FINDINGS)

@@ -134,13 +134,21 @@ def run(
     except Interrupted:
         _quit_interrupted(task_id)
     elapsed = time.perf_counter() - started
+    spooled = cli_store().report_spooled(report.task_id)
     if output_format == "json":
         typer.echo(report.model_dump_json(indent=2))
         nothing = nothing_analysed(report)
         if nothing:
             typer.echo(nothing, err=True)
     else:
-        typer.echo(render_text(report, elapsed, api_url, _drift_line(report), _waiting(report)))
+        drift = None if spooled else _drift_line(report)
+        typer.echo(render_text(report, elapsed, api_url, drift, _waiting(report)))
+    if spooled:
+        typer.echo(
+            "llmgenie: the metadata database did not answer at the end of the run; the report "
+            f"waits in {spooled} until `llmgenie artifacts sync` stores it (each new run tries)",
+            err=True,
+        )
     raise typer.Exit(
         gate_exit_code(report.status, gated_severities(report, allow_unanalysed), threshold)
     )
