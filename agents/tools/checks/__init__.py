@@ -25,6 +25,7 @@ from . import (
     kubernetes_schema,
     secrets,
     terraform,
+    terraform_cloud,
 )
 
 __all__ = ["ALL_CHECKS", "register_all"]
@@ -39,6 +40,7 @@ ALL_CHECKS: tuple[Callable[[Registry], None], ...] = (
     docker.register,
     compose.register,
     terraform.register,
+    terraform_cloud.register,
     secrets.register,
     dependencies.register,
     ci_workflows.register,

@@ -249,7 +249,7 @@ def _in_port_spec(spec: str, port: int) -> bool:
 
 
 def _bucket_ref(value: Any) -> str | None:
-    m = re.search(r"aws_s3_bucket\.([A-Za-z0-9_-]+)\.(?:id|bucket|arn)", str(value))
+    m = re.search(r"aws_s3_bucket\.([A-Za-z0-9_-]+)(?:\[[^\]]*\])?\.(?:id|bucket|arn)", str(value))
     return m.group(1) if m else None
 
 
