@@ -57,7 +57,7 @@ RULES_BY_AGENT = {
     "devops": {
         *(f"LG-COMPOSE-{i}" for i in range(101, 106)),
         "LG-DEP-001",
-        *(f"LG-DOCKER-{i:03d}" for i in range(30, 38)),
+        *(f"LG-DOCKER-{i:03d}" for i in range(30, 39)),
         "LG-OPS-001",
         "LG-OPS-002",
     },
@@ -73,6 +73,7 @@ RULES_BY_AGENT = {
         *(f"LG-ISO-{i:03d}" for i in range(1, 6)),
         *(f"LG-CI-{i:03d}" for i in range(1, 8)),
         *(f"LG-TF-{i:03d}" for i in range(10, 34)),
+        *(f"LG-TF-{i:03d}" for i in range(10, 35)),
     },
     "performance": {f"LG-PERF-{i:03d}" for i in range(1, 10)},
     "documentation": set(),

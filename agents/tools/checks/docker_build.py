@@ -147,7 +147,7 @@ def _secret_arg(df: Dockerfile, ctx: Any) -> Iterable[Hit]:
         "ships sudo, a privilege-escalation path for whoever gets a shell in the container."
     ),
     remediation="Run the step as root (`USER root` … `USER app`); use gosu/su-exec at runtime.",
-    references=["hadolint DL3004"],
+    references=["hadolint DL3004", "CKV2_DOCKER_1"],
 )
 def _sudo(df: Dockerfile, ctx: Any) -> Iterable[Hit]:
     for ins, cmds in _runs(df):
@@ -252,6 +252,23 @@ def _npm_unpinned(c: Command) -> list[str]:
     ]
 
 
+def _rpm_unpinned(c: Command) -> list[str]:
+    if c.name not in ("yum", "dnf", "microdnf", "zypper") or not c.args():
+        return []
+    sub = next((a for a in c.args() if not a.startswith("-")), "")
+    if sub not in ("install", "in"):
+        return []
+    ops = _operands(c.args()[c.args().index(sub) + 1 :], frozenset({"--setopt", "-c"}))
+    return [
+        p
+        for p in ops
+        if not re.search(r"-\d|[=<>]", p)
+        and not p.endswith(".rpm")
+        and not _unknown(p)
+        and not p.startswith(("http://", "https://", "/", "@"))
+    ]
+
+
 def _gem_unpinned(c: Command) -> list[str]:
     if c.name != "gem" or "install" not in c.args():
         return []
@@ -267,6 +284,7 @@ _UNPINNED = {
     "LG-DOCKER-032": ("pip", _pip_unpinned, "pip install pkg==version (or -r with pins)", "DL3013"),
     "LG-DOCKER-033": ("npm", _npm_unpinned, "npm install pkg@version", "DL3016"),
     "LG-DOCKER-034": ("gem", _gem_unpinned, "gem install pkg -v version", "DL3028"),
+    "LG-DOCKER-038": ("yum/dnf/zypper", _rpm_unpinned, "dnf install pkg-1.2.3", "DL3041"),
 }
 
 

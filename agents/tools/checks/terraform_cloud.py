@@ -159,7 +159,7 @@ _setting_rule(
     "Trail logging switched off",
     "The CloudTrail trail exists but `enable_logging = false`: no API activity is recorded.",
     "Remove `enable_logging = false`.",
-    ["CKV_AWS_36", "CIS AWS 3.1"],
+    ["CKV_AWS_251", "CIS AWS 3.1"],
     _Setting(("aws_cloudtrail",), "enable_logging", _is_false, "enable_logging = {value}"),
 )
 _setting_rule(
@@ -337,6 +337,21 @@ _setting_rule(
         "image_tag_mutability",
         lambda v: v != "IMMUTABLE",
         "image_tag_mutability = {value}",
+    ),
+)
+_setting_rule(
+    "LG-TF-034",
+    "tf.image-scanning",
+    Severity.low,
+    "Registry images not scanned on push",
+    "ECR does not scan pushed images: known vulnerabilities in them go unreported.",
+    "Set `image_scanning_configuration { scan_on_push = true }` (or registry-wide scanning).",
+    ["CKV_AWS_163"],
+    _Setting(
+        ("aws_ecr_repository",),
+        "image_scanning_configuration.scan_on_push",
+        _not_true,
+        "image_scanning_configuration.scan_on_push = {value}",
     ),
 )
 _setting_rule(

@@ -33,7 +33,7 @@ def test_every_rule_fires_on_the_bad_dockerfile() -> None:
         ("LG-DOCKER-020", 3), ("LG-DOCKER-021", 4), ("LG-DOCKER-022", 2), ("LG-DOCKER-023", 5),
         ("LG-DOCKER-024", 13), ("LG-DOCKER-030", 5), ("LG-DOCKER-031", 6), ("LG-DOCKER-032", 7),
         ("LG-DOCKER-033", 8), ("LG-DOCKER-034", 9), ("LG-DOCKER-035", 10), ("LG-DOCKER-036", 11),
-        ("LG-DOCKER-037", 6), ("LG-DOCKER-037", 7), ("LG-DOCKER-037", 12),
+        ("LG-DOCKER-037", 6), ("LG-DOCKER-037", 7), ("LG-DOCKER-037", 12), ("LG-DOCKER-038", 12),
     ]  # fmt: skip
     fired = {i for i, _ in _hits("bad/Dockerfile")}
     assert fired == {r.id for rs in NEW for r in rs.rules}

@@ -29,7 +29,7 @@ def test_every_rule_fires_on_the_insecure_fixture() -> None:
         ("LG-TF-024", 76), ("LG-TF-025", 85), ("LG-TF-026", 89),
         ("LG-TF-027", 13), ("LG-TF-027", 29), ("LG-TF-027", 37), ("LG-TF-028", 96),
         ("LG-TF-029", 100), ("LG-TF-030", 100), ("LG-TF-031", 100), ("LG-TF-032", 104),
-        ("LG-TF-033", 109), ("LG-TF-033", 113),
+        ("LG-TF-033", 109), ("LG-TF-033", 113), ("LG-TF-034", 63),
     ]  # fmt: skip
     assert {r.id for r in TERRAFORM_CLOUD_RULES.rules} == {
         i for i, _ in _hits(ROOT, "insecure/main.tf")
