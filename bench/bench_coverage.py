@@ -145,6 +145,10 @@ def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--corpus", default="/work/shared/corpus")
     ap.add_argument("--only", default="", help="comma-separated target folder names")
+    ap.add_argument(
+        "--speed", type=int, default=0, metavar="DOCS",
+        help="also time llmgenie scan and checkov on bench_scan's generated tree of DOCS documents",
+    )  # fmt: skip
     args = ap.parse_args(argv)
     corpus = Path(args.corpus)
     targets = [p for p in sorted(corpus.iterdir()) if p.is_dir()] + FIXTURES
@@ -198,6 +202,35 @@ def main(argv: list[str] | None = None) -> None:
             print(f"- {tool} {rule} ×{n}: {kind} — {note}")
         print()
     print("seconds: " + ", ".join(f"{t} {s:.1f}" for t, s in seconds.items()))
+    if args.speed:
+        speed(venv, args.speed)
+
+
+def speed(venv: Path, docs: int) -> None:
+    """Wall time of `llmgenie scan` and of checkov on one generated tree, one after the other."""
+    import tempfile
+
+    sys.path.insert(0, str(HERE))
+    from bench_scan import generate_tree
+
+    with tempfile.TemporaryDirectory(prefix="llmgenie-cov-") as tmp:
+        root = Path(tmp)
+        generate_tree(root, docs, docs // 10)
+        times = {}
+        for tool, cmd in (
+            ("llmgenie", [str(REPO / ".venv/bin/llmgenie"), "scan", str(root), "-f", "json"]),
+            ("checkov", [str(venv / "bin/checkov"), "-d", str(root), "-o", "json", "--quiet",
+                         "--compact", "--framework", "kubernetes", "dockerfile",
+                         "--skip-download"]),
+        ):  # fmt: skip
+            start = time.perf_counter()
+            subprocess.run(cmd, capture_output=True, check=False)
+            times[tool] = time.perf_counter() - start
+        ratio = times["checkov"] / times["llmgenie"]
+        print(
+            f"speed on {docs} documents: llmgenie {times['llmgenie']:.1f} s, "
+            f"checkov {times['checkov']:.1f} s ({ratio:.1f}x)"
+        )
 
 
 if __name__ == "__main__":
