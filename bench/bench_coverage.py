@@ -184,15 +184,16 @@ def main(argv: list[str] | None = None) -> None:
             rules = len({f[4] for f in mine})
             print(f"| {family} | {tool} | {len(mine)} | {true} | {labelled} | {rules} |")
     print()
-    covered: dict[tuple[str, str], set[str]] = defaultdict(set)  # (target, file) -> refs
-    for _family, target, file, _, rule in findings["llmgenie"]:
-        covered[(target, file)] |= refs.get(rule, set())
+    # by target, not file: llmgenie reports where a value is decided (a tfvars, a default)
+    covered: dict[str, set[str]] = defaultdict(set)  # target -> the references llmgenie hit
+    for _family, target, _file, _, rule in findings["llmgenie"]:
+        covered[target] |= refs.get(rule, set())
     for family in FAMILIES:
-        print(f"### {family}: reported by the others, not by llmgenie at that file")
+        print(f"### {family}: reported by the others, not by llmgenie in that target")
         missed: Counter[tuple[str, str]] = Counter()
         for tool in ("checkov", "hadolint"):
-            for fam, target, file, _, rule in findings[tool]:
-                if fam == family and rule not in covered[(target, file)]:
+            for fam, target, _file, _, rule in findings[tool]:
+                if fam == family and rule not in covered[target]:
                     missed[(tool, rule)] += 1
         if not missed:
             print("(none)")

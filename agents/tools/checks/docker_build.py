@@ -125,7 +125,7 @@ def _copy_from_unpinned(df: Dockerfile, ctx: Any) -> Iterable[Hit]:
         "Use a build secret: `RUN --mount=type=secret,id=token …` and "
         "`docker build --secret id=token,…`."
     ),
-    references=["Docker build secrets", "CKV2_DOCKER_17"],
+    references=["hadolint DL3064", "Docker build secrets"],
 )
 def _secret_arg(df: Dockerfile, ctx: Any) -> Iterable[Hit]:
     for ins in df.instructions:
