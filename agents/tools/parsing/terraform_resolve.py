@@ -127,6 +127,28 @@ def _cached_tfvars(path: str, rel: str, size: int, mtime_ns: int) -> dict[str, t
 
 
 def _scope(folder: Path, root: Path | None, inputs: dict[str, tuple[Any, Origin]]) -> _Scope:
+    """The folder's variables and locals (cached per folder state), then the call's inputs."""
+    stamp = []
+    for p in [*_folder_files(folder), *_tfvars_files(folder)]:
+        try:
+            st = p.stat()
+        except OSError:
+            continue
+        stamp.append((p.name, st.st_size, st.st_mtime_ns))
+    base = _folder_scope(str(folder), str(root) if root else None, tuple(stamp))
+    if not inputs:
+        return base
+    scope = _Scope(dict(base.variables), dict(base.locals))
+    scope.variables.update(inputs)
+    return scope
+
+
+@lru_cache(maxsize=128)
+def _folder_scope(
+    folder_name: str, root_name: str | None, stamp: tuple[tuple[str, int, int], ...]
+) -> _Scope:
+    folder = Path(folder_name)
+    root = Path(root_name) if root_name else None
     scope = _Scope()
     for p in _folder_files(folder):
         parsed = _parsed(p, _rel(root, p, p.name))
@@ -148,7 +170,6 @@ def _scope(folder: Path, root: Path | None, inputs: dict[str, tuple[Any, Origin]
         scope.variables.update(
             _cached_tfvars(str(p), _rel(root, p, p.name), st.st_size, st.st_mtime_ns)
         )
-    scope.variables.update(inputs)
     return scope
 
 

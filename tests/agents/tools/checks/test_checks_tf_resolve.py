@@ -42,3 +42,9 @@ def test_module_files_alone_and_a_module_outside_the_root() -> None:
 
 def test_safe_values_stay_silent() -> None:
     assert _findings("clean/main.tf") == []
+
+
+def test_cycles_missing_values_and_broken_tfvars_stay_unknown() -> None:
+    # `local.a` -> `local.b` -> `local.a`; a variable without a default; an unclosed string in
+    # terraform.tfvars: nothing is judged, nothing raises
+    assert _findings("odd/main.tf") == []
