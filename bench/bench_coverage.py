@@ -134,8 +134,12 @@ def run_hadolint(venv: Path, target: Path) -> list[Finding]:
     ]
 
 
-def verdict(labels: dict[str, Any], tool: str, rule: str) -> tuple[bool | None, str]:
-    entry = labels.get(tool, {}).get(rule)
+def verdict(
+    labels: dict[str, Any], tool: str, rule: str, target: str = ""
+) -> tuple[bool | None, str]:
+    """(true?, note) for a rule id; `RULE@target` overrides it for one target."""
+    by_tool = labels.get(tool, {})
+    entry = by_tool.get(f"{rule}@{target}", by_tool.get(rule))
     if entry is None:
         return None, "not labelled"
     return entry.get("true"), entry.get("note", "")
@@ -178,7 +182,7 @@ def main(argv: list[str] | None = None) -> None:
             mine = [f for f in findings[tool] if f[0] == family]
             if tool == "hadolint" and family != "dockerfile":
                 continue
-            marks = [verdict(labels, tool, f[4])[0] for f in mine]
+            marks = [verdict(labels, tool, f[4], f[1])[0] for f in mine]
             true = sum(1 for m in marks if m is True)
             labelled = sum(1 for m in marks if m is not None)
             rules = len({f[4] for f in mine})
@@ -190,15 +194,14 @@ def main(argv: list[str] | None = None) -> None:
         covered[target] |= refs.get(rule, set())
     for family in FAMILIES:
         print(f"### {family}: reported by the others, not by llmgenie in that target")
-        missed: Counter[tuple[str, str]] = Counter()
+        missed: Counter[tuple[str, str, bool | None, str]] = Counter()
         for tool in ("checkov", "hadolint"):
             for fam, target, _file, _, rule in findings[tool]:
                 if fam == family and rule not in covered[target]:
-                    missed[(tool, rule)] += 1
+                    missed[(tool, rule, *verdict(labels, tool, rule, target))] += 1
         if not missed:
             print("(none)")
-        for (tool, rule), n in sorted(missed.items(), key=lambda kv: (-kv[1], kv[0])):
-            ok, note = verdict(labels, tool, rule)
+        for (tool, rule, ok, note), n in sorted(missed.items(), key=lambda kv: (-kv[1], kv[0][:2])):
             kind = {True: "gap", False: "rightly silent", None: "?"}[ok]
             print(f"- {tool} {rule} ×{n}: {kind} — {note}")
         print()

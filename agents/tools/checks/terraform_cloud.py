@@ -405,6 +405,18 @@ _setting_rule(
         "ip_configuration.authorized_networks has 0.0.0.0/0",
     ),
     _Setting(
+        ("google_sql_database_instance",),
+        "settings.ip_configuration",
+        lambda v: any(
+            isinstance(c, dict)
+            and truthy(c.get("ipv4_enabled", True)) is not False
+            and truthy(c.get("require_ssl")) is not True
+            and c.get("ssl_mode") not in ("ENCRYPTED_ONLY", "TRUSTED_CLIENT_CERTIFICATE_REQUIRED")
+            for c in _as_list(v)
+        ),
+        "ip_configuration: public IP without require_ssl / ssl_mode",
+    ),
+    _Setting(
         (
             "azurerm_sql_firewall_rule",
             "azurerm_mssql_firewall_rule",
@@ -424,7 +436,7 @@ _setting_rule(
     "Deleted keys and secrets can be purged at once: a compromised or mistaken admin destroys "
     "them for good.",
     "Set `purge_protection_enabled = true`.",
-    ["CKV_AZURE_110", "CIS Azure 8.5"],
+    ["CKV_AZURE_110", "CKV_AZURE_42", "CIS Azure 8.5"],
     _Setting(
         ("azurerm_key_vault",),
         "purge_protection_enabled",
@@ -473,7 +485,14 @@ _setting_rule(
         "Set `endpoint_public_access = false` (or `public_access_cidrs`), add "
         "`master_authorized_networks_config`, or `api_server_access_profile` ranges."
     ),
-    references=["CKV_AWS_38", "CKV_AWS_39", "CKV_GCP_20", "CKV_AZURE_6", "CIS EKS 5.4.2"],
+    references=[
+        "CKV_AWS_38",
+        "CKV_AWS_39",
+        "CKV_GCP_20",
+        "CKV_GCP_25",
+        "CKV_AZURE_6",
+        "CKV_AZURE_115",
+    ],
 )
 def _k8s_public_default(tf: TerraformFile, ctx: Any) -> Iterator[Hit]:
     for b in tf.resources("aws_eks_cluster"):
