@@ -72,7 +72,6 @@ RULES_BY_AGENT = {
         *(f"LG-EXPO-{i:03d}" for i in range(1, 6)),
         *(f"LG-ISO-{i:03d}" for i in range(1, 6)),
         *(f"LG-CI-{i:03d}" for i in range(1, 8)),
-        *(f"LG-TF-{i:03d}" for i in range(10, 34)),
         *(f"LG-TF-{i:03d}" for i in range(10, 35)),
     },
     "performance": {f"LG-PERF-{i:03d}" for i in range(1, 10)},

@@ -578,6 +578,11 @@ def _azure_open_admin(tf: TerraformFile, ctx: Any) -> Iterator[Hit]:
             yield Hit(**where, evidence=f"inbound Allow from {sources[0]} to {names}")
 
 
+def _module(tf: TerraformFile, ctx: Any) -> list[TfBlock]:
+    """The blocks of `tf`'s folder the walker accepted (only `tf`'s own without a scan)."""
+    return tf.module_blocks(getattr(ctx, "accepted", ()))
+
+
 def _bucket_refs(blocks: Iterable[TfBlock], type_: str) -> tuple[set[str], bool]:
     """Names of aws_s3_bucket resources that some `type_` resource configures, and whether one
     of them names its bucket by an expression that is not such a reference (unknown)."""
@@ -609,7 +614,7 @@ def _bucket_rule(
         buckets = list(tf.resources("aws_s3_bucket"))
         if not buckets:
             return
-        names, unknown = _bucket_refs(tf.module_blocks(), companion)
+        names, unknown = _bucket_refs(_module(tf, ctx), companion)
         if unknown:
             return  # a companion for a bucket named by an expression: cannot tell which
         for b in buckets:
@@ -683,7 +688,7 @@ def _vpc_flow_logs(tf: TerraformFile, ctx: Any) -> Iterator[Hit]:
     vpcs = list(tf.resources("aws_vpc"))
     if not vpcs:
         return
-    logs = [m for m in tf.module_blocks() if m.type == "aws_flow_log"]
+    logs = [m for m in _module(tf, ctx) if m.type == "aws_flow_log"]
     for b in vpcs:
         if any(
             re.search(rf"\baws_vpc\.{re.escape(b.name)}\b", str(m.get("vpc_id", ""))) for m in logs

@@ -11,6 +11,9 @@ folder (sorted), then `terraform.tfvars`, then `*.auto.tfvars` (sorted); the las
 Locals are followed up to eight references deep. Anything else (functions, conditionals,
 interpolated strings, a variable with no value) stays an expression: unknown, never judged.
 
+Only files whose real path stays inside the scanned root are read (a symlink out of the
+target is skipped, as the walker skips it); with no root known, only the file itself.
+
 A `module` block whose `source` is a local path inside the scanned root brings the module's
 resources in, evaluated with the call's arguments; they are kept only where the call decides a
 value (an origin in the calling file), so the module's own files, scanned on their own, are
@@ -78,16 +81,26 @@ def _line_of_key(lines: list[str], key: str, start: int = 0, end: int | None = N
     return start + 1
 
 
-def _folder_files(folder: Path) -> list[Path]:
+def _inside(p: Path, root: Path | None) -> bool:
+    """A regular file whose real path stays inside the scanned root (no symlink out of it)."""
+    if root is None:
+        return False
     try:
-        return sorted(p for p in folder.glob("*.tf") if p.is_file())
+        return p.is_file() and p.resolve().is_relative_to(root.resolve())
+    except OSError:
+        return False
+
+
+def _folder_files(folder: Path, root: Path | None) -> list[Path]:
+    try:
+        return sorted(p for p in folder.glob("*.tf") if _inside(p, root))
     except OSError:
         return []
 
 
-def _tfvars_files(folder: Path) -> list[Path]:
+def _tfvars_files(folder: Path, root: Path | None) -> list[Path]:
     try:
-        found = sorted(p for p in folder.glob("*.tfvars") if p.is_file())
+        found = sorted(p for p in folder.glob("*.tfvars") if _inside(p, root))
     except OSError:
         return []
     auto = [p for p in found if p.name.endswith(".auto.tfvars")]
@@ -129,7 +142,7 @@ def _cached_tfvars(path: str, rel: str, size: int, mtime_ns: int) -> dict[str, t
 def _scope(folder: Path, root: Path | None, inputs: dict[str, tuple[Any, Origin]]) -> _Scope:
     """The folder's variables and locals (cached per folder state), then the call's inputs."""
     stamp = []
-    for p in [*_folder_files(folder), *_tfvars_files(folder)]:
+    for p in [*_folder_files(folder, root), *_tfvars_files(folder, root)]:
         try:
             st = p.stat()
         except OSError:
@@ -150,7 +163,7 @@ def _folder_scope(
     folder = Path(folder_name)
     root = Path(root_name) if root_name else None
     scope = _Scope()
-    for p in _folder_files(folder):
+    for p in _folder_files(folder, root):
         parsed = _parsed(p, _rel(root, p, p.name))
         if not isinstance(parsed, TerraformFile):
             continue
@@ -162,7 +175,7 @@ def _folder_scope(
                     if not key.startswith("__"):
                         line = _line_of_key(parsed.lines, key, b.line - 1, b.end_line)
                         scope.locals[key] = (value, (parsed.file, line))
-    for p in _tfvars_files(folder):
+    for p in _tfvars_files(folder, root):
         try:
             st = p.stat()
         except OSError:
@@ -267,7 +280,7 @@ def resolve_file(
                 continue
             inputs[key] = (value, call.origins.get(key, (tf.file, call.line_of(key))))
         inner_scope = _scope(target, root, inputs)
-        for p in _folder_files(target):
+        for p in _folder_files(target, root):
             parsed = _parsed(p, _rel(root, p, p.name))
             if not isinstance(parsed, TerraformFile):
                 continue
