@@ -48,3 +48,23 @@ def test_cycles_missing_values_and_broken_tfvars_stay_unknown() -> None:
     # `local.a` -> `local.b` -> `local.a`; a variable without a default; an unclosed string in
     # terraform.tfvars: nothing is judged, nothing raises
     assert _findings("odd/main.tf") == []
+
+
+def test_a_symlink_out_of_the_target_is_never_read(tmp_path: Path) -> None:
+    outside = tmp_path / "outside"
+    target = tmp_path / "target"
+    outside.mkdir()
+    target.mkdir()
+    (outside / "vars.tf").write_text('variable "acl" {\n  default = "public-read"\n}\n')
+    (target / "main.tf").write_text(
+        'resource "aws_s3_bucket_acl" "b" {\n  bucket = "b"\n  acl    = var.acl\n}\n'
+    )
+    (target / "vars.tf").symlink_to(outside / "vars.tf")
+    tf = parse_resolved(target / "main.tf", "main.tf")
+    assert isinstance(tf, TerraformFile)
+    assert [f.rule_id for f in TERRAFORM_RULES.run(tf, None)] == []
+    (target / "vars.tf").unlink()
+    (target / "vars.tf").write_text((outside / "vars.tf").read_text())
+    tf = parse_resolved(target / "main.tf", "main.tf")
+    assert isinstance(tf, TerraformFile)
+    assert [f.rule_id for f in TERRAFORM_RULES.run(tf, None)] == ["LG-TF-001"]
