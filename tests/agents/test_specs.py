@@ -57,12 +57,14 @@ RULES_BY_AGENT = {
     "devops": {
         *(f"LG-COMPOSE-{i}" for i in range(101, 106)),
         "LG-DEP-001",
+        *(f"LG-DOCKER-{i:03d}" for i in range(30, 39)),
         "LG-OPS-001",
         "LG-OPS-002",
     },
     "security": {
         *(f"LG-COMPOSE-{i:03d}" for i in range(1, 11)),
         *(f"LG-DOCKER-{i:03d}" for i in range(1, 9)),
+        *(f"LG-DOCKER-{i:03d}" for i in range(20, 25)),
         *(f"LG-K8S-{i:03d}" for i in range(1, 23)),
         *(f"LG-SECRET-{i:03d}" for i in range(1, 13)),
         *(f"LG-TF-{i:03d}" for i in range(1, 6)),
@@ -70,6 +72,7 @@ RULES_BY_AGENT = {
         *(f"LG-EXPO-{i:03d}" for i in range(1, 6)),
         *(f"LG-ISO-{i:03d}" for i in range(1, 6)),
         *(f"LG-CI-{i:03d}" for i in range(1, 8)),
+        *(f"LG-TF-{i:03d}" for i in range(10, 35)),
     },
     "performance": {f"LG-PERF-{i:03d}" for i in range(1, 10)},
     "documentation": set(),

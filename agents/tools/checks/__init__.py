@@ -18,6 +18,7 @@ from . import (
     compose,
     dependencies,
     docker,
+    docker_build,
     kubernetes,
     kubernetes_capacity,
     kubernetes_exposure,
@@ -25,6 +26,7 @@ from . import (
     kubernetes_schema,
     secrets,
     terraform,
+    terraform_cloud,
 )
 
 __all__ = ["ALL_CHECKS", "register_all"]
@@ -37,8 +39,10 @@ ALL_CHECKS: tuple[Callable[[Registry], None], ...] = (
     kubernetes_rbac.register,
     kubernetes_exposure.register,
     docker.register,
+    docker_build.register,
     compose.register,
     terraform.register,
+    terraform_cloud.register,
     secrets.register,
     dependencies.register,
     ci_workflows.register,

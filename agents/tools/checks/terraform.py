@@ -12,15 +12,16 @@ import re
 from collections.abc import Iterable, Iterator
 from typing import Any
 
-from llmgenie.core.models import FileKind, Severity
+from llmgenie.core.models import Severity
 
-from ..parsing.terraform import TerraformFile, TfBlock, is_expression, parse_terraform, truthy
+from ..parsing.terraform import TerraformFile, TfBlock, is_expression, truthy
 from ..registry import Registry
-from ..rules import Hit, RuleSet
+from ..rules import Hit
+from .terraform_common import TfRuleSet, at, register_parser
 
 __all__ = ["TERRAFORM_RULES"]
 
-TERRAFORM_RULES: RuleSet[TerraformFile] = RuleSet(agent="security")
+TERRAFORM_RULES: TfRuleSet = TfRuleSet(agent="security")
 
 _PUBLIC_ACLS = frozenset({"public-read", "public-read-write", "authenticated-read"})
 _PAB_FLAGS = (
@@ -82,9 +83,7 @@ def _public_bucket(tf: TerraformFile, ctx: Any) -> Iterable[Hit]:
     for b in tf.resources("aws_s3_bucket", "aws_s3_bucket_acl"):
         acl = b.get("acl")
         if isinstance(acl, str) and acl in _PUBLIC_ACLS:
-            yield Hit(
-                file=tf.file, line=b.line_of("acl"), resource=b.address, evidence=f"acl = {acl}"
-            )
+            yield Hit(**at(b, "acl"), evidence=f"acl = {acl}")
     for b in tf.resources(
         "aws_s3_bucket_public_access_block", "aws_s3_account_public_access_block"
     ):
@@ -99,34 +98,27 @@ def _public_bucket(tf: TerraformFile, ctx: Any) -> Iterable[Hit]:
                 )
         if off:
             explicit = next((f.split(" ")[0] for f in off if "unset" not in f), None)
-            line = b.line_of(explicit) if explicit else b.line
-            yield Hit(file=tf.file, line=line, resource=b.address, evidence=", ".join(off))
+            yield Hit(**at(b, explicit), evidence=", ".join(off))
     for b in tf.resources("google_storage_bucket_iam_member", "google_storage_bucket_iam_binding"):
         members = _as_list(b.get("member")) + _as_list(b.get("members"))
         public = [m for m in members if m in ("allUsers", "allAuthenticatedUsers")]
         if public:
             key = "member" if "member" in b.body else "members"
             yield Hit(
-                file=tf.file,
-                line=b.line_of(key),
-                resource=b.address,
+                **at(b, key),
                 evidence=f"{key} = {public[0]}",
             )
     for b in tf.resources("azurerm_storage_container"):
         access = b.get("container_access_type")
         if access in ("blob", "container"):
             yield Hit(
-                file=tf.file,
-                line=b.line_of("container_access_type"),
-                resource=b.address,
+                **at(b, "container_access_type"),
                 evidence=f"container_access_type = {access}",
             )
     for b in tf.resources("aws_s3_bucket_policy"):
         if _public_principal(b.get("policy")):
             yield Hit(
-                file=tf.file,
-                line=b.line_of("policy"),
-                resource=b.address,
+                **at(b, "policy"),
                 evidence='policy allows Principal "*" with no Condition',
             )
 
@@ -153,20 +145,22 @@ def _public_principal(policy: Any) -> bool:
 # --- LG-TF-002 tf.open-ingress ---------------------------------------------------------------
 
 
-def _ingress_rules(tf: TerraformFile) -> Iterator[tuple[TfBlock, dict[str, Any], int]]:
-    """(resource, rule body, line) of every ingress rule, across the AWS forms."""
+def _ingress_rules(tf: TerraformFile) -> Iterator[tuple[TfBlock, dict[str, Any], dict[str, Any]]]:
+    """(resource, rule body, where a hit points) of every ingress rule, across the AWS forms."""
     for b in tf.resources("aws_security_group"):
         for i, rule in enumerate(b.nested("ingress")):
-            yield b, rule, b.line_of("ingress", i)
+            yield b, rule, at(b, "cidr_blocks", i, within="ingress")
     for b in tf.resources("aws_security_group_rule"):
         if b.get("type") == "ingress":
-            yield b, b.body, b.line
+            key = "cidr_blocks" if "cidr_blocks" in b.origins else None
+            yield b, b.body, at(b, key)
     for b in tf.resources("aws_vpc_security_group_ingress_rule"):
         body = dict(b.body)
         body["cidr_blocks"] = _as_list(body.get("cidr_ipv4"))
         body["ipv6_cidr_blocks"] = _as_list(body.get("cidr_ipv6"))
         body.setdefault("protocol", body.get("ip_protocol"))
-        yield b, body, b.line
+        key = "cidr_ipv4" if "cidr_ipv4" in b.origins else None
+        yield b, body, at(b, key)
 
 
 def _describe_ports(rule: dict[str, Any]) -> tuple[bool, set[int], str] | None:
@@ -208,7 +202,7 @@ def _describe_ports(rule: dict[str, Any]) -> tuple[bool, set[int], str] | None:
     references=["CKV_AWS_24", "CKV_AWS_25", "CKV_AWS_260", "CIS AWS 5.2", "CIS AWS 5.3"],
 )
 def _open_ingress(tf: TerraformFile, ctx: Any) -> Iterable[Hit]:
-    for b, rule, line in _ingress_rules(tf):
+    for _b, rule, where in _ingress_rules(tf):
         sources = [
             str(c)
             for c in _as_list(rule.get("cidr_blocks")) + _as_list(rule.get("ipv6_cidr_blocks"))
@@ -223,7 +217,7 @@ def _open_ingress(tf: TerraformFile, ctx: Any) -> Iterable[Hit]:
         severity = Severity.critical if admin else None
         names = ", ".join(f"{_ADMIN_PORTS[p]} {p}" for p in sorted(admin))
         evidence = f"ingress from {open_to[0]} on {text}" + (f" ({names})" if names else "")
-        yield Hit(file=tf.file, line=line, resource=b.address, evidence=evidence, severity=severity)
+        yield Hit(**where, evidence=evidence, severity=severity)
     for b in tf.resources("google_compute_firewall"):
         direction = str(b.get("direction", "INGRESS")).upper()
         ranges = [str(r) for r in _as_list(b.get("source_ranges"))]
@@ -236,9 +230,7 @@ def _open_ingress(tf: TerraformFile, ctx: Any) -> Iterable[Hit]:
                 continue
             admin = any(_in_port_spec(p, port) for p in ports for port in _ADMIN_PORTS) or not ports
             yield Hit(
-                file=tf.file,
-                line=b.line_of("allow", i),
-                resource=b.address,
+                **at(b, "allow", i),
                 evidence=(
                     f"allow {allow.get('protocol')} {','.join(ports) or 'all ports'} "
                     f"from {open_to[0]}"
@@ -257,7 +249,7 @@ def _in_port_spec(spec: str, port: int) -> bool:
 
 
 def _bucket_ref(value: Any) -> str | None:
-    m = re.search(r"aws_s3_bucket\.([A-Za-z0-9_-]+)\.(?:id|bucket|arn)", str(value))
+    m = re.search(r"aws_s3_bucket\.([A-Za-z0-9_-]+)(?:\[[^\]]*\])?\.(?:id|bucket|arn)", str(value))
     return m.group(1) if m else None
 
 
@@ -307,9 +299,7 @@ def _unencrypted_storage(tf: TerraformFile, ctx: Any) -> Iterable[Hit]:
         if b.type == "aws_ebs_volume" and ebs_by_default():
             continue
         yield Hit(
-            file=tf.file,
-            line=b.line_of("encrypted"),
-            resource=b.address,
+            **at(b, "encrypted"),
             evidence=f"encrypted = {_shown(value)}",
         )
     for b in tf.resources("aws_redshift_cluster", "aws_elasticache_replication_group"):
@@ -318,9 +308,7 @@ def _unencrypted_storage(tf: TerraformFile, ctx: Any) -> Iterable[Hit]:
         if is_expression(value) or truthy(value):
             continue
         yield Hit(
-            file=tf.file,
-            line=b.line_of(key),
-            resource=b.address,
+            **at(b, key),
             evidence=f"{key} = {_shown(value)}",
         )
     for b in tf.resources("aws_instance"):
@@ -332,9 +320,7 @@ def _unencrypted_storage(tf: TerraformFile, ctx: Any) -> Iterable[Hit]:
                 if is_expression(value) or truthy(value):
                     continue
                 yield Hit(
-                    file=tf.file,
-                    line=b.line_of(key, i),
-                    resource=b.address,
+                    **at(b, "encrypted", i, within=key),
                     evidence=f"{key}.encrypted = {_shown(value)}",
                 )
     for b in tf.resources("aws_db_instance", "aws_rds_cluster"):
@@ -346,9 +332,7 @@ def _unencrypted_storage(tf: TerraformFile, ctx: Any) -> Iterable[Hit]:
         if b.type == "aws_rds_cluster" and str(b.get("engine_mode", "")) == "serverless":
             continue  # Aurora Serverless v1 is always encrypted
         yield Hit(
-            file=tf.file,
-            line=b.line_of("storage_encrypted"),
-            resource=b.address,
+            **at(b, "storage_encrypted"),
             evidence=f"storage_encrypted = {_shown(value)}",
         )
     for b in tf.resources("aws_s3_bucket"):
@@ -362,9 +346,7 @@ def _unencrypted_storage(tf: TerraformFile, ctx: Any) -> Iterable[Hit]:
         if b.name in encrypted:
             continue
         yield Hit(
-            file=tf.file,
-            line=b.line,
-            resource=b.address,
+            **at(b),
             evidence="no server-side encryption configuration for this bucket",
             severity=Severity.medium,
         )
@@ -389,9 +371,7 @@ def _rds_public(tf: TerraformFile, ctx: Any) -> Iterable[Hit]:
     for b in tf.resources("aws_db_instance", "aws_rds_cluster_instance"):
         if truthy(b.get("publicly_accessible")) is True:
             yield Hit(
-                file=tf.file,
-                line=b.line_of("publicly_accessible"),
-                resource=b.address,
+                **at(b, "publicly_accessible"),
                 evidence="publicly_accessible = true",
             )
 
@@ -438,18 +418,14 @@ def _iam_wildcard(tf: TerraformFile, ctx: Any) -> Iterable[Hit]:
         if isinstance(policy, str) and "jsonencode" in policy:
             if _HCL_WILDCARD_ACTION.search(policy) and "Deny" not in policy:
                 yield Hit(
-                    file=tf.file,
-                    line=b.line_of("policy"),
-                    resource=b.address,
+                    **at(b, "policy"),
                     evidence='Action = "*"',
                 )
             continue
         for stmt in _statements(policy):
             if stmt.get("Effect", "Allow") == "Allow" and "*" in _as_list(stmt.get("Action")):
                 yield Hit(
-                    file=tf.file,
-                    line=b.line_of("policy"),
-                    resource=b.address,
+                    **at(b, "policy"),
                     evidence='"Action": "*"',
                 )
                 break
@@ -457,14 +433,12 @@ def _iam_wildcard(tf: TerraformFile, ctx: Any) -> Iterable[Hit]:
         for i, stmt in enumerate(b.nested("statement")):
             if str(stmt.get("effect", "Allow")) == "Allow" and "*" in _as_list(stmt.get("actions")):
                 yield Hit(
-                    file=tf.file,
-                    line=b.line_of("statement", i),
-                    resource=b.address,
+                    **at(b, "statement", i),
                     evidence='actions = ["*"]',
                 )
 
 
 def register(registry: Registry) -> None:
     """The `terraform` group: cloud resources exposed, unencrypted or unlogged."""
-    registry.parser("terraform", parse_terraform, [FileKind.terraform])
+    register_parser(registry)
     registry.rules("terraform", "terraform", TERRAFORM_RULES)

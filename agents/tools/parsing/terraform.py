@@ -78,15 +78,33 @@ class TfBlock:
     line: int
     end_line: int
     _file: TerraformFile | None = field(default=None, repr=False, compare=False)
+    #: Where a resolved attribute's value is written (`parsing.terraform_resolve`), by path
+    #: (`acl`, `ingress[0].cidr_blocks`): file relative to the root and 1-based line.
+    origins: dict[str, tuple[str, int]] = field(default_factory=dict, compare=False)
+    #: `module.NAME.` when the block comes from a local module evaluated for that call.
+    via: str | None = None
 
     @property
     def address(self) -> str:
         """`aws_s3_bucket.logs`, `data.aws_iam_policy_document.x`, `module.vpc`…"""
+        prefix = self.via or ""
         if self.block_type == "resource":
-            return f"{self.type}.{self.name}"
+            return f"{prefix}{self.type}.{self.name}"
         if self.block_type == "data":
-            return f"data.{self.type}.{self.name}"
-        return f"{self.block_type}.{self.name}"
+            return f"{prefix}data.{self.type}.{self.name}"
+        return f"{prefix}{self.block_type}.{self.name}"
+
+    def where(self, key: str, nth: int = 0, within: str | None = None) -> tuple[str | None, int]:
+        """(file, line) that decides attribute `key`: its resolved origin, else where it is written.
+
+        `within` names the nested block the attribute sits in (`ingress`, the `nth` one)."""
+        path = f"{within}[{nth}].{key}" if within else key
+        if path in self.origins:
+            return self.origins[path]
+        file = self._file.file if self._file is not None else None
+        if within:
+            return file, self.line_of(within, nth)
+        return file, self.line_of(key, nth)
 
     def get(self, key: str, default: Any = None) -> Any:
         return self.body.get(key, default)
