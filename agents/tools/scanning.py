@@ -357,7 +357,7 @@ def _build(root: Path, context: Context) -> Scan:
             if not keys or any(_produced(k, produced) for k in keys):
                 continue
             if _fragment(root, rel):
-                notes.append(f"{rel}: an unused patch fragment (a container has no image), skipped")
+                notes.append(f"{rel}: an unused patch fragment (not a whole object), skipped")
                 continue
             notes.append(f"{rel}: not part of any kustomization output, scanned raw")
         raw.append(rel)
@@ -419,11 +419,26 @@ def _located(text: str, rel: str, sources: _SourceMap | None) -> Iterator[K8sObj
 
 def _fragment(root: Path, rel: str) -> bool:
     """Whether a file a kustomization left unused is a patch fragment (a commented-out patch),
-    not a whole object: one of its workloads has a container with no image."""
+    not a whole object: one of its workloads has a container with no image, or an object lacks
+    a field every whole object of its kind has (a Deployment with no selector, a webhook
+    configuration with no webhooks), by the offline schemas."""
     for o in iter_k8s_objects(root / rel, rel):
-        if isinstance(o, K8sObject) and any(not c.container.get("image") for c in containers(o)):
+        if not isinstance(o, K8sObject):
+            continue
+        if any(not c.container.get("image") for c in containers(o)):
+            return True
+        if _lacks_required_fields(o):
             return True
     return False
+
+
+def _lacks_required_fields(o: K8sObject) -> bool:
+    from llmgenie.agents.tools.checks.kubernetes_schema import schema_errors
+
+    errors = schema_errors(o.obj) or []
+    return any(e.validator == "required" for e in errors) or (
+        o.kind.endswith("WebhookConfiguration") and not o.obj.get("webhooks")
+    )
 
 
 def _produced(key: tuple[str, str], produced: set[tuple[str, str]]) -> bool:

@@ -99,6 +99,28 @@ def test_an_unused_patch_fragment_is_not_scanned_as_an_object(tmp_path: Path) ->
     assert any("manager_patch.yaml: an unused patch fragment" in n for n in result.summary.notes)
 
 
+@pytest.mark.parametrize(
+    "fragment",
+    [  # kubeflow's commented-out manager_image_patch.yaml and webhookcainjection_patch.yaml
+        "apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: controller}\nspec:\n"
+        "  template:\n    spec:\n      containers:\n        - name: manager\n"
+        "          image: controller:v1\n",
+        "apiVersion: admissionregistration.k8s.io/v1\nkind: MutatingWebhookConfiguration\n"
+        "metadata:\n  name: mutating-webhook-configuration\n"
+        "  annotations: {cert-manager.io/inject-ca-from: x/y}\n",
+    ],
+    ids=["workload-without-selector", "webhooks-without-webhooks"],
+)
+def test_an_unused_fragment_that_lacks_a_required_field_is_not_scanned(
+    tmp_path: Path, fragment: str
+) -> None:
+    _tree(tmp_path)
+    (tmp_path / "overlays" / "dev" / "image_patch.yaml").write_text(fragment)
+    result = _scan(tmp_path)
+    assert {f.file for f in result.findings} == {"base/deploy.yaml"}
+    assert any("image_patch.yaml: an unused patch fragment" in n for n in result.summary.notes)
+
+
 def test_a_patch_named_by_a_kustomization_is_never_scanned_as_written(tmp_path: Path) -> None:
     _tree(tmp_path)
     overlay = tmp_path / "overlays" / "prod"
