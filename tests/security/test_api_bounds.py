@@ -11,7 +11,7 @@ import pytest
 
 from tests.support.api import serve_api
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.usefixtures("prefect_api")]
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "shop"
 MIB = 1024 * 1024

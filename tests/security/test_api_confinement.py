@@ -11,7 +11,7 @@ import pytest
 
 from tests.support.api import serve_api
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.usefixtures("prefect_api")]
 
 
 @pytest.fixture
