@@ -330,8 +330,12 @@ def create_app() -> FastAPI:
             await authenticator.check(
                 token.strip() if scheme.lower() == "bearer" else None, websocket.url.path
             )
-        except AuthRefused as exc:  # 4401/4403: the HTTP status in WebSocket's private range
-            await websocket.close(code=4000 + exc.status_code, reason=exc.reason)
+        except AuthRefused as exc:  # the HTTP answer, where the server can give one; else a close
+            if "websocket.http.response" in websocket.scope.get("extensions", {}):
+                answer = JSONResponse({"detail": exc.reason}, exc.status_code, exc.headers)
+                await websocket.send_denial_response(answer)
+            else:  # 4401/4403: the HTTP status in WebSocket's private range
+                await websocket.close(code=4000 + exc.status_code, reason=exc.reason)
             return
         await websocket.accept()
         events: asyncio.Queue[dict[str, object]] = asyncio.Queue()

@@ -158,7 +158,7 @@ class Authenticator:
         try:
             algorithm = jwt.get_unverified_header(token).get("alg")
         except jwt.PyJWTError:
-            raise AuthRefused(unauthorized, "wrong bearer token: not a signed token") from None
+            raise AuthRefused(unauthorized, "the bearer is neither the static token nor a signed one") from None
         key: Any
         if algorithm == "HS256" and settings.api_jwt_secret is not None:
             key = settings.api_jwt_secret.get_secret_value()
