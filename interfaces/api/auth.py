@@ -158,7 +158,8 @@ class Authenticator:
         try:
             algorithm = jwt.get_unverified_header(token).get("alg")
         except jwt.PyJWTError:
-            raise AuthRefused(unauthorized, "the bearer is neither the static token nor a signed one") from None
+            reason = "the bearer is neither the static token nor a signed one"
+            raise AuthRefused(unauthorized, reason) from None
         key: Any
         if algorithm == "HS256" and settings.api_jwt_secret is not None:
             key = settings.api_jwt_secret.get_secret_value()
