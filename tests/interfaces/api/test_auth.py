@@ -93,6 +93,11 @@ def test_api_will_not_serve_the_network_unauthenticated(
     for name in ("LLMGENIE_API_TOKEN", "LLMGENIE_API_JWT_SECRET", "LLMGENIE_API_JWKS"):
         monkeypatch.delenv(name, raising=False)
     get_settings.cache_clear()
+
+    def serve(*args: object, **kwargs: object) -> None:
+        raise AssertionError(f"served {host} with no authentication")
+
+    monkeypatch.setattr("uvicorn.run", serve)  # refused before it: nothing to stop
     code, _, err = run_cli(capsys, "api", "--host", host)
     assert code == 2 and "no authentication" in err and "--insecure" in err
 
