@@ -227,7 +227,7 @@ def create_app() -> FastAPI:
     install_metrics(app)  # outermost: a 413 is measured too
     service = TaskService(TargetRoots.of(settings))
     authenticator = Authenticator(settings)
-    auth = [Depends(authenticator), *authenticator.openapi_schemes()]
+    auth = [Depends(authenticator.dependency), *authenticator.openapi_schemes()]
 
     @app.exception_handler(Refused)
     async def refused(request: Request, exc: Refused) -> JSONResponse:
@@ -278,7 +278,7 @@ def create_app() -> FastAPI:
         responses=_errors(*_BODY_ERRORS, 503),
     )
     async def submit(
-        request: TaskAsked, caller: Principal = Depends(authenticator)
+        request: TaskAsked, caller: Principal = Depends(authenticator.dependency)
     ) -> TaskAccepted:
         role = await authenticator.lowered(caller, request.role, "/v1/tasks")
         checked = await asyncio.to_thread(  # S3: one listing call

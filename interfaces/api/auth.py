@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import hmac
 import threading
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -100,10 +101,22 @@ class Authenticator:
         token = credentials.credentials if credentials is not None else None
         return await self.check(token, request.url.path)
 
+    @property
+    def dependency(self) -> Callable[..., Awaitable[Principal]]:
+        """The FastAPI dependency: this check when the API authenticates; else one that answers
+        `anonymous`, so the OpenAPI document declares no scheme the API does not ask for."""
+        if self.settings.api_authenticates:
+            return self
+
+        async def anonymous() -> Principal:
+            return Principal(ANONYMOUS, Role.operator)
+
+        return anonymous
+
     def openapi_schemes(self) -> list[Any]:
         """The OAuth2 client-credentials scheme when an issuer is configured (for the OpenAPI
         document: the bearer scheme is declared by `__call__` itself)."""
-        if not self.settings.api_jwt_issuer:
+        if not (self.settings.api_jwt_issuer and self.settings.api_authenticates):
             return []
         token_url = self.settings.api_oauth_token_url or (
             f"{self.settings.api_jwt_issuer.rstrip('/')}/protocol/openid-connect/token"
