@@ -16,10 +16,13 @@ import re
 from collections.abc import MutableMapping
 from functools import lru_cache
 from pathlib import Path
-from typing import Literal
+from typing import Literal, get_args
+from urllib.parse import urlsplit
 
 from pydantic import AliasChoices, Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from llmgenie.core.models import Role
 
 __all__ = ["FILE_SECRETS", "Settings", "SettingsError", "check_model_id", "get_settings"]
 
@@ -120,6 +123,24 @@ class Settings(BaseSettings):
         1024 * 1024, ge=1, description="the REST API answers 413 to a larger request body"
     )
 
+    # who may call the REST API (interfaces/api/auth.py, decision 0033)
+    api_token: SecretStr | None = Field(None, description="one static bearer token")
+    api_token_role: Role = Field(Role.operator, description="the static token's role")
+    api_jwt_secret: SecretStr | None = Field(
+        None, description="HS256 key of signed tokens (`llmgenie token create`); 32+ characters"
+    )
+    api_jwks: str | None = Field(
+        None, description="RS256/ES256 keys: a JWKS file, or an https URL of an OIDC provider's"
+    )
+    api_jwt_issuer: str | None = Field(None, description="a signed token's `iss` must be this")
+    api_jwt_audience: str | None = Field(None, description="a signed token's `aud` must hold this")
+    api_role_claim: str = Field(
+        "llmgenie_role", min_length=1, description="the claim that names a token's role"
+    )
+    api_oauth_token_url: str | None = Field(
+        None, description="the issuer's token endpoint, declared in the OpenAPI document"
+    )
+
     prometheus_url: str | None = Field(
         None, validation_alias=AliasChoices("PROMETHEUS_URL", "LLMGENIE_PROMETHEUS_URL")
     )
@@ -146,6 +167,28 @@ class Settings(BaseSettings):
             if scheme != "s3":
                 raise ValueError(f"{scheme}:// is not allowed: name folders and s3:// prefixes")
         return raw
+
+    @field_validator("api_jwt_secret")
+    @classmethod
+    def _secret_is_long(cls, raw: SecretStr | None) -> SecretStr | None:
+        if raw is not None and len(raw.get_secret_value().encode()) < 32:
+            raise ValueError("shorter than 32 bytes: HS256 needs a key as long as its hash")
+        return raw
+
+    @field_validator("api_jwks")
+    @classmethod
+    def _jwks_is_a_file_or_https(cls, raw: str | None) -> str | None:
+        if raw and "://" in raw:
+            url = urlsplit(raw)
+            loopback = url.hostname in {"localhost", "127.0.0.1", "::1"}
+            if url.scheme != "https" and not (url.scheme == "http" and loopback):
+                raise ValueError("name a JWKS file or an https:// URL (http:// on loopback only)")
+        return raw
+
+    @property
+    def api_authenticates(self) -> bool:
+        """Whether the REST API asks its callers for a token (any of the three ways is set)."""
+        return bool(self.api_token or self.api_jwt_secret or self.api_jwks)
 
     @property
     def target_root_list(self) -> list[str]:
@@ -244,5 +287,8 @@ def _problems(exc: ValidationError) -> list[str]:
         field = str(error["loc"][0]) if error["loc"] else ""
         name = _variable_of(field)
         message = str(error["msg"]).removeprefix("Value error, ")
-        problems.append(f"{name}={error.get('input')!r}: {message}")
+        info = Settings.model_fields.get(field)
+        secret = info is not None and SecretStr in (info.annotation, *get_args(info.annotation))
+        shown = "'…'" if secret else repr(error.get("input"))  # a secret is never repeated
+        problems.append(f"{name}={shown}: {message}")
     return problems

@@ -33,6 +33,7 @@ __all__ = [
     "MAX_TASK_CHARS",
     "Refused",
     "TargetRoots",
+    "TaskAsked",
     "TaskLine",
     "TaskRequest",
     "TaskService",
@@ -59,8 +60,9 @@ class Refused(ValueError):
     expected. The CLI exits 2 with it, the REST API answers 422, the MCP server a tool error."""
 
 
-class TaskRequest(BaseModel):
-    """A task as a caller submits it: what to do, over what, by whom."""
+class TaskAsked(BaseModel):
+    """A task as a remote caller asks for it: what to do, over what, and at most which role.
+    Who asks is not the body's to say: the REST API takes it from the caller's token."""
 
     task: str = Field(
         min_length=1, max_length=MAX_TASK_CHARS, description="what to do, e.g. 'audit manifests'"
@@ -71,6 +73,14 @@ class TaskRequest(BaseModel):
         description="folder, file, archive or s3://bucket/prefix",
     )
     agents: list[str] | None = Field(None, description="only these specialists")
+    role: Role | None = Field(
+        None, description="act with this role: the caller's own (the default) or a lower one"
+    )
+
+
+class TaskRequest(TaskAsked):
+    """A task checked to start: what to do, over what, by whom, with which role."""
+
     role: Role = Field(Role.operator, description="the caller's role")
     caller: str = Field(
         "api", min_length=1, max_length=200, description="who asks: a user, a CI job, an alert"

@@ -2,17 +2,18 @@
 
 Thin: each endpoint parses, calls one function of the layers below, and returns domain types.
 Tasks run as BOSS flows in this process (the API is itself a long-running Prefect client); with
-`LLMGENIE_API_TOKEN` set every endpoint but /health, /ready and /metrics needs
-`Authorization: Bearer …`. /health says the process is up (liveness); /ready says whether the
-metadata database and the Prefect API answer (readiness). An endpoint that needs the database
-while it is down answers 503 with one line saying so, and accepts no task.
+authentication configured (`LLMGENIE_API_TOKEN`, `LLMGENIE_API_JWT_SECRET`, `LLMGENIE_API_JWKS`:
+`auth.py`) every endpoint but /health, /ready and /metrics needs `Authorization: Bearer …`.
+/health says the process is up (liveness); /ready says whether the metadata database and the
+Prefect API answer (readiness). An endpoint that needs the database while it is down answers 503
+with one line saying so, and accepts no task.
 
 Every check of a request is the task service's (`llmgenie.flows.service`): what it refuses is a
 422 with its one line. Targets must lie under `LLMGENIE_TARGET_ROOTS` (none set: every target is
 refused); a request body over `LLMGENIE_API_MAX_BODY_BYTES` (1 MiB) is a 413; a 422 never
 repeats the request's input.
 
-Every error, whatever its status (400, 401, 404, 413, 422, 503), has one shape:
+Every error, whatever its status (400, 401, 403, 404, 413, 422, 503), has one shape:
 `{"detail": "<one line>"}` (`ErrorBody`); the OpenAPI document states each status a route
 answers and its body, and a schemathesis run in the tests holds the API to it (decision 0032).
 """
@@ -20,15 +21,12 @@ answers and its body, and a schemathesis run in the tests holds the API to it (d
 from __future__ import annotations
 
 import asyncio
-import hmac
-import os
 from collections.abc import Callable
 from typing import Annotated, Any, TypeVar
 
 from fastapi import (
     Depends,
     FastAPI,
-    Header,
     HTTPException,
     Query,
     Request,
@@ -48,10 +46,12 @@ from llmgenie.flows.service import (
     MAX_PATH_CHARS,
     Refused,
     TargetRoots,
+    TaskAsked,
     TaskLine,
     TaskRequest,
     TaskService,
 )
+from llmgenie.interfaces.api.auth import Authenticator, AuthRefused, Principal
 
 __all__ = [
     "AskRequest",
@@ -90,14 +90,15 @@ class PrometheusText(PlainTextResponse):
 
 _ERROR_MEANS = {
     400: "the request body could not be read as JSON",
-    401: "a bearer token is needed and was missing or wrong",
+    401: "a bearer token is needed and was missing, wrong, expired or not for this API",
+    403: "the token's role claim names no role, or the request asks for a role above it",
     404: "no such task",
     413: "the request body is larger than LLMGENIE_API_MAX_BODY_BYTES",
     422: "the request was refused: what is wrong with it, in one line, without its input",
     503: "the metadata database (or the knowledge base) does not answer",
 }
 #: what every route with a JSON body and the token check can answer besides its own
-_BODY_ERRORS = (400, 401, 413, 422)
+_BODY_ERRORS = (400, 401, 403, 413, 422)
 
 
 def _errors(*codes: int) -> dict[int | str, dict[str, Any]]:
@@ -124,15 +125,6 @@ class ScanRequest(BaseModel):
         min_length=1, max_length=MAX_PATH_CHARS, description="folder, file, archive or s3://"
     )
     agents: list[str] | None = Field(None, description="only these toolsets; default all")
-
-
-def _check_token(authorization: Annotated[str | None, Header()] = None) -> None:
-    expected = os.environ.get("LLMGENIE_API_TOKEN")
-    if not expected:
-        return
-    given = (authorization or "").removeprefix("Bearer ").strip()
-    if not hmac.compare_digest(given.encode(), expected.encode()):
-        raise HTTPException(status.HTTP_401_UNAUTHORIZED, "missing or wrong bearer token")
 
 
 async def _with_store(call: Callable[..., T], *args: object) -> T:
@@ -234,7 +226,8 @@ def create_app() -> FastAPI:
     app.add_middleware(BodyLimit, max_bytes=settings.api_max_body_bytes)
     install_metrics(app)  # outermost: a 413 is measured too
     service = TaskService(TargetRoots.of(settings))
-    auth = [Depends(_check_token)]
+    authenticator = Authenticator(settings)
+    auth = [Depends(authenticator.dependency), *authenticator.openapi_schemes()]
 
     @app.exception_handler(Refused)
     async def refused(request: Request, exc: Refused) -> JSONResponse:
@@ -284,14 +277,12 @@ def create_app() -> FastAPI:
         dependencies=auth,
         responses=_errors(*_BODY_ERRORS, 503),
     )
-    async def submit(request: TaskRequest) -> TaskAccepted:
+    async def submit(
+        request: TaskAsked, caller: Principal = Depends(authenticator.dependency)
+    ) -> TaskAccepted:
+        role = await authenticator.lowered(caller, request.role, "/v1/tasks")
         checked = await asyncio.to_thread(  # S3: one listing call
-            service.check,
-            request.task,
-            request.target,
-            request.agents,
-            request.role,
-            request.caller,
+            service.check, request.task, request.target, request.agents, role, caller.name
         )
         await _with_store(Store.ping)  # a task that cannot be recorded is not accepted
         task_id = service.submit(checked)
@@ -299,7 +290,7 @@ def create_app() -> FastAPI:
             task_id=task_id, status=TaskStatus.running, report_url=f"/v1/tasks/{task_id}"
         )
 
-    @app.get("/v1/tasks", dependencies=auth, responses=_errors(401, 422, 503))
+    @app.get("/v1/tasks", dependencies=auth, responses=_errors(401, 403, 422, 503))
     async def list_tasks(
         limit: Annotated[int, Query(ge=1, le=MAX_LIST_LIMIT, description="newest first")] = 20,
     ) -> list[TaskLine]:
@@ -311,7 +302,7 @@ def create_app() -> FastAPI:
         response_model=TaskReport,
         responses={
             202: {"model": TaskAccepted, "description": "the task is still running"},
-            **_errors(401, 404, 422, 503),
+            **_errors(401, 403, 404, 422, 503),
         },
     )
     async def get_task(task_id: str) -> TaskReport | JSONResponse:
@@ -333,10 +324,18 @@ def create_app() -> FastAPI:
         running in this process gets its stored state (or 'unknown') and the stream closes."""
         from llmgenie.flows import progress
 
+        header = websocket.headers.get("authorization") or ""
+        scheme, _, token = header.partition(" ")
         try:
-            _check_token(websocket.headers.get("authorization"))
-        except HTTPException:
-            await websocket.close(code=4401, reason="missing or wrong bearer token")
+            await authenticator.check(
+                token.strip() if scheme.lower() == "bearer" else None, websocket.url.path
+            )
+        except AuthRefused as exc:  # the HTTP answer, where the server can give one; else a close
+            if "websocket.http.response" in websocket.scope.get("extensions", {}):
+                answer = JSONResponse({"detail": exc.reason}, exc.status_code, exc.headers)
+                await websocket.send_denial_response(answer)
+            else:  # 4401/4403: the HTTP status in WebSocket's private range
+                await websocket.close(code=4000 + exc.status_code, reason=exc.reason)
             return
         await websocket.accept()
         events: asyncio.Queue[dict[str, object]] = asyncio.Queue()

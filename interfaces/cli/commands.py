@@ -12,5 +12,6 @@ from llmgenie.interfaces.cli import artifacts  # noqa: F401
 from llmgenie.interfaces.cli import db  # noqa: F401
 from llmgenie.interfaces.cli import orchestration  # noqa: F401
 from llmgenie.interfaces.cli import api  # noqa: F401
+from llmgenie.interfaces.cli import token  # noqa: F401
 from llmgenie.interfaces.cli import mcp  # noqa: F401
 # isort: on
