@@ -21,6 +21,7 @@ answers and its body, and a schemathesis run in the tests holds the API to it (d
 from __future__ import annotations
 
 import asyncio
+import threading
 from collections.abc import Callable
 from typing import Annotated, Any, TypeVar
 
@@ -39,6 +40,7 @@ from fastapi.responses import JSONResponse, PlainTextResponse
 from pydantic import BaseModel, Field
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from llmgenie.core.logging import get_logger
 from llmgenie.core.models import AgentReport, Answer, ScanResult, TaskReport, TaskStatus
 from llmgenie.core.settings import get_settings
 from llmgenie.flows.service import (
@@ -54,10 +56,12 @@ from llmgenie.flows.service import (
 from llmgenie.interfaces.api.auth import Authenticator, AuthRefused, Principal
 
 __all__ = [
+    "STOPPING",
     "AskRequest",
     "BodyLimit",
     "ErrorBody",
     "ScanRequest",
+    "ScanStopped",
     "TaskAccepted",
     "TaskRequest",
     "create_app",
@@ -65,6 +69,7 @@ __all__ = [
 ]
 
 T = TypeVar("T")
+log = get_logger(__name__)
 
 
 class ErrorBody(BaseModel):
@@ -211,6 +216,21 @@ def validation_line(errors: Any) -> str:
         field = ".".join(loc[1:]) or (loc[0] if loc else "request")
         said.append(f"{field}: {' '.join(str(error.get('msg', 'invalid')).split())}")
     return "; ".join(dict.fromkeys(said)) or "the request is not valid"
+
+
+class ScanStopped(Exception):
+    """The API is stopping: a scan under way ends at its next progress point."""
+
+
+#: set when the server is told to stop (SIGTERM, Ctrl-C): scans under way end within seconds
+#: instead of holding the process until they finish (a thread cannot be killed from outside)
+STOPPING = threading.Event()
+
+
+def _stop_when_the_api_stops(phase: str, done: int, total: int) -> None:
+    if STOPPING.is_set():
+        raise ScanStopped
+    log.info("scan progress", phase=phase, done=done, total=total)
 
 
 def create_app() -> FastAPI:
@@ -372,9 +392,14 @@ def create_app() -> FastAPI:
             unsubscribe()
             await websocket.close()
 
-    @app.post("/v1/scan", dependencies=auth, responses=_errors(*_BODY_ERRORS))
+    @app.post("/v1/scan", dependencies=auth, responses=_errors(*_BODY_ERRORS, 503))
     async def scan(request: ScanRequest) -> ScanResult:
-        return await asyncio.to_thread(service.scan, request.path, request.agents)
+        try:
+            return await asyncio.to_thread(
+                service.scan, request.path, request.agents, _stop_when_the_api_stops
+            )
+        except ScanStopped:
+            raise HTTPException(503, "the API is stopping: the scan was not finished") from None
 
     @app.post("/v1/ask", dependencies=auth, responses=_errors(*_BODY_ERRORS, 503))
     async def ask(request: AskRequest) -> Answer:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ipaddress
+from types import FrameType
 from typing import Annotated
 
 import typer
@@ -37,7 +38,7 @@ def api(
     import uvicorn
 
     from llmgenie.core.settings import get_settings
-    from llmgenie.interfaces.api.app import create_app
+    from llmgenie.interfaces.api.app import STOPPING, create_app
 
     if not (is_loopback(host) or insecure or get_settings().api_authenticates):
         raise UserError(
@@ -45,4 +46,14 @@ def api(
             "LLMGENIE_API_JWT_SECRET, LLMGENIE_API_JWKS or LLMGENIE_API_TOKEN, or pass --insecure"
         )
     usable_home()
-    uvicorn.run(create_app(), host=host, port=port, log_level="warning")
+
+    class StoppingServer(uvicorn.Server):
+        """uvicorn's server, which also tells scans under way to stop when it is told to stop:
+        a scan runs in a thread, which nothing can kill from outside."""
+
+        def handle_exit(self, sig: int, frame: FrameType | None) -> None:
+            STOPPING.set()
+            super().handle_exit(sig, frame)
+
+    config = uvicorn.Config(create_app(), host=host, port=port, log_level="warning")
+    StoppingServer(config).run()
