@@ -16,6 +16,7 @@ from pathlib import Path
 from llmgenie.core import audit
 from llmgenie.core.logging import get_logger
 from llmgenie.core.models import Capability, Context
+from llmgenie.core.settings import get_settings
 
 __all__ = ["READ_ONLY_TOOLS", "ToolDenied", "ToolGuard"]
 
@@ -116,6 +117,11 @@ class ToolGuard:
         resolved, rel = self.confine("read_file", path)
         if not resolved.is_file():
             raise ToolDenied(f"{rel} is not a file")
+        limit = get_settings().max_file_bytes
+        if resolved.stat().st_size > limit:  # the walker's per-file limit: never read whole
+            raise self.deny(
+                "read_file", f"{rel} is larger than the per-file limit ({limit} bytes)", path=rel
+            )
         start = max(1, int(start_line or 1))
         end = max(start, int(end_line or start + 199))
         lines = resolved.read_text(errors="replace").splitlines()
@@ -206,6 +212,8 @@ class ToolGuard:
         """Whether `rel:line` is a real line of a file inside the target."""
         try:
             resolved, _ = self.confine_quiet(rel)
+            if resolved.stat().st_size > get_settings().max_file_bytes:
+                return False  # never read whole, so never shown to the model either
             return 1 <= line <= len(resolved.read_text(errors="replace").splitlines())
         except (ToolDenied, OSError):
             return False

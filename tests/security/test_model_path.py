@@ -227,3 +227,32 @@ def test_ask_takes_an_answer_only_when_its_citations_are_about_what_it_says(
     model_server.responder = lambda body: Reply.text("Nothing to see [1].")
     with pytest.raises(ExecutorError, match="cites"):
         answer_with_llm("roll back?", citations, ["openai/scripted"])
+
+
+def test_the_models_read_file_shares_the_walkers_per_file_limit(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A 1 GB file inside the target took 6.6 GB of memory when the model read it (point 8)."""
+    from llmgenie.agents.llm.guard import ToolDenied, ToolGuard
+    from llmgenie.core.context import analyze
+    from llmgenie.core.models import Capability
+
+    monkeypatch.setenv("LLMGENIE_MAX_FILE_BYTES", "1000000")
+    get_settings.cache_clear()
+    (tmp_path / "small.yaml").write_text("a: 1\n")
+    with (tmp_path / "huge.log").open("wb") as f:  # sparse: a gigabyte that takes no disk
+        f.truncate(1024**3)
+    guard = ToolGuard(
+        root=tmp_path,
+        context=analyze(str(tmp_path)),
+        capabilities=frozenset({Capability.read_target}),
+        agent="security",
+        task_id="t-huge",
+        step_id="security",
+    )
+    with pytest.raises(ToolDenied, match="larger than the per-file limit"):
+        guard.read_file("huge.log")
+    assert not guard.line_exists("huge.log", 1)
+    assert "small.yaml" in guard.read_file("small.yaml")
+    assert any("huge.log is larger than the per-file limit" in n for n in guard.notes)
+    get_settings.cache_clear()
